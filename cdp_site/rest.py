@@ -1,0 +1,27 @@
+"""REST framework plumbing referenced from settings: pagination and JSON errors.
+
+Kept apart from any view module, because DRF imports these while it is still loading itself.
+"""
+
+from django.http import JsonResponse
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class StandardPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with a stable `code` beside DRF's `detail` for programs to branch on."""
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        detail = response.data["detail"]
+        response.data["code"] = getattr(detail, "code", "error")
+    return response
+
+
+def json_error(status: int, code: str, message: str) -> JsonResponse:
+    """The error body of every non-DRF JSON endpoint: `{"code": ..., "message": ...}`."""
+    return JsonResponse({"code": code, "message": message}, status=status)

@@ -1,0 +1,79 @@
+"""Pages of the project package: the home dashboard, system status, and the error pages."""
+
+from celery.result import AsyncResult
+from django.shortcuts import render
+from django.views import defaults
+from django.views.decorators.http import require_GET, require_POST
+
+from .navigation import nav_items_for_user
+from .rest import json_error
+from .roles import ALL_ROLES, Role, role_required, user_roles
+from .tasks import worker_ping_task
+
+API_PREFIXES = ("/api/", "/v1/")
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def home(request):
+    roles = user_roles(request.user)
+    return render(
+        request,
+        "cdp_site/home.html",
+        {
+            "sections": nav_items_for_user(request.user),
+            "roles": sorted(role.label for role in roles),
+        },
+    )
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def system_status(request):
+    return render(request, "cdp_site/system_status.html")
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def worker_check(request):
+    """Queue a ping for the worker; the returned fragment polls until the worker answers."""
+    result = worker_ping_task.delay()
+    return render(
+        request, "cdp_site/_worker_check.html", {"task_id": result.id, "state": "PENDING"}
+    )
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def worker_check_result(request, task_id):
+    result = AsyncResult(str(task_id))
+    context = {"task_id": task_id, "state": result.state}
+    if result.successful():
+        context["answer"] = result.result
+    elif result.failed():
+        context["error"] = str(result.result)
+    return render(request, "cdp_site/_worker_check.html", context)
+
+
+def page_not_found(request, exception):
+    if request.path.startswith(API_PREFIXES):
+        return json_error(404, "not_found", "No such resource.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith(API_PREFIXES):
+        return json_error(500, "server_error", "Something went wrong on our side.")
+    return defaults.server_error(request)
+
+
+def permission_denied(request, exception):
+    if request.path.startswith(API_PREFIXES):
+        return json_error(403, "forbidden", str(exception) or "Not allowed.")
+    return render(request, "403.html", {"reason": str(exception)}, status=403)
+
+
+def bad_request(request, exception):
+    if request.path.startswith(API_PREFIXES):
+        return json_error(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception)

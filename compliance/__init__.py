@@ -1,0 +1,1 @@
+"""Compliance: consent, data subject requests, suppression and the audit log."""

@@ -1,0 +1,11 @@
+"""App config for compliance."""
+
+from django.apps import AppConfig
+
+
+class ComplianceConfig(AppConfig):
+    name = "compliance"
+    verbose_name = "Compliance"
+    # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
+    # the view its URL resolves to.
+    navigation = ()

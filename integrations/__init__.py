@@ -1,0 +1,1 @@
+"""Integrations: sources (the tracking API and connectors), destinations and syncs."""

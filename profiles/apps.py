@@ -1,0 +1,11 @@
+"""App config for profiles."""
+
+from django.apps import AppConfig
+
+
+class ProfilesConfig(AppConfig):
+    name = "profiles"
+    verbose_name = "Profiles"
+    # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
+    # the view its URL resolves to.
+    navigation = ()

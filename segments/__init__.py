@@ -1,0 +1,1 @@
+"""Segments: audience definitions, the compiler, and materialised membership."""

@@ -1,0 +1,82 @@
+"""REST API basics: token and session authentication, JSON errors, the schema and its docs page."""
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def test_me_with_token(marketer):
+    token = Token.objects.create(user=marketer)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/me/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "username": marketer.username,
+        "is_superuser": False,
+        "roles": ["marketer"],
+    }
+
+
+def test_me_with_session(client_for, superuser):
+    response = client_for(superuser).get("/api/me/", HTTP_ACCEPT="application/json")
+    assert response.json()["roles"] == [
+        "compliance_officer",
+        "integration_admin",
+        "marketer",
+        "support_agent",
+    ]
+
+
+@pytest.mark.django_db
+def test_me_without_credentials_is_json_401():
+    response = APIClient().get("/api/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_me_with_bad_token_is_json_401():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token nope")
+    response = client.get("/api/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_drf_create_token_command_gives_a_working_token(marketer, capsys):
+    call_command("drf_create_token", marketer.username)
+    key = capsys.readouterr().out.split()[2]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/me/").status_code == 200
+
+
+def test_schema_is_openapi(client_for, marketer):
+    response = client_for(marketer).get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["openapi"].startswith("3.")
+    assert "/api/me/" in body["paths"]
+
+
+def test_docs_page_uses_bundled_assets(client_for, marketer):
+    response = client_for(marketer).get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()
+
+
+def test_pagination_answers_with_a_results_list(rf, marketer):
+    from rest_framework.request import Request
+
+    from cdp_site.rest import StandardPagination
+
+    request = Request(rf.get("/api/x/", {"page": 2, "page_size": 3}))
+    paginator = StandardPagination()
+    page = paginator.paginate_queryset(list(range(10)), request)
+    body = paginator.get_paginated_response(page).data
+    assert body["count"] == 10
+    assert body["results"] == [3, 4, 5]

@@ -1,0 +1,131 @@
+"""Shared fixtures: one persona per role, a logged-in client per persona, and the browser."""
+
+import os
+import shutil
+
+import pytest
+from django.test import Client
+
+from cdp_site import celery_app
+from cdp_site.roles import Role
+from tests.factories import UserFactory
+
+PASSWORD = "correct-horse-battery"
+PERSONAS = ("marketer", "support_agent", "integration_admin", "compliance_officer", "superuser")
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_in_process():
+    """Tasks run inline in tests, and keep their results so pages that poll for them work."""
+    celery_app.conf.update(
+        task_always_eager=True,
+        task_eager_propagates=True,
+        task_store_eager_result=True,
+        result_backend="cache+memory://",
+    )
+
+
+def _persona(role: Role | None, username: str):
+    if role is None:
+        return UserFactory(username=username, is_superuser=True, is_staff=True)
+    return UserFactory(username=username, roles=[role])
+
+
+@pytest.fixture
+def marketer(db):
+    return _persona(Role.MARKETER, "mia_marketer")
+
+
+@pytest.fixture
+def support_agent(db):
+    return _persona(Role.SUPPORT_AGENT, "sam_support")
+
+
+@pytest.fixture
+def integration_admin(db):
+    return _persona(Role.INTEGRATION_ADMIN, "ian_integrations")
+
+
+@pytest.fixture
+def compliance_officer(db):
+    return _persona(Role.COMPLIANCE_OFFICER, "cora_compliance")
+
+
+@pytest.fixture
+def superuser(db):
+    return _persona(None, "ada_admin")
+
+
+@pytest.fixture(params=PERSONAS)
+def persona(request):
+    """Each persona in turn: `(name, user)`."""
+    return request.param, request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)` gives a test client logged in as that user."""
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+# --- Browser tests -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (it cannot download browsers of its own here)."""
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CDP_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is required for browser tests (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page):
+    """`login(user)` logs in through the real login form."""
+
+    def do_login(user):
+        page.goto("/accounts/login/")
+        page.get_by_label("User name").fill(user.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/")
+        return page
+
+    return do_login
