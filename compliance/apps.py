@@ -9,3 +9,6 @@ class ComplianceConfig(AppConfig):
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
     navigation = ()
+
+    def ready(self) -> None:
+        from . import services  # noqa: F401  (records every personal_data_accessed signal)

@@ -1,0 +1,22 @@
+"""Compliance services: recording every access to personal data."""
+
+from cdp_site.signals import personal_data_accessed
+
+from .models import AuditEvent
+
+
+def audit_event_record(*, user, action: str, profile_id: int | None, detail: dict) -> AuditEvent:
+    return AuditEvent.objects.create(
+        user=user if getattr(user, "pk", None) else None,
+        username=user.get_username() if getattr(user, "pk", None) else "",
+        action=action,
+        profile_id=profile_id,
+        detail=detail or {},
+    )
+
+
+def _on_personal_data_accessed(sender, *, user, profile_id=None, action, detail=None, **_kwargs):
+    audit_event_record(user=user, action=action, profile_id=profile_id, detail=detail or {})
+
+
+personal_data_accessed.connect(_on_personal_data_accessed, dispatch_uid="compliance.audit")

@@ -1,0 +1,158 @@
+"""The event store and the identity graph: events, profiles, identities, merges and rules."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Profile(models.Model):
+    """One real person. Traits merge last-write-wins by event time."""
+
+    traits = models.JSONField(default=dict, blank=True)
+    # Per trait: {"at": ISO time of the event that set it, "source": source id}.
+    trait_meta = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    # Set when this profile was merged into another; the profile is kept so the merge can be undone.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_profiles"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("view_personal_data", "Can see personal data unmasked")]
+        indexes = [models.Index(fields=["last_seen"], name="profile_last_seen")]
+
+    def __str__(self) -> str:
+        return f"Profile {self.pk}"
+
+
+class Identity(models.Model):
+    """One normalised identifier (kind, value) and the profile it belongs to."""
+
+    kind = models.CharField(max_length=64)
+    value = models.CharField(max_length=512)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
+    source = models.ForeignKey(
+        "integrations.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique")
+        ]
+        indexes = [models.Index(fields=["profile", "kind"], name="identity_profile_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class IdentityRule(models.Model):
+    """Per identifier kind: how many a profile may hold, and which to drop first on conflict."""
+
+    kind = models.CharField(max_length=64, unique=True)
+    limit = models.PositiveIntegerField(default=5)
+    # Lower number = higher priority; the lowest-priority identifier is dropped first.
+    priority = models.PositiveIntegerField(default=100)
+    # Regular expressions (full match) of values never used to match, on top of the global ones.
+    blocked_values = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["priority", "kind"]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+class Event(models.Model):
+    """One message in the Segment Tracking Spec shape. Append-only."""
+
+    class Type(models.TextChoices):
+        IDENTIFY = "identify"
+        TRACK = "track"
+        PAGE = "page"
+        SCREEN = "screen"
+        GROUP = "group"
+        ALIAS = "alias"
+
+    source = models.ForeignKey("integrations.Source", on_delete=models.PROTECT, related_name="+")
+    message_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    event = models.CharField(max_length=200, blank=True, default="")  # track: the event name
+    name = models.CharField(max_length=200, blank=True, default="")  # page/screen name
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    anonymous_id = models.CharField(max_length=255, blank=True, default="")
+    group_id = models.CharField(max_length=500, blank=True, default="")
+    previous_id = models.CharField(max_length=255, blank=True, default="")
+    traits = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    integrations = models.JSONField(default=dict, blank=True)
+    # Corrected for client clock skew: received_at - (sent_at - original_timestamp).
+    timestamp = models.DateTimeField()
+    original_timestamp = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="event_source_message_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["profile", "-timestamp"], name="event_profile_time"),
+            models.Index(fields=["event", "profile", "timestamp"], name="event_name_profile_time"),
+            models.Index(fields=["event", "-timestamp"], name="event_name_time"),
+            models.Index(fields=["source", "-received_at"], name="event_source_received"),
+            models.Index(
+                fields=["id"],
+                name="event_unresolved",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event or self.name} ({self.message_id})"
+
+
+class ProfileMerge(models.Model):
+    """A merge of `loser` into `winner`, with its evidence; undoable."""
+
+    winner = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_won")
+    loser = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_lost")
+    # The identifiers ([{"kind", "value"}]) that matched both profiles.
+    identifiers = models.JSONField(default=list)
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What the loser brought, so an undo can give it back exactly.
+    moved_identity_ids = models.JSONField(default=list)
+    loser_traits = models.JSONField(default=dict)
+    loser_trait_meta = models.JSONField(default=dict)
+    merged_at = models.DateTimeField()
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at"]
+        indexes = [
+            models.Index(fields=["winner", "-merged_at"], name="merge_winner"),
+            models.Index(fields=["loser"], name="merge_loser"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Profile {self.loser_id} merged into {self.winner_id}"
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_at is not None
