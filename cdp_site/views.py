@@ -11,6 +11,7 @@ from .roles import ALL_ROLES, Role, role_required, user_roles
 from .tasks import worker_ping_task
 
 API_PREFIXES = ("/api/", "/v1/")
+WORKER_SLOW_AFTER_ATTEMPTS = 30
 
 
 @role_required(*ALL_ROLES)
@@ -47,7 +48,17 @@ def worker_check(request):
 @require_GET
 def worker_check_result(request, task_id):
     result = AsyncResult(str(task_id))
-    context = {"task_id": task_id, "state": result.state}
+    try:
+        attempt = max(0, min(int(request.GET.get("attempt", "0")), 10_000))
+    except ValueError:
+        attempt = 0
+    context = {
+        "task_id": task_id,
+        "state": result.state,
+        "attempt": attempt + 1,
+        # Polled once a second: after half a minute, say that the worker may not be running.
+        "slow": attempt >= WORKER_SLOW_AFTER_ATTEMPTS,
+    }
     if result.successful():
         context["answer"] = result.result
     elif result.failed():

@@ -97,3 +97,21 @@ def test_no_template_loads_anything_from_outside_the_app():
         if external.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_worker_check_warns_when_no_worker_answers(client_for, integration_admin):
+    task_id = "00000000-0000-0000-0000-000000000000"
+    client = client_for(integration_admin)
+    early = client.get(f"/system/worker-check/{task_id}/?attempt=3", HTTP_HX_REQUEST="true")
+    late = client.get(f"/system/worker-check/{task_id}/?attempt=45", HTTP_HX_REQUEST="true")
+    assert b'data-state="PENDING"' in early.content
+    assert b"Is a worker running" not in early.content
+    assert b"Is a worker running" in late.content
+    assert b"?attempt=46" in late.content
+
+
+def test_worker_check_ignores_a_garbled_attempt_count(client_for, integration_admin):
+    task_id = "00000000-0000-0000-0000-000000000000"
+    response = client_for(integration_admin).get(f"/system/worker-check/{task_id}/?attempt=x")
+    assert response.status_code == 200
+    assert b"?attempt=1" in response.content
