@@ -20,3 +20,29 @@ class UserFactory(factory.django.DjangoModelFactory):
         """`UserFactory(roles=["marketer"])` puts the user in those role groups."""
         if create and extracted:
             self.groups.set(Group.objects.filter(name__in=[str(r) for r in extracted]))
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "integrations.Source"
+
+    name = factory.Sequence(lambda n: f"Source {n}")
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "profiles.Event"
+
+    source = factory.SubFactory(SourceFactory)
+    message_id = factory.Sequence(lambda n: f"message-{n}")
+    type = "track"
+    event = "Order Completed"
+    anonymous_id = factory.Sequence(lambda n: f"anon-{n}")
+    timestamp = factory.LazyFunction(lambda: _now())
+    received_at = factory.LazyAttribute(lambda e: e.timestamp)

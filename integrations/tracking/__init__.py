@@ -1,0 +1,1 @@
+"""The Segment-compatible tracking API: ingestion, request parsing and the /v1/ endpoints."""
