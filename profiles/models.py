@@ -44,7 +44,11 @@ class Identity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique")
         ]
-        indexes = [models.Index(fields=["profile", "kind"], name="identity_profile_kind")]
+        indexes = [
+            models.Index(fields=["profile", "kind"], name="identity_profile_kind"),
+            # Search looks a value up without knowing its kind.
+            models.Index(fields=["value"], name="identity_value"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
@@ -117,6 +121,12 @@ class Event(models.Model):
                 name="event_unresolved",
                 condition=models.Q(resolved_at__isnull=True),
             ),
+            # The resolver claims unresolved events in event-time order.
+            models.Index(
+                fields=["timestamp", "id"],
+                name="event_unresolved_time",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,6 +145,7 @@ class ProfileMerge(models.Model):
     )
     # What the loser brought, so an undo can give it back exactly.
     moved_identity_ids = models.JSONField(default=list)
+    moved_event_ids = models.JSONField(default=list)
     loser_traits = models.JSONField(default=dict)
     loser_trait_meta = models.JSONField(default=dict)
     merged_at = models.DateTimeField()

@@ -1,0 +1,568 @@
+"""Identity resolution: stored events -> one profile per real person.
+
+Events are resolved in batches, in event-time order. For each batch the resolver looks up every
+identifier of every event in one query per kind, locks the profiles they point at, applies the
+matching rule in memory, then writes the outcome set-based: new profiles and identities in bulk
+inserts, the events' profiles in one `UPDATE ... FROM (VALUES ...)`.
+
+The rule, per event: no known identifier -> a new profile; one profile -> attach; several ->
+merge them into the oldest, unless the merged profile would hold more identifiers of a kind than
+that kind's limit (two user ids: a shared device), in which case the event's lowest-priority
+identifier is dropped and matching is tried again.
+
+Concurrency: a worker claims its batch with `FOR UPDATE SKIP LOCKED`, so two workers never
+resolve the same event; the profiles a batch touches are locked in id order; two workers that
+create the same identifier at once collide on the (kind, value) unique constraint, and the
+loser retries its whole batch, now seeing the other's profile. A resolved event is never claimed
+again, so running the task twice does nothing the second time.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Event, Identity, Profile, ProfileMerge
+from .normalise import RuleBook, identifiers_extract
+from .signals import events_resolved, profiles_merged
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+_LOOKUP_CHUNK = 900
+
+Pair = tuple[str, str]
+
+
+def trait_time(value: datetime) -> str:
+    """A sortable text form of an event time, stored beside each trait it set."""
+    return value.astimezone(UTC).isoformat()
+
+
+def traits_apply(
+    traits: dict, trait_meta: dict, new: dict, *, at: datetime, source_id: int | None
+) -> bool:
+    """Last write wins by event time: `new` (set at `at`) overrides only older values.
+
+    Returns whether anything changed. Mutates `traits` and `trait_meta`.
+    """
+    stamp = trait_time(at)
+    changed = False
+    for key, value in new.items():
+        if not isinstance(key, str):
+            continue
+        meta = trait_meta.get(key)
+        if meta and str(meta.get("at", "")) > stamp:
+            continue
+        if traits.get(key) != value or key not in traits:
+            traits[key] = value
+            changed = True
+        if not meta or meta.get("at") != stamp or meta.get("source") != source_id:
+            trait_meta[key] = {"at": stamp, "source": source_id}
+            changed = True
+    return changed
+
+
+def traits_merge(winner: "_Working", loser: "_Working") -> None:
+    for key, value in loser.traits.items():
+        theirs = loser.trait_meta.get(key, {})
+        ours = winner.trait_meta.get(key)
+        if ours is None or str(theirs.get("at", "")) > str(ours.get("at", "")):
+            winner.traits[key] = value
+            if theirs:
+                winner.trait_meta[key] = dict(theirs)
+
+
+@dataclass
+class _Working:
+    """A profile as one batch sees it: loaded from the database or created by the batch."""
+
+    key: int  # the database id, or a negative number for a profile this batch creates
+    ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    traits: dict = field(default_factory=dict)
+    trait_meta: dict = field(default_factory=dict)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    event_ids: list[int] = field(default_factory=list)
+    merged_into: int | None = None
+    dirty: bool = False
+
+    @property
+    def is_new(self) -> bool:
+        return self.key < 0
+
+    def seen(self, at: datetime) -> None:
+        if self.first_seen is None or at < self.first_seen:
+            self.first_seen = at
+            self.dirty = True
+        if self.last_seen is None or at > self.last_seen:
+            self.last_seen = at
+            self.dirty = True
+
+
+@dataclass
+class _Merge:
+    winner: int
+    loser: int
+    identifiers: list[Pair]
+    event_id: int
+    pairs: list[Pair]
+    batch_event_ids: list[int]
+    loser_traits: dict
+    loser_trait_meta: dict
+    at: datetime
+
+
+@dataclass
+class _IdentityRow:
+    id: int | None
+    profile: int
+    first_seen: datetime
+    last_seen: datetime
+    source_id: int | None
+    dirty: bool = False
+
+
+class _RetryBatchError(Exception):
+    """The profiles a batch read changed under it; run the batch again."""
+
+
+class _Batch:
+    """The in-memory resolution of one batch of events."""
+
+    def __init__(self, rules: RuleBook):
+        self.rules = rules
+        self.profiles: dict[int, _Working] = {}
+        self.owner: dict[Pair, _IdentityRow] = {}
+        self.merges: list[_Merge] = []
+        self.assignments: dict[int, int] = {}  # event id -> working key
+        self._next_key = -1
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def load(self, pairs: set[Pair]) -> None:
+        """Load and lock every profile the pairs point at, with all their identities."""
+        locked: set[int] = set()
+        for _ in range(4):
+            owners = _identity_owners(pairs)
+            wanted = set(owners.values()) - locked
+            if not wanted:
+                break
+            rows = (
+                Profile.objects.select_for_update()
+                .filter(id__in=wanted)
+                .order_by("id")
+                .values("id", "traits", "trait_meta", "first_seen", "last_seen", "merged_into_id")
+            )
+            for row in rows:
+                if row["merged_into_id"] is not None:
+                    # Identities always follow a merge; a merged profile still owning one was
+                    # merged by a worker that has committed since we read.
+                    raise _RetryBatchError
+                self.profiles[row["id"]] = _Working(
+                    key=row["id"],
+                    traits=dict(row["traits"] or {}),
+                    trait_meta=dict(row["trait_meta"] or {}),
+                    first_seen=row["first_seen"],
+                    last_seen=row["last_seen"],
+                )
+            locked |= wanted
+        else:
+            raise _RetryBatchError
+        if not locked:
+            return
+        for chunk in _chunks(sorted(locked), _LOOKUP_CHUNK):
+            for ident in Identity.objects.filter(profile_id__in=chunk).values(
+                "id", "kind", "value", "profile_id", "first_seen", "last_seen", "source_id"
+            ):
+                pair = (ident["kind"], ident["value"])
+                self.profiles[ident["profile_id"]].ids[ident["kind"]].add(ident["value"])
+                self.owner[pair] = _IdentityRow(
+                    id=ident["id"],
+                    profile=ident["profile_id"],
+                    first_seen=ident["first_seen"],
+                    last_seen=ident["last_seen"],
+                    source_id=ident["source_id"],
+                )
+
+    # -- the rule --------------------------------------------------------------------------
+
+    def resolve(self, event: dict, pairs: list[Pair]) -> _Working | None:
+        candidates = list(pairs)
+        while candidates:
+            matched: list[_Working] = []
+            for pair in candidates:
+                row = self.owner.get(pair)
+                if row is not None:
+                    profile = self.profiles[row.profile]
+                    if profile not in matched:
+                        matched.append(profile)
+            new_pairs = [pair for pair in candidates if pair not in self.owner]
+            if self._fits(matched, new_pairs):
+                target = self._merge_all(matched, candidates, event) if matched else None
+                if target is None:
+                    target = self._new_profile()
+                for kind, value in new_pairs:
+                    self._add_identity(target, kind, value, event)
+                return target
+            if len(candidates) == 1:
+                # A single known identifier: its profile, even if an older rule let it exceed
+                # today's limits.
+                return matched[0] if matched else None
+            candidates.pop()  # the lowest-priority identifier of this event
+        return None
+
+    def _fits(self, matched: list[_Working], new_pairs: list[Pair]) -> bool:
+        combined: dict[str, set[str]] = defaultdict(set)
+        largest: dict[str, int] = defaultdict(int)
+        for profile in matched:
+            for kind, values in profile.ids.items():
+                combined[kind] |= values
+                largest[kind] = max(largest[kind], len(values))
+        for kind, value in new_pairs:
+            combined[kind].add(value)
+        for kind, values in combined.items():
+            limit = self.rules.rule(kind).limit
+            # A profile already over a tightened limit may keep what it has, but not grow.
+            if len(values) > limit and len(values) > largest[kind]:
+                return False
+        return True
+
+    def _new_profile(self) -> _Working:
+        profile = _Working(key=self._next_key, dirty=True)
+        self._next_key -= 1
+        self.profiles[profile.key] = profile
+        return profile
+
+    def _add_identity(self, profile: _Working, kind: str, value: str, event: dict) -> None:
+        profile.ids[kind].add(value)
+        self.owner[(kind, value)] = _IdentityRow(
+            id=None,
+            profile=profile.key,
+            first_seen=event["timestamp"],
+            last_seen=event["timestamp"],
+            source_id=event["source_id"],
+            dirty=True,
+        )
+
+    def _merge_all(self, matched: list[_Working], candidates: list[Pair], event: dict):
+        if len(matched) == 1:
+            return matched[0]
+        far_future = datetime.max.replace(tzinfo=UTC)
+        ordered = sorted(matched, key=lambda p: (p.first_seen or far_future, p.is_new, abs(p.key)))
+        winner = ordered[0]
+        for loser in ordered[1:]:
+            evidence = [
+                pair
+                for pair in candidates
+                if pair in self.owner and self.owner[pair].profile in (winner.key, loser.key)
+            ]
+            pairs = [(kind, value) for kind, values in loser.ids.items() for value in values]
+            self.merges.append(
+                _Merge(
+                    winner=winner.key,
+                    loser=loser.key,
+                    identifiers=evidence,
+                    event_id=event["id"],
+                    pairs=pairs,
+                    batch_event_ids=list(loser.event_ids),
+                    loser_traits=dict(loser.traits),
+                    loser_trait_meta=dict(loser.trait_meta),
+                    at=timezone.now(),
+                )
+            )
+            for pair in pairs:
+                self.owner[pair].profile = winner.key
+                self.owner[pair].dirty = True
+                winner.ids[pair[0]].add(pair[1])
+            for event_id in loser.event_ids:
+                self.assignments[event_id] = winner.key
+            winner.event_ids.extend(loser.event_ids)
+            loser.event_ids = []
+            loser.ids = defaultdict(set)
+            traits_merge(winner, loser)
+            for at in (loser.first_seen, loser.last_seen):
+                if at is not None:
+                    winner.seen(at)
+            loser.merged_into = winner.key
+            loser.dirty = winner.dirty = True
+        return winner
+
+    def attach(self, event: dict, profile: _Working | None, pairs: list[Pair]) -> None:
+        if profile is None:
+            return
+        self.assignments[event["id"]] = profile.key
+        profile.event_ids.append(event["id"])
+        profile.seen(event["timestamp"])
+        for pair in pairs:
+            row = self.owner.get(pair)
+            if row is not None and row.profile == profile.key:
+                if event["timestamp"] > row.last_seen:
+                    row.last_seen = event["timestamp"]
+                    row.dirty = True
+                if event["timestamp"] < row.first_seen:
+                    row.first_seen = event["timestamp"]
+                    row.dirty = True
+        identify = event["type"] == Event.Type.IDENTIFY and isinstance(event["traits"], dict)
+        if identify and traits_apply(
+            profile.traits,
+            profile.trait_meta,
+            event["traits"],
+            at=event["timestamp"],
+            source_id=event["source_id"],
+        ):
+            profile.dirty = True
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, now: datetime) -> tuple[list[int], list[tuple[int, int]]]:
+        """Store the batch's outcome; returns (changed profile ids, [(winner, loser)])."""
+        new = [p for p in self.profiles.values() if p.is_new]
+        created = Profile.objects.bulk_create(
+            [
+                Profile(
+                    traits=p.traits,
+                    trait_meta=p.trait_meta,
+                    first_seen=p.first_seen,
+                    last_seen=p.last_seen,
+                )
+                for p in new
+            ]
+        )
+        real: dict[int, int] = {p.key: obj.pk for p, obj in zip(new, created, strict=True)}
+        for key in self.profiles:
+            real.setdefault(key, key)
+
+        # Identities: new ones inserted (a racing worker's insert raises IntegrityError here),
+        # moved or seen-again ones updated in one statement.
+        new_rows = [(pair, row) for pair, row in self.owner.items() if row.id is None]
+        inserted = Identity.objects.bulk_create(
+            [
+                Identity(
+                    kind=pair[0],
+                    value=pair[1],
+                    profile_id=real[row.profile],
+                    source_id=row.source_id,
+                    first_seen=row.first_seen,
+                    last_seen=row.last_seen,
+                )
+                for pair, row in new_rows
+            ]
+        )
+        for (_, row), obj in zip(new_rows, inserted, strict=True):
+            row.id = obj.pk
+            row.dirty = False
+        _update_rows(
+            Identity,
+            ["profile_id", "first_seen", "last_seen"],
+            [
+                (row.id, real[row.profile], row.first_seen, row.last_seen)
+                for row in self.owner.values()
+                if row.dirty
+            ],
+        )
+
+        # Merges, in the order they happened: the loser's stored events follow it.
+        merged_pairs: list[tuple[int, int]] = []
+        merge_rows = []
+        for merge in self.merges:
+            winner, loser = real[merge.winner], real[merge.loser]
+            stored = list(
+                Event.objects.filter(profile_id=loser)
+                .exclude(id__in=merge.batch_event_ids)
+                .values_list("id", flat=True)
+            )
+            if stored:
+                Event.objects.filter(id__in=stored).update(profile_id=winner)
+            merge_rows.append(
+                ProfileMerge(
+                    winner_id=winner,
+                    loser_id=loser,
+                    identifiers=[{"kind": k, "value": v} for k, v in merge.identifiers],
+                    event_id=merge.event_id,
+                    moved_identity_ids=sorted(self.owner[pair].id for pair in merge.pairs),
+                    moved_event_ids=sorted(stored + merge.batch_event_ids),
+                    loser_traits=merge.loser_traits,
+                    loser_trait_meta=merge.loser_trait_meta,
+                    merged_at=merge.at,
+                )
+            )
+            merged_pairs.append((winner, loser))
+        ProfileMerge.objects.bulk_create(merge_rows)
+
+        _update_rows(
+            Event,
+            ["profile_id", "resolved_at"],
+            [(event_id, real[key], now) for event_id, key in self.assignments.items()],
+        )
+        _update_rows(
+            Profile,
+            ["traits", "trait_meta", "first_seen", "last_seen", "merged_into_id", "updated_at"],
+            [
+                (
+                    real[p.key],
+                    p.traits,
+                    p.trait_meta,
+                    p.first_seen,
+                    p.last_seen,
+                    real[p.merged_into] if p.merged_into is not None else None,
+                    now,
+                )
+                for p in self.profiles.values()
+                if p.dirty and (not p.is_new or p.merged_into is not None)
+            ],
+        )
+        changed = sorted({real[p.key] for p in self.profiles.values() if p.dirty or p.event_ids})
+        return changed, merged_pairs
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _identity_owners(pairs: set[Pair]) -> dict[Pair, int]:
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in pairs:
+        by_kind[kind].append(value)
+    owners: dict[Pair, int] = {}
+    for kind, values in by_kind.items():
+        for chunk in _chunks(values, _LOOKUP_CHUNK):
+            for value, profile_id in Identity.objects.filter(
+                Q(kind=kind) & Q(value__in=chunk)
+            ).values_list("value", "profile_id"):
+                owners[(kind, value)] = profile_id
+    return owners
+
+
+_PG_CASTS = {
+    "profile_id": "bigint",
+    "merged_into_id": "bigint",
+    "first_seen": "timestamptz",
+    "last_seen": "timestamptz",
+    "resolved_at": "timestamptz",
+    "updated_at": "timestamptz",
+    "traits": "jsonb",
+    "trait_meta": "jsonb",
+}
+
+
+def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Set `columns` of many rows, each to its own values: `rows` are (pk, *values)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objs = []
+        for row in rows:
+            obj = model(pk=row[0])
+            for name, value in zip(columns, row[1:], strict=True):
+                setattr(obj, name, value)
+            objs.append(obj)
+        model.objects.bulk_update(
+            objs, [c.removesuffix("_id") if c.endswith("_id") else c for c in columns], 500
+        )
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    placeholder = "(%s::bigint, " + ", ".join(f"%s::{_PG_CASTS[c]}" for c in columns) + ")"
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, 1000):
+            params: list = []
+            for row in chunk:
+                params.append(row[0])
+                for name, value in zip(columns, row[1:], strict=True):
+                    params.append(json.dumps(value) if _PG_CASTS[name] == "jsonb" else value)
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 - names are ours
+                f"FROM (VALUES {', '.join([placeholder] * len(chunk))}) "
+                f"AS v(pk, {', '.join(columns)}) WHERE t.id = v.pk",
+                params,
+            )
+
+
+def _claim(batch_size: int) -> list[dict]:
+    """Lock up to `batch_size` unresolved events, oldest event time first."""
+    qs = Event.objects.filter(resolved_at__isnull=True).order_by("timestamp", "id")
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(
+        qs.values(
+            "id",
+            "source_id",
+            "type",
+            "user_id",
+            "anonymous_id",
+            "previous_id",
+            "traits",
+            "context",
+            "timestamp",
+        )[:batch_size]
+    )
+
+
+def _resolve_batch(batch_size: int, rules: RuleBook) -> tuple[int, list[int], list, list[int]]:
+    with transaction.atomic():
+        events = _claim(batch_size)
+        if not events:
+            return 0, [], [], []
+        extracted = [
+            identifiers_extract(
+                user_id=e["user_id"],
+                anonymous_id=e["anonymous_id"],
+                previous_id=e["previous_id"],
+                event_type=e["type"],
+                traits=e["traits"],
+                context=e["context"],
+                rules=rules,
+            )
+            for e in events
+        ]
+        batch = _Batch(rules)
+        batch.load({pair for pairs in extracted for pair in pairs})
+        for event, pairs in zip(events, extracted, strict=True):
+            profile = batch.resolve(event, pairs)
+            batch.attach(event, profile, pairs)
+        now = timezone.now()
+        changed, merges = batch.write(now)
+        # Events without a single usable identifier (all blocked) are resolved to no profile.
+        orphans = [e["id"] for e in events if e["id"] not in batch.assignments]
+        if orphans:
+            Event.objects.filter(id__in=orphans).update(resolved_at=now)
+        event_ids = [e["id"] for e in events]
+
+        def announce() -> None:
+            for winner, loser in merges:
+                profiles_merged.send(sender=Profile, winner_id=winner, loser_id=loser)
+            events_resolved.send(sender=Event, profile_ids=changed, event_ids=event_ids)
+
+        transaction.on_commit(announce)
+    return len(events), changed, merges, event_ids
+
+
+def events_resolve_pending(*, batch_size: int = 5000) -> int:
+    """Resolve every event with no profile yet, batch by batch; returns how many were resolved.
+
+    Idempotent and safe to run in several workers at once (see the module docstring).
+    """
+    rules = RuleBook.load()
+    total = 0
+    attempts = 0
+    while True:
+        try:
+            count, *_ = _resolve_batch(batch_size, rules)
+        except (_RetryBatchError, IntegrityError, OperationalError) as exc:
+            attempts += 1
+            if attempts >= MAX_ATTEMPTS:
+                raise
+            logger.info("identity resolution batch retried after %s", type(exc).__name__)
+            continue
+        attempts = 0
+        if count == 0:
+            return total
+        total += count
