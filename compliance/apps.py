@@ -11,4 +11,8 @@ class ComplianceConfig(AppConfig):
     navigation = ()
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (records every personal_data_accessed signal)
+        from profiles.signals import events_resolved
+
+        from . import consent, services  # noqa: F401  (records every personal_data_accessed signal)
+
+        events_resolved.connect(consent.on_events_resolved, dispatch_uid="compliance.consent")

@@ -2,10 +2,17 @@
 
 from django.apps import AppConfig
 
+from cdp_site.navigation import NavItem
+
 
 class SegmentsConfig(AppConfig):
     name = "segments"
     verbose_name = "Segments"
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
-    navigation = ()
+    navigation = (NavItem("Segments", "segments:list", order=30),)
+
+    def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()

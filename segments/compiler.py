@@ -1,0 +1,444 @@
+"""The one segment compiler: a definition becomes one SQL query over profiles, through the ORM.
+
+Every consumer (the builder's live count, saved membership, the API, exports, audience syncs)
+goes through `segment_queryset`; `explain` evaluates each condition of a definition for a single
+profile. The SQL runs unchanged on PostgreSQL and SQLite.
+
+Semantics, mirrored by the reference evaluator in the tests:
+- Trait and property values are JSON. Text operators match JSON strings only, ignoring case;
+  numeric operators match JSON numbers only (a string "42" or a boolean never matches and never
+  raises); date operators match strings that begin with an ISO date (`YYYY-MM-DD...`) and compare
+  them by calendar day in UTC.
+- A negative operator is `NOT` of its positive, so `not_equals` matches a missing trait too.
+- An event condition counts the profile's events of that name inside the window that pass every
+  property filter; `at_most`/`exactly` include zero. Event counts of 2 or more are computed as a
+  grouped set (`profile_id IN (... GROUP BY ... HAVING COUNT(*) >= n)`), which the database can
+  hash once instead of counting per profile.
+- Consent: the latest record for the profile and purpose is a grant.
+- A segment condition inlines the referenced segment's definition, so the answer is always
+  current and never depends on the order in which saved segments were refreshed.
+- An empty `all` group matches everyone; an empty `any` group matches no one.
+- Merged-away profiles are never members.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from compliance.models import ConsentRecord
+from profiles.models import Event, Identity, Profile
+
+from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date
+
+SegmentLookup = Callable[[int], dict | None]
+
+
+def _saved_definition(segment_id: int) -> dict | None:
+    from .models import Segment
+
+    return Segment.objects.filter(pk=segment_id).values_list("definition", flat=True).first()
+
+
+@dataclass
+class _Context:
+    now: dt.datetime
+    lookup: SegmentLookup
+    profile_ids: list[int] | None = None
+    trail: tuple[int, ...] = ()
+    cache: dict[int, dict | None] = field(default_factory=dict)
+
+    def definition_of(self, segment_id: int) -> dict | None:
+        if segment_id not in self.cache:
+            self.cache[segment_id] = self.lookup(segment_id)
+        return self.cache[segment_id]
+
+
+class _Raw(Expression):
+    """A boolean SQL constant (`1=1` / `1=0`), which unlike an empty Q() survives `|` and `~`."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, value: bool):
+        super().__init__()
+        self.value = value
+
+    def as_sql(self, compiler, connection):
+        return ("1=1" if self.value else "1=0"), []
+
+
+TRUE = _Raw(True)
+FALSE = _Raw(False)
+
+
+class JsonTest(Expression):
+    """`COALESCE(<operator applied to json_column[key]>, FALSE)`: never NULL, never raises."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str | Expression, key: str, operator: str, value, today: dt.date):
+        super().__init__()
+        self.column = F(column) if isinstance(column, str) else column
+        self.key = key
+        self.operator = NEGATIVE_OPERATORS.get(operator, operator)
+        self.value = value
+        self.today = today
+        if operator in NEGATIVE_OPERATORS:
+            raise ValueError("JsonTest takes positive operators; negate the Q instead.")
+
+    def get_source_expressions(self):
+        return [self.column]
+
+    def set_source_expressions(self, exprs):
+        (self.column,) = exprs
+
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        clone = self.copy()
+        clone.column = self.column.resolve_expression(
+            query, allow_joins, reuse, summarize, for_save
+        )
+        return clone
+
+    def as_sql(self, compiler, connection):
+        column_sql, column_params = compiler.compile(self.column)
+        if connection.vendor == "postgresql":
+            typ = f"jsonb_typeof({column_sql} -> %s)"
+            typ_params = [*column_params, self.key]
+            txt = f"({column_sql} ->> %s)"
+            txt_params = [*column_params, self.key]
+            is_string, is_number = f"{typ} = 'string'", f"{typ} = 'number'"
+            num = f"(CASE WHEN {is_number} THEN ({txt})::double precision END)"
+            num_params = [*typ_params, *txt_params]
+            is_true = (f"({typ} = 'boolean' AND {txt} = 'true')", [*typ_params, *txt_params])
+            is_false = (f"({typ} = 'boolean' AND {txt} = 'false')", [*typ_params, *txt_params])
+        else:
+            path = "$." + json.dumps(self.key)
+            typ = f"json_type({column_sql}, %s)"
+            typ_params = [*column_params, path]
+            txt = f"json_extract({column_sql}, %s)"
+            txt_params = [*column_params, path]
+            is_string, is_number = f"{typ} = 'text'", f"{typ} IN ('integer', 'real')"
+            num = f"(CASE WHEN {is_number} THEN {txt} END)"
+            num_params = [*typ_params, *txt_params]
+            is_true = (f"{typ} = 'true'", typ_params)
+            is_false = (f"{typ} = 'false'", typ_params)
+
+        def string_test(sql: str, params: list) -> tuple[str, list]:
+            return f"({is_string} AND {sql})", [*typ_params, *params]
+
+        def date_test(sql: str, params: list) -> tuple[str, list]:
+            return string_test(f"{txt} LIKE '____-__-__%%' AND {sql}", [*txt_params, *params])
+
+        def like(pattern: str) -> tuple[str, list]:
+            return string_test(f"LOWER({txt}) LIKE %s ESCAPE '\\'", [*txt_params, pattern])
+
+        op, value = self.operator, self.value
+        if op == "is_set":
+            sql, params = f"({typ} IS NOT NULL AND {typ} <> 'null')", [*typ_params, *typ_params]
+        elif op == "is_true":
+            sql, params = is_true
+        elif op == "is_false":
+            sql, params = is_false
+        elif op in ("equals", "in"):
+            values = value if op == "in" else [value]
+            strings = [v.lower() for v in values if isinstance(v, str)]
+            numbers = [v for v in values if _is_number(v)]
+            parts, params = [], []
+            if strings:
+                marks = ", ".join(["%s"] * len(strings))
+                s_sql, s_params = string_test(f"LOWER({txt}) IN ({marks})", [*txt_params, *strings])
+                parts.append(s_sql)
+                params += s_params
+            if numbers:
+                marks = ", ".join(["%s"] * len(numbers))
+                parts.append(f"{num} IN ({marks})")
+                params += [*num_params, *numbers]
+            sql = "(" + " OR ".join(parts) + ")" if parts else "1=0"
+        elif op == "contains":
+            sql, params = like("%" + _like_escape(str(value).lower()) + "%")
+        elif op == "starts_with":
+            sql, params = like(_like_escape(str(value).lower()) + "%")
+        elif op == "ends_with":
+            sql, params = like("%" + _like_escape(str(value).lower()))
+        elif op in ("greater_than", "greater_or_equal", "less_than", "less_or_equal"):
+            symbol = {
+                "greater_than": ">",
+                "greater_or_equal": ">=",
+                "less_than": "<",
+                "less_or_equal": "<=",
+            }[op]
+            sql, params = f"{num} {symbol} %s", [*num_params, value]
+        elif op == "between":
+            low, high = value
+            if _is_number(low) and _is_number(high):
+                sql, params = f"{num} BETWEEN %s AND %s", [*num_params, low, high]
+            else:
+                start, end = parse_date(low), parse_date(high)
+                sql, params = date_test(
+                    f"{txt} >= %s AND {txt} < %s",
+                    [*txt_params, start.isoformat(), *txt_params, _next_day(end)],
+                )
+        elif op == "before":
+            sql, params = date_test(f"{txt} < %s", [*txt_params, parse_date(value).isoformat()])
+        elif op == "after":
+            sql, params = date_test(f"{txt} >= %s", [*txt_params, _next_day(parse_date(value))])
+        elif op == "within_last_days":
+            since = (self.today - dt.timedelta(days=value)).isoformat()
+            sql, params = date_test(f"{txt} >= %s", [*txt_params, since])
+        elif op == "more_than_days_ago":
+            cutoff = (self.today - dt.timedelta(days=value)).isoformat()
+            sql, params = date_test(f"{txt} < %s", [*txt_params, cutoff])
+        else:  # pragma: no cover - validation rejects unknown operators first
+            raise DefinitionError("", f"Unknown operator {op!r}.")
+        return f"COALESCE(({sql}), FALSE)", params
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _next_day(day: dt.date) -> str:
+    return (day + dt.timedelta(days=1)).isoformat()
+
+
+def _value_q(column: str, node: dict, today: dt.date) -> Q:
+    operator = node["operator"]
+    positive = NEGATIVE_OPERATORS.get(operator, operator)
+    test = Q(
+        JsonTest(
+            column,
+            node["trait"] if "trait" in node else node["property"],
+            positive,
+            node.get("value"),
+            today,
+        )
+    )
+    return ~test if operator in NEGATIVE_OPERATORS else test
+
+
+def _window_q(window: dict | None, now: dt.datetime) -> Q:
+    if not window:
+        return Q()
+    if "last_days" in window:
+        return Q(timestamp__gte=now - dt.timedelta(days=window["last_days"]))
+    q = Q()
+    if window.get("from"):
+        start = parse_date(window["from"])
+        q &= Q(timestamp__gte=dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC))
+    if window.get("to"):
+        end = parse_date(window["to"]) + dt.timedelta(days=1)
+        q &= Q(timestamp__lt=dt.datetime.combine(end, dt.time.min, tzinfo=dt.UTC))
+    return q
+
+
+def _events_at_least(node: dict, n: int, ctx: _Context) -> Q:
+    """Profiles with at least `n` (>= 1) matching events."""
+    events = Event.objects.filter(event=node["event"]).filter(
+        _window_q(node.get("window"), ctx.now)
+    )
+    for item in node.get("where", []):
+        events = events.filter(_value_q("properties", item, ctx.now.date()))
+    if n == 1:
+        return Q(Exists(events.filter(profile_id=OuterRef("pk"))))
+    if ctx.profile_ids is not None:
+        events = events.filter(profile_id__in=ctx.profile_ids)
+    grouped = (
+        events.filter(profile_id__isnull=False)
+        .order_by()
+        .values("profile_id")
+        .annotate(matching=Count("id"))
+        .filter(matching__gte=n)
+        .values("profile_id")
+    )
+    return Q(pk__in=grouped)
+
+
+def _event_q(node: dict, ctx: _Context) -> Q:
+    count = node.get("count") or {}
+    operator, n = count.get("operator", "at_least"), count.get("value", 1)
+    if operator == "at_least":
+        return Q(TRUE) if n == 0 else _events_at_least(node, n, ctx)
+    if operator == "at_most":
+        return ~_events_at_least(node, n + 1, ctx)
+    if n == 0:
+        return ~_events_at_least(node, 1, ctx)
+    return _events_at_least(node, n, ctx) & ~_events_at_least(node, n + 1, ctx)
+
+
+def _consent_q(node: dict) -> Q:
+    later = ConsentRecord.objects.filter(
+        profile_id=OuterRef("profile_id"), purpose_id=OuterRef("purpose_id")
+    ).filter(
+        Q(recorded_at__gt=OuterRef("recorded_at"))
+        | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
+    )
+    granted = ConsentRecord.objects.filter(
+        profile_id=OuterRef("pk"), purpose__key=node["purpose"], granted=True
+    ).filter(~Exists(later))
+    return Q(Exists(granted))
+
+
+def _identifier_q(node: dict) -> Q:
+    identities = Identity.objects.filter(profile_id=OuterRef("pk"), kind=node["kind"])
+    operator = node.get("operator")
+    if operator:
+        positive = NEGATIVE_OPERATORS.get(operator, operator)
+        value = node.get("value")
+        lookup = {
+            "equals": "value__iexact",
+            "contains": "value__icontains",
+            "starts_with": "value__istartswith",
+            "ends_with": "value__iendswith",
+        }.get(positive)
+        if positive == "in":
+            match = Q()
+            for item in value:
+                match |= Q(value__iexact=str(item))
+        else:
+            match = Q(**{lookup: str(value)})
+        test = Q(Exists(identities.filter(match)))
+        return ~test if operator in NEGATIVE_OPERATORS else test
+    return Q(Exists(identities))
+
+
+def _segment_q(node: dict, ctx: _Context) -> Q:
+    ref = node["segment"]
+    if ref in ctx.trail:
+        raise DefinitionError("", "The referenced segments include each other in a loop.")
+    definition = ctx.definition_of(ref)
+    if definition is None:
+        # A deleted segment has no members.
+        return Q(FALSE)
+    inner = _Context(ctx.now, ctx.lookup, ctx.profile_ids, (*ctx.trail, ref), ctx.cache)
+    return _group_q(definition, inner)
+
+
+def _group_q(node: dict, ctx: _Context) -> Q:
+    children = [_node_q(child, ctx) for child in node.get("conditions", [])]
+    if not children:
+        q = Q(TRUE) if node.get("match", "all") == "all" else Q(FALSE)
+    else:
+        q = children[0]
+        for child in children[1:]:
+            q = (q & child) if node.get("match", "all") == "all" else (q | child)
+    return q
+
+
+def _leaf_q(node: dict, ctx: _Context) -> Q:
+    kind = node["type"]
+    if kind == "trait":
+        return _value_q("traits", node, ctx.now.date())
+    if kind == "event":
+        return _event_q(node, ctx)
+    if kind == "consent":
+        return _consent_q(node)
+    if kind == "identifier":
+        return _identifier_q(node)
+    if kind == "segment":
+        return _segment_q(node, ctx)
+    return _group_q(node, ctx)
+
+
+def _node_q(node: dict, ctx: _Context) -> Q:
+    q = _leaf_q(node, ctx)
+    return ~q if node.get("negate") else q
+
+
+def definition_q(
+    definition: dict,
+    *,
+    now: dt.datetime | None = None,
+    segment_lookup: SegmentLookup | None = None,
+    profile_ids: Iterable[int] | None = None,
+    self_id: int | None = None,
+) -> Q:
+    """The filter on Profile that a (validated) definition stands for."""
+    ctx = _Context(
+        now=now or timezone.now(),
+        lookup=segment_lookup or _saved_definition,
+        profile_ids=None if profile_ids is None else list(profile_ids),
+        trail=(self_id,) if self_id is not None else (),
+    )
+    return _node_q({**definition, "type": "group"}, ctx)
+
+
+def segment_queryset(
+    definition: dict,
+    *,
+    now: dt.datetime | None = None,
+    segment_lookup: SegmentLookup | None = None,
+    profile_ids: Iterable[int] | None = None,
+    self_id: int | None = None,
+) -> QuerySet[Profile]:
+    """Profiles (never merged-away ones) matching `definition`, optionally among `profile_ids`."""
+    ids = None if profile_ids is None else list(profile_ids)
+    profiles = Profile.objects.filter(merged_into__isnull=True)
+    if ids is not None:
+        profiles = profiles.filter(pk__in=ids)
+    return profiles.filter(
+        definition_q(
+            definition, now=now, segment_lookup=segment_lookup, profile_ids=ids, self_id=self_id
+        )
+    )
+
+
+@dataclass
+class Explanation:
+    """Whether one profile meets one condition (and, for groups, each of its children)."""
+
+    path: str
+    label: str
+    met: bool
+    negate: bool = False
+    children: list[Explanation] = field(default_factory=list)
+
+
+def explain(
+    definition: dict,
+    profile_id: int,
+    *,
+    now: dt.datetime | None = None,
+    segment_lookup: SegmentLookup | None = None,
+) -> Explanation:
+    """Evaluate every condition of `definition` for one profile, for "why is this person in?"."""
+    from .describe import describe_condition
+
+    ctx = _Context(
+        now=now or timezone.now(),
+        lookup=segment_lookup or _saved_definition,
+        profile_ids=[profile_id],
+    )
+    base = Profile.objects.filter(pk=profile_id, merged_into__isnull=True)
+
+    def meets(q: Q) -> bool:
+        return base.filter(q).exists()
+
+    def walk(node: dict, path: str) -> Explanation:
+        met = meets(_node_q(node, ctx))
+        result = Explanation(
+            path=path,
+            label=describe_condition(node, ctx.definition_of),
+            met=met,
+            negate=bool(node.get("negate")),
+        )
+        if node.get("type") == "group":
+            result.children = [
+                walk(child, f"{path}.conditions.{i}" if path else f"conditions.{i}")
+                for i, child in enumerate(node.get("conditions", []))
+            ]
+        return result
+
+    return walk({**definition, "type": "group"}, "")

@@ -1,0 +1,364 @@
+"""The segment definition format: its vocabulary, and validation with the path of each error.
+
+A definition is a group: `{"match": "all"|"any", "negate": bool, "conditions": [...]}`. A condition
+is a trait, event, consent, identifier or segment condition, or a nested group. Every error names
+the path of the offending condition (e.g. `conditions.1.where.0.value`) so the builder can show it
+in place and the API can return it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_DEPTH = 8
+MAX_CONDITIONS = 200
+
+STRING_OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with")
+LIST_OPERATORS = ("in", "not_in")
+NUMBER_OPERATORS = (
+    "greater_than",
+    "greater_or_equal",
+    "less_than",
+    "less_or_equal",
+    "between",
+)
+PRESENCE_OPERATORS = ("is_set", "is_not_set")
+BOOLEAN_OPERATORS = ("is_true", "is_false")
+DATE_OPERATORS = ("before", "after", "within_last_days", "more_than_days_ago")
+VALUE_OPERATORS = (
+    STRING_OPERATORS
+    + LIST_OPERATORS
+    + NUMBER_OPERATORS
+    + PRESENCE_OPERATORS
+    + BOOLEAN_OPERATORS
+    + DATE_OPERATORS
+)
+# Each negative operator is the exact negation of its positive.
+NEGATIVE_OPERATORS = {
+    "not_equals": "equals",
+    "not_contains": "contains",
+    "not_in": "in",
+    "is_not_set": "is_set",
+}
+COUNT_OPERATORS = ("at_least", "at_most", "exactly")
+CONDITION_TYPES = ("trait", "event", "consent", "identifier", "segment", "group")
+
+# Which operators the builder offers for a field of each type.
+OPERATORS_BY_TYPE = {
+    "string": (*STRING_OPERATORS, *LIST_OPERATORS, *PRESENCE_OPERATORS),
+    "number": ("equals", "not_equals", *NUMBER_OPERATORS, *LIST_OPERATORS, *PRESENCE_OPERATORS),
+    "boolean": (*BOOLEAN_OPERATORS, *PRESENCE_OPERATORS),
+    "date": (*DATE_OPERATORS, "between", *PRESENCE_OPERATORS),
+    "list": PRESENCE_OPERATORS,
+    "object": PRESENCE_OPERATORS,
+}
+
+OPERATOR_LABELS = {
+    "equals": "is",
+    "not_equals": "is not",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "in": "is one of",
+    "not_in": "is none of",
+    "greater_than": ">",
+    "greater_or_equal": "≥",
+    "less_than": "<",
+    "less_or_equal": "≤",
+    "between": "is between",
+    "is_set": "is set",
+    "is_not_set": "is not set",
+    "is_true": "is true",
+    "is_false": "is false",
+    "before": "is before",
+    "after": "is after",
+    "within_last_days": "is within the last … days",
+    "more_than_days_ago": "is more than … days ago",
+    "at_least": "at least",
+    "at_most": "at most",
+    "exactly": "exactly",
+}
+
+
+class DefinitionError(ValueError):
+    """A definition that cannot be compiled; `path` points at the offending condition."""
+
+    code = "invalid_definition"
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path or 'definition'}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_date(value: object) -> dt.date | None:
+    """An ISO date (or the date part of an ISO date-time), else None."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def empty_definition() -> dict:
+    return {"match": "all", "negate": False, "conditions": []}
+
+
+class _Validator:
+    def __init__(self, segment_lookup: Callable[[int], dict | None] | None, self_id: int | None):
+        self.segment_lookup = segment_lookup
+        self.self_id = self_id
+        self.problems: list[Problem] = []
+        self.count = 0
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def group(self, node: object, path: str, depth: int) -> None:
+        if not isinstance(node, dict):
+            self.fail(path, "A group must be an object.")
+            return
+        if depth > MAX_DEPTH:
+            self.fail(path, f"Groups nest at most {MAX_DEPTH} deep.")
+            return
+        if node.get("match", "all") not in ("all", "any"):
+            self.fail(_join(path, "match"), 'Match must be "all" or "any".')
+        if not isinstance(node.get("negate", False), bool):
+            self.fail(_join(path, "negate"), "Negate must be true or false.")
+        conditions = node.get("conditions", [])
+        if not isinstance(conditions, list):
+            self.fail(_join(path, "conditions"), "Conditions must be a list.")
+            return
+        for index, child in enumerate(conditions):
+            self.condition(child, _join(_join(path, "conditions"), index), depth)
+
+    def condition(self, node: object, path: str, depth: int) -> None:
+        self.count += 1
+        if self.count > MAX_CONDITIONS:
+            if self.count == MAX_CONDITIONS + 1:
+                self.fail(path, f"A definition holds at most {MAX_CONDITIONS} conditions.")
+            return
+        if not isinstance(node, dict):
+            self.fail(path, "A condition must be an object.")
+            return
+        kind = node.get("type")
+        if kind not in CONDITION_TYPES:
+            self.fail(_join(path, "type"), f"Unknown condition type {kind!r}.")
+            return
+        if not isinstance(node.get("negate", False), bool):
+            self.fail(_join(path, "negate"), "Negate must be true or false.")
+        getattr(self, f"c_{kind}")(node, path, depth)
+
+    def c_group(self, node: dict, path: str, depth: int) -> None:
+        self.group(node, path, depth + 1)
+
+    def c_trait(self, node: dict, path: str, depth: int) -> None:
+        if not _nonempty_str(node.get("trait")):
+            self.fail(_join(path, "trait"), "Choose a trait.")
+        self.value_test(node, path)
+
+    def c_identifier(self, node: dict, path: str, depth: int) -> None:
+        if not _nonempty_str(node.get("kind")):
+            self.fail(_join(path, "kind"), "Choose an identifier kind.")
+        if "operator" in node:
+            self.value_test(node, path, allowed=STRING_OPERATORS + LIST_OPERATORS)
+
+    def c_consent(self, node: dict, path: str, depth: int) -> None:
+        if not _nonempty_str(node.get("purpose")):
+            self.fail(_join(path, "purpose"), "Choose a consent purpose.")
+
+    def c_segment(self, node: dict, path: str, depth: int) -> None:
+        ref = node.get("segment")
+        if not isinstance(ref, int) or isinstance(ref, bool):
+            self.fail(_join(path, "segment"), "Choose a segment.")
+            return
+        if self.segment_lookup is None:
+            return
+        cycle = _find_cycle(ref, self.segment_lookup, self.self_id)
+        if cycle is not None:
+            self.fail(_join(path, "segment"), cycle)
+
+    def c_event(self, node: dict, path: str, depth: int) -> None:
+        if not _nonempty_str(node.get("event")):
+            self.fail(_join(path, "event"), "Choose an event.")
+        count = node.get("count", {"operator": "at_least", "value": 1})
+        if not isinstance(count, dict):
+            self.fail(_join(path, "count"), "Count must be an object.")
+        else:
+            if count.get("operator", "at_least") not in COUNT_OPERATORS:
+                self.fail(
+                    _join(path, "count.operator"), "Count must be at least, at most or exactly."
+                )
+            value = count.get("value", 1)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                self.fail(_join(path, "count.value"), "The count must be a whole number ≥ 0.")
+        window = node.get("window")
+        if window is not None:
+            self.window(window, _join(path, "window"))
+        where = node.get("where", [])
+        if not isinstance(where, list):
+            self.fail(_join(path, "where"), "Property filters must be a list.")
+            return
+        for index, item in enumerate(where):
+            item_path = _join(_join(path, "where"), index)
+            if not isinstance(item, dict):
+                self.fail(item_path, "A property filter must be an object.")
+                continue
+            if not _nonempty_str(item.get("property")):
+                self.fail(_join(item_path, "property"), "Choose a property.")
+            self.value_test(item, item_path)
+
+    def window(self, window: object, path: str) -> None:
+        if not isinstance(window, dict) or not window:
+            self.fail(path, 'A window is {"last_days": N} or {"from": date, "to": date}.')
+            return
+        if "last_days" in window:
+            days = window["last_days"]
+            if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36500:
+                self.fail(_join(path, "last_days"), "Days must be a whole number from 1.")
+            return
+        start, end = window.get("from"), window.get("to")
+        if start is None and end is None:
+            self.fail(path, 'A window is {"last_days": N} or {"from": date, "to": date}.')
+        for key, value in (("from", start), ("to", end)):
+            if value is not None and parse_date(value) is None:
+                self.fail(_join(path, key), "Enter a date as YYYY-MM-DD.")
+        if parse_date(start) and parse_date(end) and parse_date(start) > parse_date(end):
+            self.fail(path, "The window starts after it ends.")
+
+    def value_test(self, node: dict, path: str, allowed: tuple = VALUE_OPERATORS) -> None:
+        operator = node.get("operator")
+        op_path = _join(path, "operator")
+        if operator not in allowed:
+            self.fail(op_path, f"Unknown operator {operator!r}.")
+            return
+        value = node.get("value")
+        value_path = _join(path, "value")
+        message = value_problem(operator, value)
+        if message:
+            self.fail(value_path, message)
+
+
+def value_problem(operator: str, value: object) -> str | None:
+    """What is wrong with `value` for `operator`, or None."""
+    if operator in PRESENCE_OPERATORS + BOOLEAN_OPERATORS:
+        return None
+    if operator in LIST_OPERATORS:
+        if not isinstance(value, list) or not value:
+            return "Give a list of one or more values."
+        if not all(isinstance(v, str | int | float) for v in value):
+            return "List values must be text or numbers."
+        return None
+    if operator == "between":
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(_is_number(v) or parse_date(v) for v in value)
+        ):
+            return "Between needs two numbers (or two dates): [low, high]."
+        return None
+    if operator in ("greater_than", "greater_or_equal", "less_than", "less_or_equal"):
+        return None if _is_number(value) else "Enter a number."
+    if operator in ("before", "after"):
+        return None if parse_date(value) else "Enter a date as YYYY-MM-DD."
+    if operator in ("within_last_days", "more_than_days_ago"):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 36500:
+            return None
+        return "Enter a whole number of days."
+    if operator in ("equals", "not_equals"):
+        if isinstance(value, str | int | float) and value != "":
+            return None
+        return "Enter a value."
+    if isinstance(value, str) and value != "":
+        return None
+    return "Enter some text."
+
+
+def _nonempty_str(value: object) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def segment_references(definition: object) -> set[int]:
+    """Ids of the segments a definition refers to directly."""
+    found: set[int] = set()
+
+    def walk(node: object) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "segment" and isinstance(node.get("segment"), int):
+            found.add(node["segment"])
+        for child in node.get("conditions", []) if isinstance(node.get("conditions"), list) else []:
+            walk(child)
+
+    walk(definition)
+    return found
+
+
+def _find_cycle(
+    start: int, lookup: Callable[[int], dict | None], self_id: int | None
+) -> str | None:
+    """A message if segment `start` does not exist or leads back to `self_id`."""
+    if self_id is not None and start == self_id:
+        return "A segment cannot include itself."
+    seen: set[int] = set()
+    stack = [(start, [start])]
+    while stack:
+        current, trail = stack.pop()
+        definition = lookup(current)
+        if definition is None:
+            if current == start:
+                return f"Segment {start} does not exist."
+            continue
+        for ref in segment_references(definition):
+            if self_id is not None and ref == self_id:
+                names = " → ".join(str(s) for s in [*trail, ref])
+                return f"This would make the segment include itself (through {names})."
+            if ref in trail:
+                return "The referenced segments include each other in a loop."
+            if ref not in seen:
+                seen.add(ref)
+                stack.append((ref, [*trail, ref]))
+    return None
+
+
+def definition_problems(
+    definition: object,
+    *,
+    segment_lookup: Callable[[int], dict | None] | None = None,
+    self_id: int | None = None,
+) -> list[Problem]:
+    """Every problem of `definition`, each with its path; empty if it is valid."""
+    validator = _Validator(segment_lookup, self_id)
+    validator.group(definition, "", 0)
+    return validator.problems
+
+
+def definition_validate(
+    definition: object,
+    *,
+    segment_lookup: Callable[[int], dict | None] | None = None,
+    self_id: int | None = None,
+) -> dict:
+    """Return the definition if valid, else raise DefinitionError for the first problem."""
+    problems = definition_problems(definition, segment_lookup=segment_lookup, self_id=self_id)
+    if problems:
+        raise DefinitionError(problems[0].path, problems[0].message)
+    return definition  # type: ignore[return-value]

@@ -1,0 +1,30 @@
+"""Real-time membership: react to identity resolution and merges with one task per signal."""
+
+from django.db import transaction
+
+from profiles.signals import events_resolved, profile_merge_undone, profiles_merged
+
+
+def _queue(profile_ids: list[int], event_ids: list[int] | None) -> None:
+    from .tasks import segments_refresh_for_profiles_task
+
+    profile_ids = sorted({int(i) for i in profile_ids})
+    event_ids = None if event_ids is None else sorted({int(i) for i in event_ids})
+    if profile_ids:
+        transaction.on_commit(
+            lambda: segments_refresh_for_profiles_task.delay(profile_ids, event_ids)
+        )
+
+
+def on_events_resolved(sender, *, profile_ids, event_ids=(), **_kwargs):
+    _queue(list(profile_ids), list(event_ids or []))
+
+
+def on_merge_changed(sender, *, winner_id, loser_id, **_kwargs):
+    _queue([winner_id, loser_id], None)
+
+
+def connect() -> None:
+    events_resolved.connect(on_events_resolved, dispatch_uid="segments.events_resolved")
+    profiles_merged.connect(on_merge_changed, dispatch_uid="segments.profiles_merged")
+    profile_merge_undone.connect(on_merge_changed, dispatch_uid="segments.profile_merge_undone")

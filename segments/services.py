@@ -1,0 +1,297 @@
+"""Writes of segments: create/update/duplicate/delete, sharing, and membership refresh.
+
+A refresh is version-stamped and runs in one transaction holding the segment's row lock, so a
+retried or overlapping run waits for the other and never mixes old and new members: the open
+memberships after it are exactly the compiler's answer at that moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from cdp_site.signals import personal_data_accessed
+from profiles.models import Event
+
+from .compiler import segment_queryset
+from .definition import (
+    DefinitionError,
+    definition_validate,
+    empty_definition,
+    segment_references,
+)
+from .models import Segment, SegmentMembership, SegmentSnapshot
+from .selectors import segment_definition_lookup
+
+
+class SegmentError(Exception):
+    code = "segment_error"
+
+
+def _validated(definition: object, self_id: int | None) -> dict:
+    return definition_validate(
+        definition, segment_lookup=segment_definition_lookup, self_id=self_id
+    )
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise DefinitionError("name", "Give the segment a name.")
+    return name[:200]
+
+
+@transaction.atomic
+def segment_create(*, user, name: str, definition: object, description: str = "") -> Segment:
+    segment = Segment.objects.create(
+        name=_clean_name(name),
+        description=description or "",
+        definition=_validated(definition if definition else empty_definition(), None),
+        owner=user,
+    )
+    _queue_refresh(segment.pk)
+    return segment
+
+
+@transaction.atomic
+def segment_update(
+    *,
+    segment: Segment,
+    name: str | None = None,
+    definition: object | None = None,
+    description: str | None = None,
+) -> Segment:
+    if name is not None:
+        segment.name = _clean_name(name)
+    if description is not None:
+        segment.description = description
+    if definition is not None:
+        segment.definition = _validated(definition, segment.pk)
+    segment.save()
+    if definition is not None:
+        _queue_refresh(segment.pk)
+    return segment
+
+
+def segment_duplicate(*, user, segment: Segment) -> Segment:
+    return segment_create(
+        user=user,
+        name=f"Copy of {segment.name}"[:200],
+        definition=segment.definition,
+        description=segment.description,
+    )
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment) -> None:
+    users_of_it = [
+        s.name
+        for s in Segment.objects.exclude(pk=segment.pk)
+        if segment.pk in segment_references(s.definition)
+    ]
+    if users_of_it:
+        raise DefinitionError(
+            "segment", f"Other segments use this one: {', '.join(sorted(users_of_it))}."
+        )
+    segment.delete()
+
+
+def segment_share(*, segment: Segment, user=None, group=None, can_edit: bool = False) -> None:
+    """Share with a user or a group, for view (or edit)."""
+    target = user or group
+    assign_perm("segments.view_segment", target, segment)
+    if can_edit:
+        assign_perm("segments.change_segment", target, segment)
+    else:
+        remove_perm("segments.change_segment", target, segment)
+
+
+def _queue_refresh(segment_id: int) -> None:
+    from .tasks import segment_refresh_task
+
+    transaction.on_commit(lambda: segment_refresh_task.delay(segment_id))
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    segment_id: int
+    version: int
+    entered: int
+    exited: int
+    size: int
+    duration_ms: int
+
+
+def segment_refresh(
+    *, segment_id: int, profile_ids: Iterable[int] | None = None, now: dt.datetime | None = None
+) -> RefreshResult | None:
+    """Bring the open memberships of a segment in line with its definition.
+
+    With `profile_ids`, only those profiles are re-evaluated (real-time updates); without, all of
+    them, and a snapshot of the size is recorded. Returns None if the segment is gone.
+    """
+    started = time.monotonic()
+    now = now or timezone.now()
+    ids = None if profile_ids is None else sorted(set(profile_ids))
+    try:
+        with transaction.atomic():
+            segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
+            if segment is None:
+                return None
+            version = segment.version + 1
+            members = segment_queryset(
+                segment.definition,
+                now=now,
+                profile_ids=ids,
+                segment_lookup=segment_definition_lookup,
+                self_id=segment.pk,
+            ).values("pk")
+            open_rows = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+            if ids is not None:
+                open_rows = open_rows.filter(profile_id__in=ids)
+            exited = open_rows.exclude(profile_id__in=members).update(
+                exited_at=now, version=version
+            )
+            entered = _insert_new_members(segment.pk, members, now, version)
+            size = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).count()
+            duration_ms = int((time.monotonic() - started) * 1000)
+            fields = {"version": version, "member_count": size, "last_error": ""}
+            if ids is None:
+                fields |= {
+                    "status": Segment.Status.READY,
+                    "refreshed_at": now,
+                    "refresh_duration_ms": duration_ms,
+                }
+                SegmentSnapshot.objects.create(
+                    segment=segment,
+                    taken_at=now,
+                    size=size,
+                    entered=entered,
+                    exited=exited,
+                    duration_ms=duration_ms,
+                    version=version,
+                )
+            Segment.objects.filter(pk=segment.pk).update(**fields)
+    except DefinitionError as error:
+        Segment.objects.filter(pk=segment_id).update(
+            status=Segment.Status.FAILED, last_error=str(error)
+        )
+        raise
+    return RefreshResult(segment_id, version, entered, exited, size, duration_ms)
+
+
+def _insert_new_members(segment_id: int, members, now: dt.datetime, version: int) -> int:
+    """INSERT ... SELECT the matching profiles that have no open membership yet: one statement."""
+    member_sql, member_params = members.query.sql_with_params()
+    table = SegmentMembership._meta.db_table
+    when = connection.ops.adapt_datetimefield_value(now)
+    # Table and column names are ours; values travel as parameters.
+    sql = (
+        f"INSERT INTO {table} (segment_id, profile_id, entered_at, version) "  # noqa: S608
+        f"SELECT %s, m.pk, %s, %s FROM ({member_sql}) m "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.segment_id = %s "
+        "AND o.profile_id = m.pk AND o.exited_at IS NULL)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [segment_id, when, version, *member_params, segment_id])
+        return max(cursor.rowcount, 0)
+
+
+def segment_mark_failed(*, segment_id: int, error: str) -> None:
+    Segment.objects.filter(pk=segment_id).update(
+        status=Segment.Status.FAILED, last_error=error[:2000]
+    )
+
+
+def definition_dependencies(
+    definition: dict, lookup=segment_definition_lookup
+) -> tuple[set[str], bool]:
+    """(event names the definition counts, whether it reads profile state: traits/consent/ids).
+
+    Referenced segments are followed, since the compiler inlines them.
+    """
+    names: set[str] = set()
+    profile_level = False
+    seen: set[int] = set()
+    stack = [definition]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type", "group")
+        if kind == "event":
+            names.add(node.get("event", ""))
+        elif kind in ("trait", "consent", "identifier"):
+            profile_level = True
+        elif kind == "segment":
+            ref = node.get("segment")
+            if isinstance(ref, int) and ref not in seen:
+                seen.add(ref)
+                stack.append(lookup(ref))
+        else:
+            stack.extend(node.get("conditions", []))
+    return names, profile_level
+
+
+def segments_refresh_for_profiles(
+    *, profile_ids: list[int], event_ids: list[int] | None = None
+) -> list[RefreshResult]:
+    """Re-evaluate, for just these profiles, every saved segment their change could affect.
+
+    Without `event_ids` (merges and undone merges), every segment is affected.
+    """
+    if not profile_ids:
+        return []
+    event_names = (
+        None
+        if event_ids is None
+        else set(Event.objects.filter(pk__in=event_ids).values_list("event", flat=True).distinct())
+    )
+    results = []
+    for segment_id, definition in Segment.objects.values_list("pk", "definition"):
+        if event_names is not None:
+            names, profile_level = definition_dependencies(definition)
+            if not profile_level and not (names & event_names):
+                continue
+        try:
+            result = segment_refresh(segment_id=segment_id, profile_ids=profile_ids)
+        except DefinitionError as error:
+            segment_mark_failed(segment_id=segment_id, error=str(error))
+            continue
+        if result:
+            results.append(result)
+    return results
+
+
+def segments_refresh_all() -> list[int]:
+    """Queue a full refresh of every saved segment; returns their ids."""
+    from .tasks import segment_refresh_task
+
+    ids = list(Segment.objects.values_list("pk", flat=True))
+    for segment_id in ids:
+        segment_refresh_task.delay(segment_id)
+    return ids
+
+
+def segment_export_audit(*, user, segment: Segment, rows: int) -> None:
+    personal_data_accessed.send(
+        sender=Segment,
+        user=user,
+        profile_id=None,
+        action="segment.export",
+        detail={"segment_id": segment.pk, "segment": segment.name, "rows": rows},
+    )
+
+
+def membership_exit_for_profiles(*, profile_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Close the open memberships of profiles that no longer exist as themselves (merged away)."""
+    return SegmentMembership.objects.filter(
+        Q(profile_id__in=profile_ids), exited_at__isnull=True
+    ).update(exited_at=now or timezone.now())
