@@ -2,10 +2,12 @@
 
 from django.apps import AppConfig
 
+from cdp_site.navigation import NavItem
+
 
 class ProfilesConfig(AppConfig):
     name = "profiles"
     verbose_name = "Profiles"
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
-    navigation = ()
+    navigation = (NavItem("Customers", "profiles:search", order=20),)

@@ -545,15 +545,18 @@ def _resolve_batch(batch_size: int, rules: RuleBook) -> tuple[int, list[int], li
     return len(events), changed, merges, event_ids
 
 
-def events_resolve_pending(*, batch_size: int = 5000) -> int:
+def events_resolve_pending(*, batch_size: int = 5000, max_batches: int | None = None) -> int:
     """Resolve every event with no profile yet, batch by batch; returns how many were resolved.
+
+    `max_batches` stops early, for callers that report progress between batches.
 
     Idempotent and safe to run in several workers at once (see the module docstring).
     """
     rules = RuleBook.load()
     total = 0
     attempts = 0
-    while True:
+    batches = 0
+    while max_batches is None or batches < max_batches:
         try:
             count, *_ = _resolve_batch(batch_size, rules)
         except (_RetryBatchError, IntegrityError, OperationalError) as exc:
@@ -566,3 +569,5 @@ def events_resolve_pending(*, batch_size: int = 5000) -> int:
         if count == 0:
             return total
         total += count
+        batches += 1
+    return total

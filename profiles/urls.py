@@ -1,5 +1,17 @@
 """URLs of the profiles app: its pages and its REST API."""
 
+from django.urls import path
+
+from . import api, views
+
 app_name = "profiles"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("customers/", views.profile_search, name="search"),
+    path("customers/<int:profile_id>/", views.profile_detail, name="detail"),
+    path("customers/<int:profile_id>/timeline/", views.profile_timeline, name="timeline"),
+    path("customers/merges/<int:merge_id>/undo/", views.merge_undo, name="merge_undo"),
+    path("api/profiles/", api.ProfileList.as_view(), name="api_list"),
+    path("api/profiles/<int:profile_id>/", api.ProfileDetail.as_view(), name="api_detail"),
+    path("api/profiles/<int:profile_id>/events/", api.ProfileEvents.as_view(), name="api_events"),
+]

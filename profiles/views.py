@@ -1,0 +1,203 @@
+"""Pages of the customer 360: search, the profile page, its timeline, and undoing a merge."""
+
+import datetime as dt
+import json
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from cdp_site.roles import Role, role_required
+from cdp_site.signals import personal_data_accessed
+
+from . import charts, selectors, services
+from .masking import can_view_personal_data, mask_identifier, mask_traits
+from .models import Event
+
+PROFILE_READERS = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
+
+
+def _audit(request, *, profile_id: int | None, action: str, detail: dict) -> None:
+    personal_data_accessed.send(
+        sender=Event, user=request.user, profile_id=profile_id, action=action, detail=detail
+    )
+
+
+@role_required(*PROFILE_READERS)
+@require_GET
+def profile_search(request):
+    """One box for any identifier, a name or a profile id; results as you type."""
+    query = request.GET.get("q", "")
+    hits = selectors.profile_search(query=query) if query.strip() else []
+    full = can_view_personal_data(request.user)
+    results = []
+    for hit in hits:
+        traits = hit.profile.traits if full else mask_traits(hit.profile.traits or {})
+        results.append(
+            {
+                "profile": hit.profile,
+                "name": traits.get("name", ""),
+                "email": traits.get("email", ""),
+                "phone": traits.get("phone", ""),
+                "matched": hit.matched,
+                "exact": hit.exact,
+            }
+        )
+    if hits:
+        _audit(
+            request,
+            profile_id=None,
+            action="profile.search",
+            detail={"query": query[:200], "profile_ids": [h.profile.pk for h in hits]},
+        )
+    context = {"query": query, "results": results}
+    if request.htmx:
+        return render(request, "profiles/_search_results.html", context)
+    return render(request, "profiles/profile_search.html", context)
+
+
+@role_required(*PROFILE_READERS)
+@require_GET
+def profile_detail(request, profile_id: int):
+    profile = selectors.profile_get_for_user(user=request.user, profile_id=profile_id)
+    if profile.merged_into_id is not None:
+        live = selectors.profile_live(profile)
+        messages.info(request, f"Profile {profile.pk} was merged into profile {live.pk}.")
+        return redirect("profiles:detail", profile_id=live.pk)
+    _audit(request, profile_id=profile.pk, action="profile.view", detail={"page": "customer 360"})
+    events, cursor = selectors.profile_timeline(profile=profile, filters=selectors.TimelineFilter())
+    activity = selectors.profile_activity_weekly(profile=profile)
+    sources = dict(selectors.profile_event_sources(profile=profile))
+    traits = [
+        {"key": t.key, "value": t.value, "set_at": t.set_at, "source": sources.get(t.source_id, "")}
+        for t in selectors.profile_traits_for_user(profile=profile, user=request.user)
+    ]
+    context = {
+        "profile": profile,
+        "header": selectors.profile_header(profile=profile, user=request.user),
+        "identities": selectors.profile_identities_for_user(profile=profile, user=request.user),
+        "traits": traits,
+        "sources": sources,
+        "merges": selectors.profile_merges(profile=profile),
+        "can_undo": request.user.has_perm("profiles.change_profilemerge"),
+        "activity_chart": charts.figure_html(
+            charts.activity_weekly_figure(activity), div_id="activity-chart"
+        )
+        if activity
+        else "",
+        **_timeline_context(request, profile, events, cursor, selectors.TimelineFilter()),
+    }
+    return render(request, "profiles/profile_detail.html", context)
+
+
+def _parse_filters(request) -> selectors.TimelineFilter:
+    source = request.GET.get("source", "")
+    event_type = request.GET.get("type", "")
+    before = None
+    raw = request.GET.get("before", "")
+    if "_" in raw:
+        stamp, _, pk = raw.rpartition("_")
+        try:
+            at = dt.datetime.fromisoformat(stamp)
+            if at.tzinfo is not None and pk.isdigit() and int(pk) < 2**63:
+                before = (at, int(pk))
+        except ValueError:
+            before = None
+    return selectors.TimelineFilter(
+        source_id=int(source) if source.isdigit() and int(source) < 2**63 else None,
+        type=event_type if event_type in Event.Type.values else "",
+        before=before,
+    )
+
+
+def _event_payload(event: Event, full: bool) -> str:
+    payload = {
+        "type": event.type,
+        "event": event.event,
+        "name": event.name,
+        "messageId": event.message_id,
+        "userId": event.user_id,
+        "anonymousId": event.anonymous_id,
+        "timestamp": event.timestamp.isoformat(),
+        "receivedAt": event.received_at.isoformat(),
+        "traits": event.traits,
+        "properties": event.properties,
+        "context": event.context,
+    }
+    if not full:
+        payload["userId"] = mask_identifier("user_id", event.user_id) if event.user_id else ""
+        payload["anonymousId"] = (
+            mask_identifier("anonymous_id", event.anonymous_id) if event.anonymous_id else ""
+        )
+        payload["traits"] = mask_traits(event.traits or {})
+        payload["properties"] = mask_traits(event.properties or {})
+        context = dict(event.context or {})
+        if isinstance(context.get("traits"), dict):
+            context["traits"] = mask_traits(context["traits"])
+        context.pop("ip", None)
+        payload["context"] = context
+    return json.dumps(payload, indent=2, sort_keys=True, default=str)
+
+
+def _timeline_context(request, profile, events, cursor, filters) -> dict:
+    full = can_view_personal_data(request.user)
+    next_url = ""
+    if cursor is not None:
+        params = [f"before={cursor[0].isoformat()}_{cursor[1]}"]
+        if filters.source_id:
+            params.append(f"source={filters.source_id}")
+        if filters.type:
+            params.append(f"type={filters.type}")
+        next_url = (
+            reverse("profiles:timeline", args=[profile.pk]) + "?" + "&".join(params)
+        ).replace("+", "%2B")
+    return {
+        "timeline": [{"event": e, "payload": _event_payload(e, full)} for e in events],
+        "timeline_next": next_url,
+        "filters": filters,
+        "event_types": Event.Type.values,
+    }
+
+
+@role_required(*PROFILE_READERS)
+@require_GET
+def profile_timeline(request, profile_id: int):
+    """A page of the timeline; htmx asks for the next page or a filtered one."""
+    profile = selectors.profile_get_for_user(user=request.user, profile_id=profile_id)
+    if profile.merged_into_id is not None:
+        return redirect("profiles:timeline", profile_id=selectors.profile_live(profile).pk)
+    filters = _parse_filters(request)
+    events, cursor = selectors.profile_timeline(profile=profile, filters=filters)
+    _audit(
+        request,
+        profile_id=profile.pk,
+        action="profile.view",
+        detail={"page": "timeline", "events": len(events)},
+    )
+    context = {
+        "profile": profile,
+        "sources": dict(selectors.profile_event_sources(profile=profile)),
+        **_timeline_context(request, profile, events, cursor, filters),
+    }
+    if request.htmx:
+        template = "profiles/_timeline_items.html" if filters.before else "profiles/_timeline.html"
+        return render(request, template, context)
+    return render(request, "profiles/profile_timeline.html", context)
+
+
+@role_required(Role.SUPPORT_AGENT)
+@require_POST
+def merge_undo(request, merge_id: int):
+    merge = selectors.merge_get_for_user(user=request.user, merge_id=merge_id)
+    try:
+        services.profile_merge_undo(merge=merge, user=request.user)
+    except services.ProfilesError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Merge undone: profile {merge.loser_id} is separate from "
+            f"profile {merge.winner_id} again.",
+        )
+    return redirect("profiles:detail", profile_id=merge.winner_id)

@@ -1,0 +1,114 @@
+"""Undoing a merge gives both people back exactly as they were."""
+
+import datetime as dt
+
+import pytest
+
+from profiles.identity import events_resolve_pending
+from profiles.models import Event, Identity, Profile, ProfileMerge
+from profiles.services import MergeAlreadyUndoneError, profile_merge_undo
+from profiles.signals import profile_merge_undone
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 2, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def ev(minutes: int, **kwargs) -> Event:
+    kwargs.setdefault("anonymous_id", "")
+    return EventFactory(timestamp=T0 + dt.timedelta(minutes=minutes), **kwargs)
+
+
+def snapshot(profile: Profile) -> dict:
+    profile.refresh_from_db()
+    return {
+        "traits": profile.traits,
+        "trait_meta": profile.trait_meta,
+        "first_seen": profile.first_seen,
+        "last_seen": profile.last_seen,
+        "merged_into": profile.merged_into_id,
+        "identities": set(profile.identities.values_list("id", "kind", "value")),
+        "events": set(profile.events.values_list("id", flat=True)),
+    }
+
+
+@pytest.fixture
+def two_people():
+    ev(0, type="identify", anonymous_id="laptop", traits={"email": "kim@x.io", "plan": "free"})
+    ev(1, type="page", anonymous_id="laptop")
+    ev(2, type="identify", user_id="kim-1", traits={"name": "Kim", "plan": "pro"})
+    ev(3, type="track", event="Order Completed", user_id="kim-1")
+    events_resolve_pending()
+    first = Identity.objects.get(kind="anonymous_id", value="laptop").profile
+    second = Identity.objects.get(kind="user_id", value="kim-1").profile
+    return first, second
+
+
+def test_merge_then_undo_restores_both_exactly(two_people, support_agent):
+    first, second = two_people
+    before = (snapshot(first), snapshot(second))
+    trigger = ev(4, type="identify", user_id="kim-1", traits={"email": "KIM@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    assert (merge.winner, merge.loser) == (first, second)
+    assert snapshot(second)["merged_into"] == first.pk
+
+    profile_merge_undo(merge=merge, user=support_agent)
+
+    after_first, after_second = snapshot(first), snapshot(second)
+    assert after_second == before[1]
+    # The winner keeps what it had plus the event that caused the merge (it carried its e-mail).
+    assert after_first["identities"] == before[0]["identities"]
+    assert after_first["events"] == before[0]["events"] | {trigger.id}
+    assert after_first["traits"] == {"email": "KIM@x.io", "plan": "free"}
+    merge.refresh_from_db()
+    assert merge.undone
+    assert merge.undone_by == support_agent
+
+
+def test_undo_twice_is_refused_and_changes_nothing(two_people, support_agent):
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    profile_merge_undo(merge=merge, user=support_agent)
+    first, second = two_people
+    before = (snapshot(first), snapshot(second))
+    with pytest.raises(MergeAlreadyUndoneError):
+        profile_merge_undo(merge=merge, user=support_agent)
+    assert (snapshot(first), snapshot(second)) == before
+
+
+def test_undo_sends_signal_after_commit(
+    two_people, support_agent, django_capture_on_commit_callbacks
+):
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    received = []
+
+    def listener(sender, winner_id, loser_id, **kwargs):
+        received.append((winner_id, loser_id))
+
+    profile_merge_undone.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            profile_merge_undo(merge=merge, user=support_agent)
+    finally:
+        profile_merge_undone.disconnect(listener)
+    assert received == [(merge.winner_id, merge.loser_id)]
+
+
+def test_undo_page_for_support_agent(two_people, support_agent, marketer, client_for):
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    url = f"/customers/merges/{merge.pk}/undo/"
+    assert client_for(marketer).post(url).status_code == 403
+    merge.refresh_from_db()
+    assert not merge.undone
+    response = client_for(support_agent).post(url)
+    assert response.status_code == 302
+    merge.refresh_from_db()
+    assert merge.undone
+    assert client_for(support_agent).get(url).status_code == 405

@@ -1,0 +1,160 @@
+"""The customer 360 pages: search, profile, timeline; masking and the audit trail."""
+
+import datetime as dt
+
+import pytest
+
+from compliance.models import AuditEvent
+from profiles.identity import events_resolve_pending
+from profiles.models import Identity, ProfileMerge
+from tests.factories import EventFactory, SourceFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def jane():
+    web = SourceFactory(name="Web")
+    shop = SourceFactory(name="Shop")
+    EventFactory(source=web, type="page", name="Home", anonymous_id="a-j", timestamp=T0)
+    EventFactory(
+        source=web,
+        type="identify",
+        anonymous_id="a-j",
+        user_id="jane-7",
+        traits={"email": "Jane.Doe@Example.com", "name": "Jane Doe", "phone": "+1 415 555 0132"},
+        timestamp=T0 + dt.timedelta(minutes=1),
+    )
+    for n in range(60):
+        EventFactory(
+            source=shop,
+            type="track",
+            event="Order Completed",
+            anonymous_id="",
+            user_id="jane-7",
+            properties={"revenue": n},
+            timestamp=T0 + dt.timedelta(days=1, minutes=n),
+        )
+    events_resolve_pending()
+    return Identity.objects.get(kind="user_id", value="jane-7").profile
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["jane.doe@example.com", " JANE.DOE@EXAMPLE.COM", "(415) 555-0132", "jane-7", "Jane", "doe"],
+)
+def test_search_finds_by_any_identifier_or_name(jane, support_agent, client_for, query):
+    response = client_for(support_agent).get("/customers/", {"q": query})
+    assert response.status_code == 200
+    assert f"/customers/{jane.pk}/" in response.content.decode()
+
+
+def test_search_by_profile_id_and_exact_hits_first(jane, support_agent, client_for):
+    response = client_for(support_agent).get("/customers/", {"q": str(jane.pk)})
+    assert f"/customers/{jane.pk}/" in response.content.decode()
+    assert "exact profile id" in response.content.decode()
+
+
+def test_search_fragment_for_htmx(jane, support_agent, client_for):
+    response = client_for(support_agent).get(
+        "/customers/", {"q": "jane.doe@example.com"}, HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert "<html" not in body
+    assert "exact email" in body
+
+
+def test_search_nothing_found(support_agent, client_for):
+    response = client_for(support_agent).get("/customers/", {"q": "nobody@nowhere.io"})
+    assert "No customer matches" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["%", "_", "\\", "'; drop table x; --", "9" * 40, "x" * 5000])
+def test_search_odd_input_never_fails(support_agent, client_for, query):
+    assert client_for(support_agent).get("/customers/", {"q": query}).status_code == 200
+
+
+def test_profile_page_shows_everything_to_support_agent(jane, support_agent, client_for):
+    response = client_for(support_agent).get(f"/customers/{jane.pk}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    for text in (
+        "Jane Doe",
+        "jane.doe@example.com",
+        "+14155550132",
+        "Identities",
+        "Traits",
+        "Merge history",
+        "activity-chart",
+        "Order Completed",
+        "Older events",
+    ):
+        assert text in body
+
+
+def test_profile_page_masks_personal_data_for_marketer(jane, marketer, client_for):
+    body = client_for(marketer).get(f"/customers/{jane.pk}/").content.decode()
+    assert "j***@example.com" in body
+    assert "jane.doe@example.com" not in body
+    assert "Jane Doe" not in body
+    assert "+14155550132" not in body
+
+
+def test_profile_view_is_audited(jane, support_agent, client_for):
+    client_for(support_agent).get(f"/customers/{jane.pk}/")
+    audit = AuditEvent.objects.filter(profile_id=jane.pk, action="profile.view")
+    assert audit.count() == 1
+
+
+def test_profile_page_denied_to_integration_admin(jane, integration_admin, client_for):
+    assert client_for(integration_admin).get(f"/customers/{jane.pk}/").status_code == 403
+    assert not AuditEvent.objects.filter(profile_id=jane.pk).exists()
+
+
+def test_unknown_profile_is_404(support_agent, client_for):
+    assert client_for(support_agent).get("/customers/999999/").status_code == 404
+
+
+def test_merged_profile_redirects_to_winner(support_agent, client_for):
+    EventFactory(type="identify", anonymous_id="a", traits={"email": "m@x.io"}, timestamp=T0)
+    EventFactory(type="identify", anonymous_id="", user_id="u", timestamp=T0 + dt.timedelta(1))
+    events_resolve_pending()
+    EventFactory(
+        type="identify",
+        anonymous_id="",
+        user_id="u",
+        traits={"email": "m@x.io"},
+        timestamp=T0 + dt.timedelta(2),
+    )
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    response = client_for(support_agent).get(f"/customers/{merge.loser_id}/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/customers/{merge.winner_id}/"
+
+
+def test_timeline_pages_newest_first_and_filters(jane, support_agent, client_for):
+    client = client_for(support_agent)
+    first = client.get(f"/customers/{jane.pk}/timeline/", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in first
+    assert first.count('class="timeline-item"') == 50
+    assert "revenue&quot;: 59" in first
+    next_url = first.split('hx-get="')[-1].split('"')[0].replace("&amp;", "&")
+    second = client.get(next_url, HTTP_HX_REQUEST="true").content.decode()
+    assert second.count('class="timeline-item"') == 12
+    assert "revenue&quot;: 59" not in second
+    pages = client.get(
+        f"/customers/{jane.pk}/timeline/", {"type": "page"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert pages.count('class="timeline-item"') == 1
+
+
+def test_timeline_full_page_and_bad_cursor(jane, support_agent, client_for):
+    client = client_for(support_agent)
+    response = client.get(
+        f"/customers/{jane.pk}/timeline/", {"before": "garbage_x", "source": "abc"}
+    )
+    assert response.status_code == 200
+    assert "<html" in response.content.decode()
