@@ -168,7 +168,7 @@ def message_row(
         raise InvalidMessageError("invalid_characters", "Strings may not contain NUL characters.")
 
     kind = message.get("type")
-    if kind not in MESSAGE_TYPES:
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise InvalidMessageError(
             "invalid_type", f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}."
         )
@@ -271,7 +271,7 @@ def _sent_at_text(sent_at: object) -> str:
     return (sent_at if isinstance(sent_at, str) else payload_dump(sent_at))[:100]
 
 
-def _resolve_queue() -> None:
+def resolve_task_queue() -> None:
     # Imported here: identity resolution lives in profiles and is loaded only when needed.
     from profiles.tasks import events_resolve_task
 
@@ -329,5 +329,5 @@ def tracking_messages_ingest(
         if quarantined:
             QuarantinedMessage.objects.bulk_create(quarantined)
         if result.stored:
-            transaction.on_commit(_resolve_queue)
+            transaction.on_commit(resolve_task_queue)
     return IngestResult(accepted=result.stored, duplicates=result.duplicates, rejected=rejected)

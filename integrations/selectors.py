@@ -1,0 +1,111 @@
+"""Reads of the integrations app: sources by write key (cached) and for a person, the debugger."""
+
+import threading
+import time
+from datetime import timedelta
+
+from django.db.models import Count
+from django.http import Http404
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from profiles.models import Event
+
+from .models import QuarantinedMessage, Source
+
+# How long a process trusts its cached write-key lookup. Disabling a source takes effect at once
+# in the process that disabled it and within this many seconds everywhere else.
+WRITE_KEY_CACHE_SECONDS = 10.0
+
+_write_keys: dict[str, tuple[float, Source]] = {}
+_write_keys_lock = threading.Lock()
+
+
+def source_get_by_write_key(write_key: str) -> Source | None:
+    """The source a write key belongs to, looked up at most once per key every few seconds."""
+    now = time.monotonic()
+    cached = _write_keys.get(write_key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    if len(write_key) > Source._meta.get_field("write_key").max_length:
+        return None
+    source = Source.objects.filter(write_key=write_key).first()
+    if source is not None:
+        with _write_keys_lock:
+            _write_keys[write_key] = (now + WRITE_KEY_CACHE_SECONDS, source)
+    return source
+
+
+def write_key_cache_clear() -> None:
+    with _write_keys_lock:
+        _write_keys.clear()
+
+
+def source_list_for_user(user, perm: str = "integrations.view_source"):
+    """Sources the person may see: every one with the model permission, else those granted."""
+    return get_objects_for_user(user, perm, klass=Source).order_by("name")
+
+
+def source_get_for_user(user, pk: int, perm: str = "integrations.view_source") -> Source:
+    """The one door to a source a person asked for; 404 when they may not see or act on it."""
+    source = source_list_for_user(user, perm).filter(pk=pk).first()
+    if source is None:
+        raise Http404("No such source.")
+    return source
+
+
+def source_latest_events(source: Source, limit: int = 50) -> list[Event]:
+    return list(Event.objects.filter(source=source).order_by("-received_at", "-id")[:limit])
+
+
+def source_type_counts(source: Source, hours: int = 24) -> dict[str, int]:
+    """Messages stored per type in the last `hours`, every type listed (zero when none)."""
+    since = timezone.now() - timedelta(hours=hours)
+    rows = (
+        Event.objects.filter(source=source, received_at__gte=since)
+        .values("type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys(Event.Type.values, 0)
+    counts.update({row["type"]: row["n"] for row in rows})
+    return counts
+
+
+def source_quarantine(source: Source, limit: int = 50) -> list[QuarantinedMessage]:
+    return list(
+        QuarantinedMessage.objects.filter(source=source, status=QuarantinedMessage.Status.PENDING)[
+            :limit
+        ]
+    )
+
+
+def source_quarantine_count(source: Source) -> int:
+    return QuarantinedMessage.objects.filter(
+        source=source, status=QuarantinedMessage.Status.PENDING
+    ).count()
+
+
+def event_as_message(event: Event) -> dict:
+    """An event back in the Segment spec shape the client sent, as the debugger shows it."""
+    message = {
+        "type": event.type,
+        "messageId": event.message_id,
+        "userId": event.user_id or None,
+        "anonymousId": event.anonymous_id or None,
+        "event": event.event or None,
+        "name": event.name or None,
+        "groupId": event.group_id or None,
+        "previousId": event.previous_id or None,
+        "traits": event.traits or None,
+        "properties": event.properties or None,
+        "context": event.context or None,
+        "integrations": event.integrations or None,
+        "timestamp": event.timestamp.isoformat(),
+        "originalTimestamp": event.original_timestamp.isoformat()
+        if event.original_timestamp
+        else None,
+        "sentAt": event.sent_at.isoformat() if event.sent_at else None,
+        "receivedAt": event.received_at.isoformat(),
+    }
+    return {key: value for key, value in message.items() if value is not None}

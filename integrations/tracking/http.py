@@ -1,0 +1,100 @@
+"""Reading a tracking request: size limits, gzip, JSON and the write key, before any message logic.
+
+Every failure is a `TrackingRequestError` carrying the HTTP status and the stable code that the
+view turns into `{"code": ..., "message": ...}`; nothing a client sends reaches a 500.
+"""
+
+import base64
+import binascii
+import zlib
+
+import orjson
+
+from .ingest import MAX_REQUEST_BYTES
+
+JSON_CONTENT_TYPES = frozenset({"application/json", "text/plain"})
+
+
+class TrackingRequestError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _too_large() -> TrackingRequestError:
+    return TrackingRequestError(
+        413, "request_too_large", f"A request may be at most {MAX_REQUEST_BYTES} bytes."
+    )
+
+
+def body_read(request) -> bytes:
+    """The request body, decompressed, within the request size limit."""
+    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if content_type not in JSON_CONTENT_TYPES:
+        raise TrackingRequestError(
+            400, "invalid_content_type", "The body must be sent as Content-Type: application/json."
+        )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_REQUEST_BYTES:
+        raise _too_large()
+    body = request.read(MAX_REQUEST_BYTES + 1)
+    if len(body) > MAX_REQUEST_BYTES:
+        raise _too_large()
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding in ("gzip", "deflate"):
+        # Bounded output: a small compressed body may not expand past the limit (zip bombs).
+        decompressor = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+        try:
+            body = decompressor.decompress(body, MAX_REQUEST_BYTES + 1)
+        except zlib.error:
+            raise TrackingRequestError(
+                400, "invalid_encoding", "The body is not valid gzip data."
+            ) from None
+        if len(body) > MAX_REQUEST_BYTES or decompressor.unconsumed_tail:
+            raise _too_large()
+    elif encoding not in ("", "identity"):
+        raise TrackingRequestError(
+            400, "invalid_encoding", "Content-Encoding must be gzip, deflate or none."
+        )
+    return body
+
+
+def json_parse(body: bytes) -> dict:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise TrackingRequestError(
+            400, "invalid_json", f"The body is not valid JSON: {error}"
+        ) from None
+    if not isinstance(data, dict):
+        raise TrackingRequestError(400, "invalid_json", "The body must be a JSON object.")
+    return data
+
+
+def write_key_get(request, data: dict) -> str:
+    """The write key from HTTP Basic (key as user name), else from `writeKey` in the body."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic" and credentials.strip():
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise TrackingRequestError(
+                401, "invalid_write_key", "The Basic credentials are not valid base64."
+            ) from None
+        key = decoded.partition(":")[0]
+        if key:
+            return key
+    key = data.get("writeKey")
+    if isinstance(key, str) and key:
+        return key
+    raise TrackingRequestError(
+        401,
+        "missing_write_key",
+        "Send the source's write key as the Basic user name or as writeKey in the body.",
+    )

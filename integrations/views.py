@@ -1,0 +1,137 @@
+"""Pages of the integrations app: sources, their set-up details and the live debugger."""
+
+import json
+
+from django.contrib import messages
+from django.db import IntegrityError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cdp_site.roles import Role, role_required
+from cdp_site.signals import personal_data_accessed
+
+from .forms import QuarantineReplayForm, SourceEnabledForm, SourceForm
+from .selectors import (
+    event_as_message,
+    source_get_for_user,
+    source_latest_events,
+    source_list_for_user,
+    source_quarantine,
+    source_quarantine_count,
+    source_type_counts,
+)
+from .services import quarantine_replay, source_create, source_enabled_set
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def source_list(request):
+    return render(
+        request, "integrations/source_list.html", {"sources": source_list_for_user(request.user)}
+    )
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_http_methods(["GET", "POST"])
+def source_create_page(request):
+    form = SourceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            source = source_create(name=form.cleaned_data["name"], created_by=request.user)
+        except IntegrityError:
+            form.add_error("name", "A source with this name already exists.")
+        else:
+            messages.success(request, f"Source “{source.name}” created.")
+            return redirect("integrations:source_detail", pk=source.pk)
+    return render(request, "integrations/source_create.html", {"form": form})
+
+
+def _endpoint(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def source_detail(request, pk: int):
+    source = source_get_for_user(request.user, pk)
+    return render(
+        request,
+        "integrations/source_detail.html",
+        {
+            "source": source,
+            "endpoint": _endpoint(request),
+            "quarantine_count": source_quarantine_count(source),
+        },
+    )
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def source_enabled(request, pk: int):
+    source = source_get_for_user(request.user, pk, perm="integrations.change_source")
+    form = SourceEnabledForm(request.POST)
+    form.is_valid()
+    source = source_enabled_set(source=source, enabled=form.cleaned_data.get("enabled", False))
+    state = "enabled" if source.enabled else "disabled"
+    messages.success(request, f"Source “{source.name}” {state}.")
+    return redirect("integrations:source_detail", pk=source.pk)
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def source_debugger(request, pk: int):
+    """The latest messages, counts per type and the quarantine; the fragment is polled by htmx."""
+    source = source_get_for_user(request.user, pk)
+    events = source_latest_events(source)
+    context = {
+        "source": source,
+        "events": [
+            (event, json.dumps(event_as_message(event), indent=2, ensure_ascii=False))
+            for event in events
+        ],
+        "counts": source_type_counts(source),
+        "quarantine": [(entry, _pretty(entry.payload)) for entry in source_quarantine(source)],
+        "quarantine_count": source_quarantine_count(source),
+    }
+    if not request.htmx:
+        # Raw messages carry personal data (ids, e-mails in traits): each opening is audited.
+        personal_data_accessed.send(
+            sender=source_debugger,
+            user=request.user,
+            profile_id=None,
+            action="source_debugger_view",
+            detail={"source_id": source.pk, "events_shown": len(events)},
+        )
+        return render(request, "integrations/source_debugger.html", context)
+    return render(request, "integrations/_source_debugger_live.html", context)
+
+
+def _pretty(payload: str) -> str:
+    try:
+        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+    except ValueError:
+        return payload
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def quarantine_replay_page(request, pk: int):
+    source = source_get_for_user(request.user, pk, perm="integrations.change_source")
+    form = QuarantineReplayForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a quarantined message to replay.")
+        return redirect("integrations:source_debugger", pk=source.pk)
+    entry = form.cleaned_data["entry"]
+    result = quarantine_replay(
+        source=source, user=request.user, entry_ids=[entry] if entry else None
+    )
+    messages.success(
+        request,
+        f"Replayed: {result.stored} stored, {result.duplicates} already stored, "
+        f"{result.still_invalid} still invalid.",
+    )
+    response = redirect("integrations:source_debugger", pk=source.pk)
+    if request.htmx:
+        response["HX-Redirect"] = reverse("integrations:source_debugger", args=[source.pk])
+    return response
