@@ -197,6 +197,9 @@ def message_row(
     if batch_integrations:
         integrations = {**batch_integrations, **integrations}
     _external_ids_check(context)
+    if kind == "identify" and not traits and isinstance(context.get("traits"), dict):
+        # RudderStack's SDKs send identify traits in context.traits only.
+        traits = context["traits"]
 
     message_id = message.get("messageId")
     if message_id is None or message_id == "":

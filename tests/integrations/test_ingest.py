@@ -250,3 +250,11 @@ def test_quarantine_keeps_the_raw_payload_and_batch_fields(resolve_task):
     assert entry.payload == '{"type":"track","userId":"u"}'
     assert entry.batch_context == '{"ip":"1.1.1.1"}'
     assert entry.sent_at == "2026-05-01T11:00:00Z"
+
+
+def test_identify_traits_sent_in_context_become_the_traits(resolve_task):
+    tracking_messages_ingest(
+        source=SourceFactory(),
+        messages=[{"type": "identify", "userId": "u", "context": {"traits": {"plan": "pro"}}}],
+    )
+    assert Event.objects.get().traits == {"plan": "pro"}

@@ -1,0 +1,218 @@
+"""Source pages: list, create, detail with snippets, enable/disable, debugger and replay."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from compliance.models import AuditEvent
+from integrations.models import QuarantinedMessage, Source
+from integrations.selectors import source_get_for_user, write_key_cache_clear
+from integrations.tracking.ingest import tracking_messages_ingest
+from profiles.models import Event
+from tests.conftest import PERSONAS
+from tests.factories import SourceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_write_keys(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    write_key_cache_clear()
+    yield
+    write_key_cache_clear()
+
+
+@pytest.fixture
+def admin_client(integration_admin, client_for):
+    return client_for(integration_admin)
+
+
+@pytest.mark.parametrize("persona_name", PERSONAS)
+def test_source_get_for_user_per_role(persona_name, request):
+    from django.http import Http404
+
+    user = request.getfixturevalue(persona_name)
+    source = SourceFactory()
+    if persona_name in ("integration_admin", "superuser"):
+        assert source_get_for_user(user, source.pk) == source
+    else:
+        with pytest.raises(Http404):
+            source_get_for_user(user, source.pk)
+
+
+def test_source_granted_to_one_person_is_visible_to_them_only():
+    from guardian.shortcuts import assign_perm
+
+    owner, other = UserFactory(username="owner"), UserFactory(username="other")
+    source = SourceFactory()
+    assign_perm("integrations.view_source", owner, source)
+    assert source_get_for_user(owner, source.pk) == source
+    with pytest.raises(Exception, match="No such source"):
+        source_get_for_user(other, source.pk)
+
+
+def test_unknown_source_is_404(admin_client):
+    assert admin_client.get("/sources/999999/").status_code == 404
+    assert admin_client.get("/sources/999999/debugger/").status_code == 404
+
+
+def test_source_list_shows_sources(admin_client):
+    SourceFactory(name="Checkout app")
+    response = admin_client.get("/sources/")
+    assert response.status_code == 200
+    assert "Checkout app" in response.content.decode()
+
+
+def test_create_source_shows_its_write_key(admin_client, integration_admin):
+    response = admin_client.post("/sources/new/", {"name": "  Website "})
+    source = Source.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/sources/{source.pk}/"
+    assert source.name == "Website"
+    assert source.created_by == integration_admin
+    assert integration_admin.has_perm("integrations.change_source", source)
+    html = admin_client.get(response["Location"]).content.decode()
+    assert source.write_key in html
+    assert "http://testserver" in html
+    assert "segment.analytics" in html
+    assert "rudderstack.analytics" in html
+    assert "analytics-next" in html
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "Taken", "taken"])
+def test_create_source_with_bad_name_shows_the_error(admin_client, name):
+    SourceFactory(name="Taken")
+    response = admin_client.post("/sources/new/", {"name": name})
+    assert response.status_code == 200
+    assert 'class="errorlist' in response.content.decode()
+    assert Source.objects.count() == 1
+
+
+def test_disable_then_enable_source(admin_client, client):
+    source = SourceFactory()
+    body = {"batch": [{"type": "track", "userId": "u", "event": "E"}], "writeKey": source.write_key}
+    assert client.post("/v1/batch", body, content_type="application/json").status_code == 200
+    assert admin_client.post(f"/sources/{source.pk}/enabled/", {}).status_code == 302
+    source.refresh_from_db()
+    assert source.enabled is False
+    refused = client.post("/v1/batch", body, content_type="application/json")
+    assert refused.status_code == 403
+    admin_client.post(f"/sources/{source.pk}/enabled/", {"enabled": "on"})
+    source.refresh_from_db()
+    assert source.enabled is True
+    assert client.post("/v1/batch", body, content_type="application/json").status_code == 200
+
+
+def test_toggle_needs_post(admin_client):
+    source = SourceFactory()
+    assert admin_client.get(f"/sources/{source.pk}/enabled/").status_code == 405
+
+
+def test_marketer_cannot_disable_a_source(marketer, client_for):
+    source = SourceFactory()
+    response = client_for(marketer).post(f"/sources/{source.pk}/enabled/", {})
+    assert response.status_code == 403
+    source.refresh_from_db()
+    assert source.enabled is True
+
+
+def _ingest(source, messages):
+    return tracking_messages_ingest(source=source, messages=messages)
+
+
+def test_debugger_page_shows_messages_counts_and_quarantine(admin_client, integration_admin):
+    source = SourceFactory()
+    _ingest(
+        source,
+        [
+            {"type": "track", "userId": "u-77", "event": "Checkout Started"},
+            {"type": "identify", "userId": "u-77", "traits": {"plan": "gold"}},
+            {"type": "track", "userId": "u-77"},
+        ],
+    )
+    response = admin_client.get(f"/sources/{source.pk}/debugger/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-trigger="every 2s"' in html
+    assert "Checkout Started" in html
+    assert "&quot;plan&quot;: &quot;gold&quot;" in html
+    assert "missing_event" in html
+    assert '<strong data-type="track">1</strong>' in html
+    assert '<strong data-type="identify">1</strong>' in html
+    assert (
+        AuditEvent.objects.filter(user=integration_admin, action="source_debugger_view").count()
+        == 1
+    )
+
+
+def test_debugger_fragment_for_htmx_polling(admin_client):
+    source = SourceFactory()
+    _ingest(source, [{"type": "page", "anonymousId": "a", "name": "Pricing"}])
+    response = admin_client.get(f"/sources/{source.pk}/debugger/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert "Pricing" in html
+    assert 'id="latest"' in html
+
+
+def test_replay_stores_messages_that_are_now_valid(admin_client, monkeypatch):
+    source = SourceFactory()
+    _ingest(source, [{"type": "track", "userId": "u", "event": "E", "properties": {"n": 1}}])
+    _ingest(
+        source,
+        [
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "E",
+                "properties": {str(i): i for i in range(301)},
+            }
+        ],
+    )
+    assert QuarantinedMessage.objects.count() == 1
+    # The limit is raised (the rules were fixed): the quarantined message is now valid.
+    monkeypatch.setattr("integrations.tracking.ingest.MAX_PROPERTIES", 1000)
+    response = admin_client.post(f"/sources/{source.pk}/quarantine/replay/", {})
+    assert response.status_code == 302
+    entry = QuarantinedMessage.objects.get()
+    assert entry.status == QuarantinedMessage.Status.REPLAYED
+    assert entry.replayed_by is not None
+    assert Event.objects.filter(source=source).count() == 2
+    again = admin_client.post(f"/sources/{source.pk}/quarantine/replay/", {})
+    assert again.status_code == 302
+    assert Event.objects.filter(source=source).count() == 2
+
+
+def test_replay_of_still_invalid_message_keeps_it_waiting(admin_client):
+    source = SourceFactory()
+    _ingest(source, [{"type": "track", "userId": "u"}])
+    entry = QuarantinedMessage.objects.get()
+    response = admin_client.post(f"/sources/{source.pk}/quarantine/replay/", {"entry": entry.pk})
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert entry.status == QuarantinedMessage.Status.PENDING
+    assert entry.code == "missing_event"
+    assert Event.objects.count() == 0
+
+
+def test_replay_with_garbage_entry_is_refused_without_change(admin_client):
+    source = SourceFactory()
+    _ingest(source, [{"type": "track", "userId": "u"}])
+    response = admin_client.post(f"/sources/{source.pk}/quarantine/replay/", {"entry": "abc"})
+    assert response.status_code == 302
+    assert QuarantinedMessage.objects.get().status == QuarantinedMessage.Status.PENDING
+
+
+def test_create_source_command_prints_the_write_key_last(capsys):
+    call_command("create_source", "--name", "Backend")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == Source.objects.get(name="Backend").write_key
+
+
+def test_create_source_command_refuses_a_taken_name():
+    SourceFactory(name="Backend")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_source", "--name", "backend")
+    assert Source.objects.count() == 1
