@@ -1,16 +1,19 @@
 """The set-based writer of the event store: one round of bulk inserts per batch, deduplicated.
 
-Rows arrive already validated and shaped as tuples in `STORE_COLUMNS` order, with the JSON
-columns as JSON text, so nothing here builds a model object per event. On PostgreSQL the rows are
-COPYed into a per-connection temporary table and moved with one `INSERT ... SELECT ... ON CONFLICT
-(source_id, message_id) DO NOTHING`; elsewhere one `executemany` of `INSERT ... ON CONFLICT DO
-NOTHING`. Either way the same message id from the same source is stored once.
+Rows arrive already validated and shaped as tuples in `STORE_COLUMNS` order (JSON columns as
+dicts, times as aware datetimes), so nothing here builds a model object per event. On PostgreSQL
+the batch is one multi-row `INSERT ... SELECT ... FROM jsonb_array_elements(...) ON CONFLICT
+(source_id, message_id) DO NOTHING`: measured faster than COPY into a staging table here, because
+it is one statement where COPY needs three (create the staging table, copy, insert-select).
+Elsewhere one `executemany` of `INSERT ... ON CONFLICT DO NOTHING`. Either way the same message id
+from the same source is stored once.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from django.db import connection, transaction
 
 from .models import Event
@@ -36,8 +39,35 @@ STORE_COLUMNS: tuple[str, ...] = (
 JSON_COLUMNS = frozenset({"traits", "properties", "context", "integrations"})
 
 _TABLE = Event._meta.db_table
-_STAGE = "event_ingest_stage"
 _ALL_COLUMNS = (*STORE_COLUMNS, "source_id", "received_at")
+_COLUMN_LIST = ", ".join(f'"{c}"' for c in _ALL_COLUMNS)
+_TIMESTAMP_COLUMNS = frozenset({"timestamp", "original_timestamp", "sent_at"})
+
+
+def _pg_select_list() -> str:
+    parts = []
+    for index, column in enumerate(STORE_COLUMNS):
+        if column in JSON_COLUMNS:
+            parts.append(f"r->{index}")
+        elif column in _TIMESTAMP_COLUMNS:
+            parts.append(f"(r->>{index})::timestamptz")
+        else:
+            parts.append(f"r->>{index}")
+    return ", ".join(parts)
+
+
+# The whole batch travels as one JSON array of row arrays, unpacked by the server: one statement,
+# one round trip, and no per-row work in Python beyond building the row.
+_PG_INSERT = (
+    f"INSERT INTO {_TABLE} ({_COLUMN_LIST}) "  # noqa: S608 (only constant names)
+    f"SELECT {_pg_select_list()}, %s, %s FROM jsonb_array_elements(%s::jsonb) AS r "
+    'ON CONFLICT ("source_id", "message_id") DO NOTHING'
+)
+_GENERIC_INSERT = (
+    f"INSERT INTO {_TABLE} ({_COLUMN_LIST}) "  # noqa: S608 (only constant names)
+    f"VALUES ({', '.join(['%s'] * len(_ALL_COLUMNS))}) "
+    'ON CONFLICT ("source_id", "message_id") DO NOTHING'
+)
 
 
 @dataclass(frozen=True)
@@ -59,61 +89,25 @@ def events_store(*, source_id: int, rows: Sequence[tuple], received_at: datetime
     return StoreResult(stored=stored, duplicates=len(rows) - stored)
 
 
-def _pg_column_type(column: str) -> str:
-    if column == "source_id":
-        return "bigint"
-    if column in JSON_COLUMNS:
-        return "jsonb"
-    return Event._meta.get_field(column).db_type(connection)
-
-
-def _ensure_stage(cursor) -> None:
-    # Asked on every batch: a rolled-back transaction also rolls back the table's creation, so
-    # remembering it per connection would be wrong after any failed batch.
-    columns = ", ".join(f'"{c}" {_pg_column_type(c)}' for c in _ALL_COLUMNS)
-    # ON COMMIT DELETE ROWS: the table is empty again when each batch's transaction ends.
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ({columns}) ON COMMIT DELETE ROWS"
-    )
-
-
 def _store_postgresql(source_id: int, rows: Sequence[tuple], received_at: datetime) -> int:
-    column_list = ", ".join(f'"{c}"' for c in _ALL_COLUMNS)
+    # A message id repeated inside one batch is kept once, like a retry of an earlier batch.
     with connection.cursor() as cursor:
-        _ensure_stage(cursor)
-        raw_cursor = cursor.cursor
-        with raw_cursor.copy(f"COPY {_STAGE} ({column_list}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((*row, source_id, received_at))
-        # The staged rows go over in arrival order; a message id repeated inside one batch is
-        # kept once, like a retry of an earlier batch.
-        cursor.execute(
-            f"INSERT INTO {_TABLE} ({column_list}) "  # noqa: S608 (only constant names)
-            f"SELECT {column_list} FROM {_STAGE} "
-            f'ON CONFLICT ("source_id", "message_id") DO NOTHING'
-        )
+        cursor.execute(_PG_INSERT, [source_id, received_at, orjson.dumps(rows).decode()])
         return cursor.rowcount
 
 
 def _store_generic(source_id: int, rows: Sequence[tuple], received_at: datetime) -> int:
-    column_list = ", ".join(f'"{c}"' for c in _ALL_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_ALL_COLUMNS))
     ops = connection.ops
-    params = [
-        (
-            *row[:12],
-            ops.adapt_datetimefield_value(row[12]),
-            ops.adapt_datetimefield_value(row[13]),
-            ops.adapt_datetimefield_value(row[14]),
-            source_id,
-            ops.adapt_datetimefield_value(received_at),
-        )
-        for row in rows
-    ]
+    json_positions = [i for i, c in enumerate(STORE_COLUMNS) if c in JSON_COLUMNS]
+    time_positions = [i for i, c in enumerate(STORE_COLUMNS) if c in _TIMESTAMP_COLUMNS]
+    params = []
+    for row in rows:
+        values = list(row)
+        for i in json_positions:
+            values[i] = orjson.dumps(values[i]).decode()
+        for i in time_positions:
+            values[i] = ops.adapt_datetimefield_value(values[i])
+        params.append((*values, source_id, ops.adapt_datetimefield_value(received_at)))
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {_TABLE} ({column_list}) VALUES ({placeholders}) "  # noqa: S608
-            f'ON CONFLICT ("source_id", "message_id") DO NOTHING',
-            params,
-        )
+        cursor.executemany(_GENERIC_INSERT, params)
         return cursor.rowcount

@@ -55,6 +55,14 @@ class InvalidMessageError(Exception):
         self.message = message
 
 
+def _nul_in(encoded: bytes) -> bool:
+    return b"\\u0000" in encoded and _ESCAPED_NUL.search(encoded) is not None
+
+
+def _nul_error() -> InvalidMessageError:
+    return InvalidMessageError("invalid_characters", "Strings may not contain NUL characters.")
+
+
 def timestamp_parse(value: object, field: str) -> datetime | None:
     """An ISO-8601 time as an aware datetime (UTC when the zone is missing); None when absent."""
     if value is None or value == "":
@@ -139,10 +147,6 @@ def _external_ids_check(context: dict) -> None:
         )
 
 
-def _json(value: object) -> str:
-    return orjson.dumps(value).decode()
-
-
 def message_row(
     message: object,
     *,
@@ -164,8 +168,8 @@ def message_row(
         raise InvalidMessageError(
             "message_too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes."
         )
-    if b"\\u0000" in encoded and _ESCAPED_NUL.search(encoded):
-        raise InvalidMessageError("invalid_characters", "Strings may not contain NUL characters.")
+    if _nul_in(encoded):
+        raise _nul_error()
 
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
@@ -229,10 +233,10 @@ def message_row(
         anonymous_id,
         group_id,
         previous_id,
-        _json(traits),
-        _json(properties),
-        _json(context),
-        _json(integrations),
+        traits,
+        properties,
+        context,
+        integrations,
         corrected,
         original,
         message_sent_at,
@@ -262,6 +266,13 @@ def _batch_problem(
             ),
             None,
         )
+    if batch_context or batch_integrations:
+        try:
+            encoded = orjson.dumps([batch_context, batch_integrations])
+        except (TypeError, orjson.JSONEncodeError):
+            return InvalidMessageError("invalid_context", "The batch fields are not JSON."), None
+        if _nul_in(encoded):
+            return _nul_error(), None
     try:
         return None, timestamp_parse(sent_at, "sentAt")
     except InvalidMessageError as problem:

@@ -258,3 +258,11 @@ def test_identify_traits_sent_in_context_become_the_traits(resolve_task):
         messages=[{"type": "identify", "userId": "u", "context": {"traits": {"plan": "pro"}}}],
     )
     assert Event.objects.get().traits == {"plan": "pro"}
+
+
+def test_nul_character_in_batch_context_quarantines_the_batch(resolve_task):
+    result = tracking_messages_ingest(
+        source=SourceFactory(), messages=[_track()], batch_context={"ip": "1\x00"}
+    )
+    assert [r["code"] for r in result.rejected] == ["invalid_characters"]
+    assert Event.objects.count() == 0
