@@ -8,6 +8,7 @@ parsed to E.164 with `phonenumbers`, reading numbers written without a country c
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
@@ -77,8 +78,13 @@ def email_normalise(value: object) -> str | None:
     """`  Jane.Doe@Example.COM ` -> `jane.doe@example.com`; None when it is not an e-mail."""
     if not isinstance(value, str) or "@" not in value:
         return None
+    return _email(value.strip())
+
+
+@lru_cache(maxsize=65536)
+def _email(value: str) -> str | None:
     try:
-        result = validate_email(value.strip(), check_deliverability=False)
+        result = validate_email(value, check_deliverability=False)
     except EmailNotValidError:
         return None
     return result.normalized.lower()
@@ -91,8 +97,13 @@ def phone_normalise(value: object, region: str | None = None) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     region = region or getattr(settings, "CDP_PHONE_DEFAULT_REGION", "US")
+    return _phone(value.strip(), region)
+
+
+@lru_cache(maxsize=65536)
+def _phone(value: str, region: str) -> str | None:
     try:
-        number = phonenumbers.parse(value.strip(), region)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
