@@ -13,7 +13,7 @@ from integrations.demo_data import SOURCES, shop_messages
 from integrations.models import Source
 from integrations.tracking.ingest import MAX_BATCH_MESSAGES, tracking_messages_ingest
 from profiles.identity import events_resolve_pending
-from profiles.models import Event
+from profiles.models import Event, Profile
 
 BATCH = 1000
 
@@ -25,12 +25,20 @@ class Command(BaseCommand):
         parser.add_argument("--profiles", type=int, default=1000, help="How many people.")
         parser.add_argument("--seed", type=int, default=1, help="Same seed, same data.")
         parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when the database already holds events (for first start).",
+        )
+        parser.add_argument(
             "--no-resolve", action="store_true", help="Store the events but do not resolve them."
         )
 
-    def handle(self, *args, profiles: int, seed: int, no_resolve: bool, **options):
+    def handle(self, *args, profiles: int, seed: int, no_resolve: bool, if_empty: bool, **options):
         if profiles < 1:
             raise CommandError("--profiles must be at least 1.")
+        if if_empty and (Event.objects.exists() or Profile.objects.exists()):
+            self.stdout.write("The database already holds customer data; nothing generated.")
+            return
         started = time.monotonic()
         sources = {name: Source.objects.get_or_create(name=name)[0] for name in SOURCES}
         pending: dict[str, list[dict]] = {name: [] for name in SOURCES}
