@@ -105,7 +105,7 @@ SELECT g,
             (ARRAY['Müller','Schmidt','Martin','Bernard','Rossi','García','Smith','Jones',
             'Dubois','Novak','Jensen','Silva'])[1 + (g * 13) %% 12],
         'phone', CASE WHEN g %% 3 <> 0
-            THEN '+4915' || lpad((g * 7919 %% 100000000)::text, 8, '0') END,
+            THEN '+4915' || lpad((g::bigint * 7919 %% 100000000)::text, 8, '0') END,
         'country', (ARRAY['DE','DE','DE','FR','FR','GB','GB','US','US','US','NL','ES','IT',
             'AT','CH','PL'])[1 + (hashint4(g) & 15)],
         'city', (ARRAY['Berlin','Hamburg','Munich','Paris','Lyon','London','Leeds','New York',
