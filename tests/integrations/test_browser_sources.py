@@ -1,0 +1,35 @@
+"""The integration admin's main journey in a real browser: create a source, watch events arrive."""
+
+from unittest import mock
+
+import pytest
+from segment.analytics.client import Client as SegmentClient
+
+from integrations.models import Source
+from integrations.selectors import write_key_cache_clear
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_admin_creates_a_source_and_sees_its_events_live(integration_admin, login, live_server):
+    write_key_cache_clear()
+    page = login(integration_admin)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sources").click()
+    page.get_by_role("link", name="New source").click()
+    page.get_by_label("Name").fill("Website")
+    page.get_by_role("button", name="Create source").click()
+    source = Source.objects.get(name="Website")
+    assert page.locator("#write-key").inner_text() == source.write_key
+    assert page.locator("#endpoint").inner_text() == live_server.url
+
+    page.get_by_role("link", name="Open the live debugger").click()
+    page.get_by_text("No message yet").wait_for()
+
+    with mock.patch("profiles.tasks.events_resolve_task.delay"):
+        client = SegmentClient(source.write_key, host=live_server.url, sync_mode=True)
+        client.track("user-42", "Order Completed", {"revenue": 39.95})
+    summary = page.locator("#latest summary", has_text="Order Completed")
+    summary.wait_for(timeout=10_000)
+    summary.click()
+    assert '"revenue": 39.95' in page.locator("#latest pre").first.inner_text()
+    assert page.locator('[data-type="track"]').inner_text() == "1"
