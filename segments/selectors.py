@@ -136,3 +136,21 @@ def catalogue_fields() -> dict:
         else:
             properties.setdefault(row.event, []).append(row)
     return {"traits": traits, "events": events, "properties": properties}
+
+
+def segment_preview(definition: dict, *, sample_size: int = 10, self_id: int | None = None) -> dict:
+    """The live count of a (validated) definition, the share of all profiles, and a sample."""
+    from .compiler import segment_queryset
+
+    matching = segment_queryset(
+        definition, segment_lookup=segment_definition_lookup, self_id=self_id
+    )
+    count = matching.count()
+    total = Profile.objects.filter(merged_into__isnull=True).count()
+    sample = list(matching.order_by("-pk")[:sample_size]) if count else []
+    return {
+        "count": count,
+        "total_profiles": total,
+        "share": (count / total) if total else 0.0,
+        "sample": sample,
+    }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "segments"
 
@@ -10,4 +10,15 @@ urlpatterns = [
     path("segments/", views.segment_list, name="list"),
     path("segments/<int:segment_id>/", views.segment_detail, name="detail"),
     path("segments/profile/<int:profile_id>/", views.profile_segments, name="profile_segments"),
+    path("api/segments/", api.SegmentList.as_view(), name="api_list"),
+    path("api/segments/preview/", api.SegmentPreview.as_view(), name="api_preview"),
+    path("api/segments/<int:segment_id>/", api.SegmentDetail.as_view(), name="api_detail"),
+    path(
+        "api/segments/<int:segment_id>/members/", api.SegmentMembers.as_view(), name="api_members"
+    ),
+    path(
+        "api/profiles/<int:profile_id>/segments/",
+        api.ProfileSegments.as_view(),
+        name="api_profile_segments",
+    ),
 ]
