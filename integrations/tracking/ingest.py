@@ -86,10 +86,15 @@ def _identifier(message: dict, field: str) -> str:
     value = message.get(field)
     if value is None:
         return ""
-    # SDKs send ids as strings, some as numbers; booleans and containers are not ids.
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if (
+        type(value) is str
+    ):  # the common case, checked first: this runs for every field of every event
+        value = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        # SDKs send ids as strings, some as numbers; booleans and containers are not ids.
         raise InvalidMessageError(f"invalid_{_snake(field)}", f"{field} must be a string.")
-    value = value.strip() if isinstance(value, str) else str(value)
+    else:
+        value = str(value)
     if len(value) > MAX_LENGTHS[field]:
         raise InvalidMessageError(
             f"invalid_{_snake(field)}",
