@@ -1,0 +1,189 @@
+"""Segment pages: list, builder (full page, htmx edits, live preview, save), detail, actions, export."""
+
+import pytest
+
+from compliance.models import AuditEvent
+from profiles.models import Profile
+from segments.catalogue import catalogue_refresh
+from segments.models import Segment, SegmentMembership
+from segments.services import segment_refresh
+
+DE = {
+    "match": "all",
+    "conditions": [{"type": "trait", "trait": "country", "operator": "equals", "value": "DE"}],
+}
+
+
+@pytest.fixture
+def people(db):
+    return [
+        Profile.objects.create(traits={"country": "DE", "email": "anna@example.com", "ltv": 300}),
+        Profile.objects.create(traits={"country": "DE", "email": "ben@example.com", "ltv": 50}),
+        Profile.objects.create(traits={"country": "FR", "email": "clara@example.com", "ltv": 500}),
+    ]
+
+
+@pytest.fixture
+def germany(marketer, people):
+    segment = Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+    segment_refresh(segment_id=segment.pk)
+    return segment
+
+
+def test_list_shows_own_segments(marketer, client_for, germany):
+    body = client_for(marketer).get("/segments/").content.decode()
+    assert "Germany" in body
+    assert "took" in body
+
+
+def test_builder_page_renders(marketer, client_for, people):
+    catalogue_refresh()
+    response = client_for(marketer).get("/segments/new/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="builder"' in body
+    assert '<option value="country">string</option>' in body
+    assert "3</strong> profiles" in body
+
+
+def _form(**fields):
+    data = {
+        "name": "Rich Germans",
+        "node": ["r", "r.0", "r.1"],
+        "n-r-type": "group",
+        "n-r-match": "all",
+    }
+    data.update(
+        {
+            "n-r.0-type": "trait",
+            "n-r.0-trait": "country",
+            "n-r.0-operator": "equals",
+            "n-r.0-value": "de",
+            "n-r.1-type": "trait",
+            "n-r.1-trait": "ltv",
+            "n-r.1-operator": "greater_than",
+            "n-r.1-value": "100",
+        }
+    )
+    data.update(fields)
+    return data
+
+
+def test_live_preview_counts_the_form(marketer, client_for, people):
+    catalogue_refresh()
+    response = client_for(marketer).post("/segments/preview/", _form(), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-count="1"' in body
+    # Masked for marketers.
+    assert "a***@example.com" in body
+    assert "anna@example.com" not in body
+
+
+def test_preview_of_incomplete_definition_says_what_is_missing(marketer, client_for, people):
+    response = client_for(marketer).post("/segments/preview/", _form(**{"n-r.1-value": "lots"}))
+    assert "Enter a number." in response.content.decode()
+
+
+def test_htmx_add_group_and_condition_rerenders_builder(marketer, client_for, people):
+    client = client_for(marketer)
+    response = client.post("/segments/new/", _form(op="add-group:r"), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'name="node" value="r.2"' in body
+    assert 'value="add-trait:r.2"' in body
+    assert 'hx-swap-oob="true"' in body
+    response = client.post(
+        "/segments/new/",
+        _form(
+            op="add-event:r.2",
+            node=["r", "r.0", "r.1", "r.2"],
+            **{"n-r.2-type": "group", "n-r.2-match": "any"},
+        ),
+        HTTP_HX_REQUEST="true",
+    )
+    assert 'name="n-r.2.0-event"' in response.content.decode()
+    response = client.post("/segments/new/", _form(op="remove:r.1"), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'value="r.1"' not in body
+    assert 'data-count="2"' in body
+
+
+def test_save_creates_segment_and_redirects(
+    marketer, client_for, people, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(marketer).post("/segments/new/", _form(save="1"))
+    segment = Segment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/segments/{segment.pk}/"
+    assert segment.definition["conditions"][1] == {
+        "type": "trait",
+        "negate": False,
+        "trait": "ltv",
+        "operator": "greater_than",
+        "value": 100,
+    }
+    assert segment.member_count == 1
+
+
+def test_save_with_errors_shows_them_in_place(marketer, client_for, people):
+    response = client_for(marketer).post(
+        "/segments/new/",
+        _form(save="1", name="", **{"n-r.0-operator": "greater_than", "n-r.0-value": "x"}),
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Enter a number." in body
+    assert Segment.objects.count() == 0
+
+
+def test_edit_of_others_segment_is_404(client_for, germany):
+    from tests.factories import UserFactory
+
+    other = UserFactory(username="someone", roles=["marketer"])
+    assert client_for(other).get(f"/segments/{germany.pk}/edit/").status_code == 404
+    assert client_for(other).get(f"/segments/{germany.pk}/").status_code == 404
+
+
+def test_detail_page_and_explain(marketer, client_for, germany, people):
+    client = client_for(marketer)
+    response = client.get(f"/segments/{germany.pk}/?explain={people[2].pk}")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "chart-size" in body
+    assert "not in</strong> this segment" in body
+    assert "b***@example.com" in body
+    fragment = client.get(
+        f"/segments/{germany.pk}/?page=1", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert fragment.startswith('<div id="members">')
+    assert client.get(f"/segments/{germany.pk}/?explain=abc").status_code == 200
+
+
+def test_actions_duplicate_rename_delete(
+    marketer, client_for, germany, django_capture_on_commit_callbacks
+):
+    client = client_for(marketer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/segments/{germany.pk}/action/", {"action": "duplicate"})
+    copy = Segment.objects.exclude(pk=germany.pk).get()
+    assert (copy.name, copy.member_count, response["Location"]) == (
+        "Copy of Germany",
+        2,
+        f"/segments/{copy.pk}/",
+    )
+    client.post(f"/segments/{copy.pk}/action/", {"action": "rename", "name": "DE again"})
+    assert Segment.objects.get(pk=copy.pk).name == "DE again"
+    client.post(f"/segments/{copy.pk}/action/", {"action": "delete"})
+    assert not Segment.objects.filter(pk=copy.pk).exists()
+    assert SegmentMembership.objects.filter(segment_id=copy.pk).count() == 0
+
+
+def test_export_csv_is_masked_and_audited(marketer, client_for, germany):
+    response = client_for(marketer).get(f"/segments/{germany.pk}/export.csv")
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines()[0] == "profile_id,entered_at,email,name,country"
+    assert len(body.splitlines()) == 3
+    assert "a***@example.com" in body
+    audit = AuditEvent.objects.get()
+    assert (audit.action, audit.detail["rows"]) == ("segment.export", 2)
