@@ -62,6 +62,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "integrations.view_audiencesync",
         "integrations.change_audiencesync",
         "integrations.view_syncrun",
+        "integrations.view_quarantinedmessage",
+        "integrations.change_quarantinedmessage",
         "profiles.view_identityrule",
         "profiles.change_identityrule",
         "profiles.view_event",

@@ -206,6 +206,10 @@ def message_row(
     if batch_integrations:
         integrations = {**batch_integrations, **integrations}
     _external_ids_check(context)
+    category = message.get("category")
+    if kind in ("page", "screen") and category is not None and "category" not in properties:
+        # The spec's page category has no column of its own; Segment keeps it in properties.
+        properties = {**properties, "category": category}
     if kind == "identify" and not traits and isinstance(context.get("traits"), dict):
         # RudderStack's SDKs send identify traits in context.traits only.
         traits = context["traits"]

@@ -266,3 +266,11 @@ def test_nul_character_in_batch_context_quarantines_the_batch(resolve_task):
     )
     assert [r["code"] for r in result.rejected] == ["invalid_characters"]
     assert Event.objects.count() == 0
+
+
+def test_page_category_is_kept_in_properties(resolve_task):
+    tracking_messages_ingest(
+        source=SourceFactory(),
+        messages=[{"type": "page", "anonymousId": "a", "name": "Install", "category": "Docs"}],
+    )
+    assert Event.objects.get().properties == {"category": "Docs"}
