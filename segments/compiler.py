@@ -78,13 +78,27 @@ FALSE = _Raw(False)
 
 
 class JsonTest(Expression):
-    """`COALESCE(<operator applied to json_column[key]>, FALSE)`: never NULL, never raises."""
+    """`<operator applied to json_column[key]>`; never raises.
+
+    With `strict`, wrapped in `COALESCE(..., FALSE)` so it is never NULL either: needed under a
+    NOT, where NULL would make `NOT (...)` drop the row. Elsewhere a WHERE treats NULL as false,
+    and the bare predicate keeps the planner's row estimates (and so its plans) good.
+    """
 
     output_field = BooleanField()
     conditional = True
 
-    def __init__(self, column: str | Expression, key: str, operator: str, value, today: dt.date):
+    def __init__(
+        self,
+        column: str | Expression,
+        key: str,
+        operator: str,
+        value,
+        today: dt.date,
+        strict: bool = True,
+    ):
         super().__init__()
+        self.strict = strict
         self.column = F(column) if isinstance(column, str) else column
         self.key = key
         self.operator = NEGATIVE_OPERATORS.get(operator, operator)
@@ -118,8 +132,8 @@ class JsonTest(Expression):
             is_string, is_number = f"{typ} = 'string'", f"{typ} = 'number'"
             num = f"(CASE WHEN {is_number} THEN ({txt})::double precision END)"
             num_params = [*typ_params, *txt_params]
-            is_true = (f"({typ} = 'boolean' AND {txt} = 'true')", [*typ_params, *txt_params])
-            is_false = (f"({typ} = 'boolean' AND {txt} = 'false')", [*typ_params, *txt_params])
+            is_true = (f"({column_sql} -> %s) = 'true'::jsonb", [*column_params, self.key])
+            is_false = (f"({column_sql} -> %s) = 'false'::jsonb", [*column_params, self.key])
         else:
             path = "$." + json.dumps(self.key)
             typ = f"json_type({column_sql}, %s)"
@@ -155,7 +169,9 @@ class JsonTest(Expression):
             parts, params = [], []
             if strings:
                 marks = ", ".join(["%s"] * len(strings))
-                s_sql, s_params = string_test(f"LOWER({txt}) IN ({marks})", [*txt_params, *strings])
+                s_sql, s_params = f"LOWER({txt}) IN ({marks})", [*txt_params, *strings]
+                if any(_could_be_json_text(v) for v in strings):
+                    s_sql, s_params = string_test(s_sql, s_params)
                 parts.append(s_sql)
                 params += s_params
             if numbers:
@@ -199,11 +215,27 @@ class JsonTest(Expression):
             sql, params = date_test(f"{txt} < %s", [*txt_params, cutoff])
         else:  # pragma: no cover - validation rejects unknown operators first
             raise DefinitionError("", f"Unknown operator {op!r}.")
-        return f"COALESCE(({sql}), FALSE)", params
+        if self.strict:
+            return f"COALESCE(({sql}), FALSE)", params
+        return f"({sql})", params
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _could_be_json_text(text: str) -> bool:
+    """Could `text` be the ->> text of a JSON number, boolean, null, array or object?
+
+    If not, a text comparison cannot match a non-string value, and the type check can go.
+    """
+    if text in ("true", "false", "null") or text[:1] in ("[", "{"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _like_escape(text: str) -> str:
@@ -214,9 +246,10 @@ def _next_day(day: dt.date) -> str:
     return (day + dt.timedelta(days=1)).isoformat()
 
 
-def _value_q(column: str, node: dict, today: dt.date) -> Q:
+def _value_q(column: str, node: dict, today: dt.date, strict: bool) -> Q:
     operator = node["operator"]
     positive = NEGATIVE_OPERATORS.get(operator, operator)
+    strict = strict or operator in NEGATIVE_OPERATORS
     test = Q(
         JsonTest(
             column,
@@ -224,6 +257,7 @@ def _value_q(column: str, node: dict, today: dt.date) -> Q:
             positive,
             node.get("value"),
             today,
+            strict=strict,
         )
     )
     return ~test if operator in NEGATIVE_OPERATORS else test
@@ -244,21 +278,28 @@ def _window_q(window: dict | None, now: dt.datetime) -> Q:
     return q
 
 
-def _events_at_least(node: dict, n: int, ctx: _Context) -> Q:
-    """Profiles with at least `n` (>= 1) matching events."""
+def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
+    """Profiles with at least `n` (>= 1) matching events.
+
+    `correlated` picks `EXISTS (... WHERE profile_id = outer.id)`, which the planner turns into
+    an anti-join when negated; otherwise `id IN (SELECT profile_id ...)`, which it can hash once
+    even under an OR (where a correlated EXISTS would be run per profile).
+    """
     events = Event.objects.filter(event=node["event"]).filter(
         _window_q(node.get("window"), ctx.now)
     )
     for item in node.get("where", []):
-        events = events.filter(_value_q("properties", item, ctx.now.date()))
-    if n == 1:
+        # Inside the subquery the filters are only ANDed, so NULL reads as false: not strict.
+        events = events.filter(_value_q("properties", item, ctx.now.date(), strict=False))
+    if n == 1 and correlated:
         return Q(Exists(events.filter(profile_id=OuterRef("pk"))))
     if ctx.profile_ids is not None:
         events = events.filter(profile_id__in=ctx.profile_ids)
+    events = events.filter(profile_id__isnull=False).order_by()
+    if n == 1:
+        return Q(pk__in=events.values("profile_id"))
     grouped = (
-        events.filter(profile_id__isnull=False)
-        .order_by()
-        .values("profile_id")
+        events.values("profile_id")
         .annotate(matching=Count("id"))
         .filter(matching__gte=n)
         .values("profile_id")
@@ -266,29 +307,34 @@ def _events_at_least(node: dict, n: int, ctx: _Context) -> Q:
     return Q(pk__in=grouped)
 
 
-def _event_q(node: dict, ctx: _Context) -> Q:
+def _event_q(node: dict, ctx: _Context, strict: bool) -> Q:
+    """`strict` (under a NOT): the positive parts get negated, so they take the EXISTS form."""
     count = node.get("count") or {}
     operator, n = count.get("operator", "at_least"), count.get("value", 1)
     if operator == "at_least":
-        return Q(TRUE) if n == 0 else _events_at_least(node, n, ctx)
+        return Q(TRUE) if n == 0 else _events_at_least(node, n, ctx, correlated=strict)
     if operator == "at_most":
-        return ~_events_at_least(node, n + 1, ctx)
+        return ~_events_at_least(node, n + 1, ctx, correlated=not strict)
     if n == 0:
-        return ~_events_at_least(node, 1, ctx)
-    return _events_at_least(node, n, ctx) & ~_events_at_least(node, n + 1, ctx)
+        return ~_events_at_least(node, 1, ctx, correlated=not strict)
+    return _events_at_least(node, n, ctx, correlated=strict) & ~_events_at_least(
+        node, n + 1, ctx, correlated=not strict
+    )
 
 
-def _consent_q(node: dict) -> Q:
+def _consent_q(node: dict, strict: bool) -> Q:
     later = ConsentRecord.objects.filter(
         profile_id=OuterRef("profile_id"), purpose_id=OuterRef("purpose_id")
     ).filter(
         Q(recorded_at__gt=OuterRef("recorded_at"))
         | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
     )
-    granted = ConsentRecord.objects.filter(
-        profile_id=OuterRef("pk"), purpose__key=node["purpose"], granted=True
-    ).filter(~Exists(later))
-    return Q(Exists(granted))
+    granted = ConsentRecord.objects.filter(purpose__key=node["purpose"], granted=True).filter(
+        ~Exists(later)
+    )
+    if strict:
+        return Q(Exists(granted.filter(profile_id=OuterRef("pk"))))
+    return Q(pk__in=granted.values("profile_id"))
 
 
 def _identifier_q(node: dict) -> Q:
@@ -314,7 +360,7 @@ def _identifier_q(node: dict) -> Q:
     return Q(Exists(identities))
 
 
-def _segment_q(node: dict, ctx: _Context) -> Q:
+def _segment_q(node: dict, ctx: _Context, strict: bool) -> Q:
     ref = node["segment"]
     if ref in ctx.trail:
         raise DefinitionError("", "The referenced segments include each other in a loop.")
@@ -323,11 +369,11 @@ def _segment_q(node: dict, ctx: _Context) -> Q:
         # A deleted segment has no members.
         return Q(FALSE)
     inner = _Context(ctx.now, ctx.lookup, ctx.profile_ids, (*ctx.trail, ref), ctx.cache)
-    return _group_q(definition, inner)
+    return _group_q(definition, inner, strict)
 
 
-def _group_q(node: dict, ctx: _Context) -> Q:
-    children = [_node_q(child, ctx) for child in node.get("conditions", [])]
+def _group_q(node: dict, ctx: _Context, strict: bool) -> Q:
+    children = [_node_q(child, ctx, strict) for child in node.get("conditions", [])]
     if not children:
         q = Q(TRUE) if node.get("match", "all") == "all" else Q(FALSE)
     else:
@@ -337,23 +383,25 @@ def _group_q(node: dict, ctx: _Context) -> Q:
     return q
 
 
-def _leaf_q(node: dict, ctx: _Context) -> Q:
+def _leaf_q(node: dict, ctx: _Context, strict: bool) -> Q:
     kind = node["type"]
     if kind == "trait":
-        return _value_q("traits", node, ctx.now.date())
+        return _value_q("traits", node, ctx.now.date(), strict)
     if kind == "event":
-        return _event_q(node, ctx)
+        return _event_q(node, ctx, strict)
     if kind == "consent":
-        return _consent_q(node)
+        return _consent_q(node, strict)
     if kind == "identifier":
         return _identifier_q(node)
     if kind == "segment":
-        return _segment_q(node, ctx)
-    return _group_q(node, ctx)
+        return _segment_q(node, ctx, strict)
+    return _group_q(node, ctx, strict)
 
 
-def _node_q(node: dict, ctx: _Context) -> Q:
-    q = _leaf_q(node, ctx)
+def _node_q(node: dict, ctx: _Context, strict: bool = False) -> Q:
+    """`strict`: the node sits under a NOT, so its predicates must never be NULL."""
+    negate = bool(node.get("negate"))
+    q = _leaf_q(node, ctx, strict or negate)
     return ~q if node.get("negate") else q
 
 
