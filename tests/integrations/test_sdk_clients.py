@@ -3,7 +3,9 @@
 from unittest import mock
 
 import pytest
+from rudderstack.analytics import request as rudder_request
 from rudderstack.analytics.client import Client as RudderClient
+from segment.analytics import request as segment_request
 from segment.analytics.client import Client as SegmentClient
 
 from integrations.selectors import write_key_cache_clear
@@ -20,6 +22,10 @@ def resolve_task():
     with mock.patch("profiles.tasks.events_resolve_task.delay") as delay:
         yield delay
     write_key_cache_clear()
+    # The SDKs keep a module-wide HTTP session; close its idle connections before the live
+    # server stops, so no server thread is left reading from a socket that goes away.
+    segment_request._session.close()
+    rudder_request._session.close()
 
 
 def _send_every_call(client, prefix: str) -> None:
