@@ -15,15 +15,15 @@ PERSONAS = ("marketer", "support_agent", "integration_admin", "compliance_office
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _celery_runs_in_process():
-    """Tasks run inline in tests, and keep their results so pages that poll for them work."""
-    celery_app.conf.update(
-        task_always_eager=True,
-        task_eager_propagates=True,
-        task_store_eager_result=True,
-        result_backend="cache+memory://",
-    )
+# Tasks run inline in tests, and keep their results so pages that poll for them work. Set when
+# this file is imported, before any test module is collected: a task caches its result backend
+# the first time it is used, and must cache this one.
+celery_app.conf.update(
+    task_always_eager=True,
+    task_eager_propagates=True,
+    task_store_eager_result=True,
+    result_backend="cache+memory://",
+)
 
 
 def _persona(role: Role | None, username: str):
