@@ -17,6 +17,7 @@ loser retries its whole batch, now seeing the other's profile. A resolved event 
 again, so running the task twice does nothing the second time.
 """
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from .models import Event, Identity, Profile, ProfileMerge
@@ -367,18 +369,25 @@ class _Batch:
             ],
         )
 
-        # Merges, in the order they happened: the loser's stored events follow it.
+        # Merges, in the order they happened: the loser's stored events follow it. They are read
+        # in one query for every loser, moved in memory merge by merge (a winner may lose a later
+        # merge of the same batch), and written in one statement.
+        losers = sorted({real[m.loser] for m in self.merges if not self.profiles[m.loser].is_new})
+        stored: dict[int, list[int]] = defaultdict(list)
+        for chunk in _chunks(losers, _LOOKUP_CHUNK):
+            for event_id, profile_id in Event.objects.filter(profile_id__in=chunk).values_list(
+                "id", "profile_id"
+            ):
+                stored[profile_id].append(event_id)
+        moved_events: dict[int, int] = {}
         merged_pairs: list[tuple[int, int]] = []
         merge_rows = []
         for merge in self.merges:
             winner, loser = real[merge.winner], real[merge.loser]
-            stored = list(
-                Event.objects.filter(profile_id=loser)
-                .exclude(id__in=merge.batch_event_ids)
-                .values_list("id", flat=True)
-            )
-            if stored:
-                Event.objects.filter(id__in=stored).update(profile_id=winner)
+            brought = stored.pop(loser, [])
+            stored[winner].extend(brought)
+            for event_id in brought:
+                moved_events[event_id] = winner
             merge_rows.append(
                 ProfileMerge(
                     winner_id=winner,
@@ -386,13 +395,14 @@ class _Batch:
                     identifiers=[{"kind": k, "value": v} for k, v in merge.identifiers],
                     event_id=merge.event_id,
                     moved_identity_ids=sorted(self.owner[pair].id for pair in merge.pairs),
-                    moved_event_ids=sorted(stored + merge.batch_event_ids),
+                    moved_event_ids=sorted(brought + merge.batch_event_ids),
                     loser_traits=merge.loser_traits,
                     loser_trait_meta=merge.loser_trait_meta,
                     merged_at=merge.at,
                 )
             )
             merged_pairs.append((winner, loser))
+        _update_rows(Event, ["profile_id"], list(moved_events.items()))
         ProfileMerge.objects.bulk_create(merge_rows)
 
         _update_rows(
@@ -453,26 +463,35 @@ _PG_CASTS = {
 
 
 def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
-    """Set `columns` of many rows, each to its own values, in one `UPDATE ... FROM (VALUES ...)`
-    per thousand rows: `rows` are (pk, *values). (Django's bulk_update builds a CASE expression
-    per row, which costs more than the update itself.)"""
+    """Set `columns` of many rows, each to its own values: `rows` are (pk, *values).
+
+    PostgreSQL gets one `UPDATE ... FROM unnest(arrays)` (one parameter per column, whatever the
+    row count); SQLite one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
+    bulk_update builds a CASE expression per row, which costs more than the update itself.
+    """
     if not rows:
         return
     fields = [model._meta.get_field(name) for name in columns]
     table = connection.ops.quote_name(model._meta.db_table)
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        placeholder = "(%s::bigint, " + ", ".join(f"%s::{_PG_CASTS[c]}" for c in columns) + ")"
-        alias = f"v(pk, {', '.join(columns)})"
-        assignments = ", ".join(f"{c} = v.{c}" for c in columns)
-        key = "v.pk"
-    else:  # SQLite names the columns of VALUES column1, column2...
-        placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
-        alias = "v"
-        assignments = ", ".join(f"{c} = v.column{n}" for n, c in enumerate(columns, start=2))
-        key = "v.column1"
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, 1000 if postgres else 3000 // (len(columns) + 1)):
+        if connection.vendor == "postgresql":
+            arrays: list[list] = [[row[0] for row in rows]]
+            for index, name in enumerate(columns, start=1):
+                if _PG_CASTS[name] == "jsonb":
+                    arrays.append([json.dumps(row[index]) for row in rows])
+                else:
+                    arrays.append([row[index] for row in rows])
+            unnest = ", ".join(["%s::bigint[]"] + [f"%s::{_PG_CASTS[name]}[]" for name in columns])
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)} "  # noqa: S608
+                f"FROM unnest({unnest}) AS v(pk, {', '.join(columns)}) WHERE {table}.id = v.pk",
+                arrays,
+            )
+            return
+        # SQLite names the columns of VALUES column1, column2...
+        placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        assignments = ", ".join(f"{c} = v.column{n}" for n, c in enumerate(columns, start=2))
+        for chunk in _chunks(rows, 3000 // (len(columns) + 1)):
             params: list = []
             for row in chunk:
                 params.append(row[0])
@@ -480,18 +499,22 @@ def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
                     params.append(model_field.get_db_prep_value(value, connection))
             cursor.execute(
                 f"UPDATE {table} SET {assignments} "  # noqa: S608 - names are ours
-                f"FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS {alias} "
-                f"WHERE {table}.id = {key}",
+                f"FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v "
+                f"WHERE {table}.id = v.column1",
                 params,
             )
 
 
 def _claim(batch_size: int) -> list[dict]:
-    """Lock up to `batch_size` unresolved events, oldest event time first."""
+    """Lock up to `batch_size` unresolved events, oldest event time first.
+
+    Only the parts of `context` that carry identifiers are read: the rest (library, user agent,
+    page, campaign...) is most of its size and none of the resolver's business.
+    """
     qs = Event.objects.filter(resolved_at__isnull=True).order_by("timestamp", "id")
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(
+    rows = list(
         qs.values(
             "id",
             "source_id",
@@ -500,10 +523,19 @@ def _claim(batch_size: int) -> list[dict]:
             "anonymous_id",
             "previous_id",
             "traits",
-            "context",
             "timestamp",
+            context_traits=KeyTransform("traits", "context"),
+            device=KeyTransform("device", "context"),
+            external_ids=KeyTransform("externalIds", "context"),
         )[:batch_size]
     )
+    for row in rows:
+        row["context"] = {
+            "traits": row.pop("context_traits"),
+            "device": row.pop("device"),
+            "externalIds": row.pop("external_ids"),
+        }
+    return rows
 
 
 def _resolve_batch(batch_size: int, rules: RuleBook) -> tuple[int, list[int], list, list[int]]:

@@ -81,11 +81,7 @@ def profile_detail(request, profile_id: int):
         "sources": sources,
         "merges": selectors.profile_merges(profile=profile),
         "can_undo": request.user.has_perm("profiles.change_profilemerge"),
-        "activity_chart": charts.figure_html(
-            charts.activity_weekly_figure(activity), div_id="activity-chart"
-        )
-        if activity
-        else "",
+        "activity_chart": charts.activity_weekly_figure(activity) if activity else None,
         **_timeline_context(request, profile, events, cursor, selectors.TimelineFilter()),
     }
     return render(request, "profiles/profile_detail.html", context)
