@@ -3,11 +3,12 @@
     .venv/bin/python bench/resolve.py                  # both parts
     .venv/bin/python bench/resolve.py --part resolve   # events resolved per second only
     .venv/bin/python bench/resolve.py --part pages     # p95 of search and profile page only
+    .venv/bin/python bench/resolve.py --quick          # 2,000 people, 50 requests: about a minute
 
-Part 1, resolution (PostgreSQL, DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cdp_b_bench,
-created and migrated if missing): the synthetic shop (`integrations/demo_data.py`, --profiles
-people, about 23 events each) is stored once through the tracking ingest path, unresolved. Each
-run then forgets every profile, identity and merge, marks all events unresolved, and times
+Part 1, resolution (PostgreSQL, DATABASE_URL, default .../cdp_b_bench_<profiles>, created and
+migrated if missing): the synthetic shop (`integrations/demo_data.py`, --profiles people, about 23
+events each) is stored once through the tracking ingest path, unresolved. Each run then
+forgets every profile, identity and merge, marks all events unresolved, and times
 `events_resolve_pending` from scratch, first in one worker process, then in --workers processes
 at once (as Celery workers would run it), and checks that the result has one live profile per
 person.
@@ -37,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RESOLVE_URL = "postgres://postgres@127.0.0.1:5432/cdp_b_bench"
+RESOLVE_URL = "postgres://postgres@127.0.0.1:5432/cdp_b_bench_{profiles}"
 PAGES_URL = "postgres://postgres@127.0.0.1:5432/cdp_bench"
 
 
@@ -139,7 +140,7 @@ def _resolve_run(url: str, workers: int, batch_size: int) -> tuple[int, float]:
 
 
 def part_resolve(args) -> None:
-    url = os.environ.get("DATABASE_URL", RESOLVE_URL)
+    url = os.environ.get("DATABASE_URL", RESOLVE_URL.format(profiles=args.profiles))
     _database_ensure(url)
     _setup_django(url)
     from django.core.management import call_command
@@ -290,7 +291,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=200, help="requests per kind (part 2)")
+    parser.add_argument("--quick", action="store_true", help="2,000 people, 50 requests")
     args = parser.parse_args()
+    if args.quick:
+        args.profiles, args.requests = min(args.profiles, 2000), min(args.requests, 50)
     if args.part == "all":
         # Each part sets Django up on its own database: run them as two processes.
         for part in ("resolve", "pages"):

@@ -20,7 +20,7 @@ again, so running the task twice does nothing the second time.
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -505,13 +505,21 @@ def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
             )
 
 
-def _claim(batch_size: int) -> list[dict]:
-    """Lock up to `batch_size` unresolved events, oldest event time first.
+def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
+    """Lock up to `batch_size` unresolved events, oldest event time first, after `after`.
+
+    `after` is where this run's previous batch ended: without it every claim would walk again
+    over the index entries of the events resolved before (dead until vacuum), which made each
+    batch slower than the last. An older event stored meanwhile is left to the next run, which
+    its ingest queues.
 
     Only the parts of `context` that carry identifiers are read: the rest (library, user agent,
     page, campaign...) is most of its size and none of the resolver's business.
     """
-    qs = Event.objects.filter(resolved_at__isnull=True).order_by("timestamp", "id")
+    qs = Event.objects.filter(resolved_at__isnull=True)
+    if after is not None:
+        qs = qs.filter(timestamp__gte=after[0]).exclude(timestamp=after[0], id__lte=after[1])
+    qs = qs.order_by("timestamp", "id")
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     rows = list(
@@ -538,11 +546,14 @@ def _claim(batch_size: int) -> list[dict]:
     return rows
 
 
-def _resolve_batch(batch_size: int, rules: RuleBook) -> tuple[int, list[int], list, list[int]]:
+def _resolve_batch(
+    batch_size: int, rules: RuleBook, after: tuple[datetime, int] | None
+) -> tuple[list[dict], list[int]]:
+    """Resolve one batch in one transaction; returns (its events, the profiles it changed)."""
     with transaction.atomic():
-        events = _claim(batch_size)
+        events = _claim(batch_size, after)
         if not events:
-            return 0, [], [], []
+            return [], []
         extracted = [
             identifiers_extract(
                 user_id=e["user_id"],
@@ -574,13 +585,18 @@ def _resolve_batch(batch_size: int, rules: RuleBook) -> tuple[int, list[int], li
             events_resolved.send(sender=Event, profile_ids=changed, event_ids=event_ids)
 
         transaction.on_commit(announce)
-    return len(events), changed, merges, event_ids
+    return events, changed
 
 
-def events_resolve_pending(*, batch_size: int = 5000, max_batches: int | None = None) -> int:
+def events_resolve_pending(
+    *,
+    batch_size: int = 5000,
+    max_batches: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Resolve every event with no profile yet, batch by batch; returns how many were resolved.
 
-    `max_batches` stops early, for callers that report progress between batches.
+    `max_batches` stops early; `progress(resolved so far)` is called after each batch.
 
     Idempotent and safe to run in several workers at once (see the module docstring).
     """
@@ -588,9 +604,10 @@ def events_resolve_pending(*, batch_size: int = 5000, max_batches: int | None = 
     total = 0
     attempts = 0
     batches = 0
+    after: tuple[datetime, int] | None = None
     while max_batches is None or batches < max_batches:
         try:
-            count, *_ = _resolve_batch(batch_size, rules)
+            events, _ = _resolve_batch(batch_size, rules, after)
         except (_RetryBatchError, IntegrityError, OperationalError) as exc:
             attempts += 1
             if attempts >= MAX_ATTEMPTS:
@@ -598,8 +615,11 @@ def events_resolve_pending(*, batch_size: int = 5000, max_batches: int | None = 
             logger.info("identity resolution batch retried after %s", type(exc).__name__)
             continue
         attempts = 0
-        if count == 0:
+        if not events:
             return total
-        total += count
+        total += len(events)
         batches += 1
+        after = (events[-1]["timestamp"], events[-1]["id"])
+        if progress is not None:
+            progress(total)
     return total

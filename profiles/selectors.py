@@ -176,7 +176,7 @@ def profile_header(*, profile: Profile, user) -> dict:
         "phone": shown.get("phone", ""),
         "location": location,
         "lifetime_value": traits.get("lifetime_value"),
-        "order_count": traits.get("order_count"),
+        "order_count": traits.get("orders_count", traits.get("order_count")),
     }
 
 

@@ -114,12 +114,7 @@ def profiles_rebuild(*, batch_size: int = 5000, progress=None) -> int:
         Identity.objects.all().delete()
         Profile.objects.all().delete()
     total = Event.objects.count()
-    done = 0
-    while True:
-        count = events_resolve_pending(batch_size=batch_size, max_batches=1)
-        if count == 0:
-            break
-        done += count
-        if progress is not None:
-            progress(done, total)
-    return done
+    return events_resolve_pending(
+        batch_size=batch_size,
+        progress=(lambda done: progress(done, total)) if progress is not None else None,
+    )

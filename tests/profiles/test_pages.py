@@ -158,3 +158,21 @@ def test_timeline_full_page_and_bad_cursor(jane, support_agent, client_for):
     )
     assert response.status_code == 200
     assert "<html" in response.content.decode()
+
+
+def test_activity_chart_stacks_weeks_by_source():
+    from profiles.charts import activity_weekly_figure
+
+    week = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    figure = activity_weekly_figure(
+        [
+            {"week": week, "source": "Web", "count": 3},
+            {"week": week, "source": "Shop", "count": 2},
+            {"week": week + dt.timedelta(7), "source": "Web", "count": 1},
+        ]
+    )
+    assert figure["layout"]["barmode"] == "stack"
+    assert [(t["name"], t["x"], t["y"]) for t in figure["data"]] == [
+        ("Web", ["2026-03-02", "2026-03-09"], [3, 1]),
+        ("Shop", ["2026-03-02"], [2]),
+    ]

@@ -66,15 +66,13 @@ class Command(BaseCommand):
         if no_resolve:
             return
         pending_count = Event.objects.filter(resolved_at__isnull=True).count()
-        resolved = 0
         resolve_started = time.monotonic()
-        while True:
-            count = events_resolve_pending(max_batches=1)
-            if not count:
-                break
-            resolved += count
-            self.stdout.write(f"\rResolved {resolved}/{pending_count} events", ending="")
+
+        def progress(done: int) -> None:
+            self.stdout.write(f"\rResolved {done}/{pending_count} events", ending="")
             self.stdout.flush()
+
+        resolved = events_resolve_pending(progress=progress)
         self.stdout.write(
             f"\nResolved {resolved} events in {time.monotonic() - resolve_started:.1f}s."
         )
