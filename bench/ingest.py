@@ -201,10 +201,48 @@ def _load(port, write_key, batches, concurrency, batch_size, run, warmup, queue)
         return time.perf_counter() - started
 
     run_phase(0, warmup, record=False)
+    queue.put("warm")
+    cpu_started = time.process_time()
     elapsed = run_phase(warmup, warmup + batches, record=True)
     queue.put(
-        {"elapsed": elapsed, "latencies": latencies, "failures": failures, "accepted": accepted[0]}
+        {
+            "elapsed": elapsed,
+            "latencies": latencies,
+            "failures": failures,
+            "accepted": accepted[0],
+            "cpu": time.process_time() - cpu_started,
+        }
     )
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _server_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [master, *(int(pid) for pid in children.read_text().split())]
+
+
+def _database_pids(url: str) -> list[int]:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -293,7 +331,13 @@ def main() -> None:
             ),
         )
         loader.start()
+        queue.get()  # warmed up: the timed phase starts now
+        cpu_pids = _server_pids(server.pid), _database_pids(url)
+        cpu_before = [_cpu_seconds(pids) for pids in cpu_pids]
         result = queue.get()
+        cpu_server, cpu_database = (
+            _cpu_seconds(pids) - before for pids, before in zip(cpu_pids, cpu_before, strict=True)
+        )
         loader.join()
         load_after = os.getloadavg()
     finally:
@@ -321,6 +365,10 @@ def main() -> None:
         "stored_equals_sent": str(stored == sent).lower(),
         "duration_s": f"{result['elapsed']:.2f}",
         "requests_per_s": f"{len(latencies) / result['elapsed']:.1f}",
+        # CPU seconds used per 10,000 events accepted, by the app, PostgreSQL and the load process.
+        "cpu_app_s_per_10k": f"{cpu_server / result['accepted'] * 10_000:.2f}",
+        "cpu_db_s_per_10k": f"{cpu_database / result['accepted'] * 10_000:.2f}",
+        "cpu_load_s_per_10k": f"{result['cpu'] / result['accepted'] * 10_000:.2f}",
         "latency_p50_ms": f"{_percentile(latencies, 0.50) * 1000:.1f}",
         "latency_p95_ms": f"{_percentile(latencies, 0.95) * 1000:.1f}",
         "latency_p99_ms": f"{_percentile(latencies, 0.99) * 1000:.1f}",

@@ -213,7 +213,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Full segment refresh: catches time windows that expire without any new event.
+    "segments-refresh-all": {"task": "segments.refresh_all", "schedule": 3600.0},
+    # The builder's field catalogue (trait keys, events, property keys and their types).
+    "segments-refresh-catalogue": {"task": "segments.refresh_catalogue", "schedule": 6 * 3600.0},
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -188,3 +188,48 @@ def test_expiring_window_is_caught_by_scheduled_refresh(marketer):
     assert _open(segment) == {profile.pk}
     segment_refresh(segment_id=segment.pk, now=timezone.now() + dt.timedelta(days=2))
     assert _open(segment) == set()
+
+
+def test_scheduled_refresh_all_task_run_twice(marketer):
+    from segments.tasks import segments_refresh_all_task
+
+    segment = Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+    Profile.objects.create(traits={"country": "DE"})
+    assert segments_refresh_all_task.delay().get() == 1
+    assert segments_refresh_all_task.delay().get() == 1
+    assert _open(segment) == set(Profile.objects.values_list("pk", flat=True))
+    assert SegmentSnapshot.objects.filter(segment=segment).count() == 2
+
+
+def test_catalogue_task_run_twice_gathers_fields_with_types(db):
+    from segments.models import CatalogueField
+    from segments.tasks import catalogue_refresh_task
+
+    source = Source.objects.create(name="web")
+    profile = Profile.objects.create(
+        traits={"country": "DE", "ltv": 12.5, "vip": True, "signup": "2025-01-02", "tags": ["a"]}
+    )
+    now = timezone.now()
+    Event.objects.create(
+        source=source,
+        message_id="m",
+        type="track",
+        event="Order Completed",
+        properties={"revenue": 10, "currency": "EUR"},
+        timestamp=now,
+        received_at=now,
+        profile=profile,
+    )
+    first = catalogue_refresh_task.delay().get()
+    assert catalogue_refresh_task.delay().get() == first == 8
+    fields = {(f.kind, f.event, f.key): f.value_type for f in CatalogueField.objects.all()}
+    assert fields == {
+        ("trait", "", "country"): "string",
+        ("trait", "", "ltv"): "number",
+        ("trait", "", "vip"): "boolean",
+        ("trait", "", "signup"): "date",
+        ("trait", "", "tags"): "list",
+        ("event", "Order Completed", ""): "event",
+        ("property", "Order Completed", "revenue"): "number",
+        ("property", "Order Completed", "currency"): "string",
+    }

@@ -1,4 +1,4 @@
-"""Segment pages: list, builder (full page, htmx edits, live preview, save), detail, actions, export."""
+"""Segment pages: list, builder (page, htmx edits, live preview, save), detail, actions, export."""
 
 import pytest
 
