@@ -300,7 +300,7 @@ def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
         return Q(pk__in=events.values("profile_id"))
     grouped = (
         events.values("profile_id")
-        .annotate(matching=Count("id"))
+        .annotate(matching=Count("*"))
         .filter(matching__gte=n)
         .values("profile_id")
     )
