@@ -82,7 +82,17 @@ class Event(models.Model):
         GROUP = "group"
         ALIAS = "alias"
 
-    source = models.ForeignKey("integrations.Source", on_delete=models.PROTECT, related_name="+")
+    # No database-level constraint: every insert would check (and share-lock) the one source row,
+    # which costs more than the insert itself on the ingest path. PROTECT still keeps the ORM from
+    # deleting a source that has events, and sources are disabled rather than deleted.
+    # No single-column index either: the composite indexes below lead with source and profile.
+    source = models.ForeignKey(
+        "integrations.Source",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     message_id = models.CharField(max_length=100)
     type = models.CharField(max_length=16, choices=Type.choices)
     event = models.CharField(max_length=200, blank=True, default="")  # track: the event name
@@ -101,7 +111,12 @@ class Event(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
     profile = models.ForeignKey(
-        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        Profile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
