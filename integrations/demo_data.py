@@ -349,21 +349,22 @@ def _life(rng: random.Random, person: Person, start: datetime, days: int) -> Non
         person.messages.append(
             (WEB, _base("alias", clock.tick(), rng, userId=person.user_id, previousId=first_device))
         )
-    for purpose in CONSENT_PURPOSES:
-        person.messages.append(
-            (
-                WEB,
-                _base(
-                    "track",
-                    clock.tick(),
-                    rng,
-                    userId=person.user_id,
-                    anonymousId=first_device,
-                    event="Consent Updated",
-                    properties={"purpose": purpose, "granted": rng.random() < 0.75},
-                ),
-            )
+    # The consent banner's choice, as Segment's Consent Management sends it; some people change
+    # their mind later.
+    for _ in range(rng.choices((1, 2), (85, 15))[0]):
+        message = _base(
+            "track",
+            clock.tick(),
+            rng,
+            userId=person.user_id,
+            anonymousId=first_device,
+            event="Segment Consent Preference Updated",
         )
+        message["context"]["consent"] = {
+            "categoryPreferences": {p: rng.random() < 0.75 for p in CONSENT_PURPOSES}
+        }
+        person.messages.append((WEB, message))
+        clock.jump(0.5, 20)
     for _ in range(rng.randint(0, 5)):
         clock.jump(1, days / 6)
         device = rng.choice(person.devices)

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from compliance.models import ConsentRecord
 from integrations.demo_data import APP, EMAIL, HELPDESK, WEB, shop_messages
 from profiles.models import Event, Identity, Profile
 
@@ -30,7 +31,15 @@ def test_messages_follow_the_tracking_spec_and_are_messy():
     assert "+1" in phones
     assert "(" in {p[:1] for p in phones}
     events = {m.get("event") for _, m in messages}
-    assert {"Order Completed", "Ticket Created", "Email Opened", "Consent Updated"} <= events
+    assert {
+        "Order Completed",
+        "Ticket Created",
+        "Email Opened",
+        "Segment Consent Preference Updated",
+    } <= events
+    consent = [m["context"]["consent"] for _, m in messages if "consent" in m["context"]]
+    assert consent
+    assert all(set(c["categoryPreferences"]) == {"marketing", "analytics"} for c in consent)
     orders = [m for _, m in messages if m.get("event") == "Order Completed"]
     assert all(o["properties"]["revenue"] > 0 and o["properties"]["products"] for o in orders)
     anonymous_ids = {}
@@ -51,6 +60,8 @@ def test_generate_data_goes_through_ingest_and_resolves_one_profile_per_person()
         kinds = list(profile.identities.values_list("kind", flat=True))
         assert kinds.count("user_id") == 1
         assert kinds.count("email") == 1
+    # The consent choices reached the compliance app through resolution.
+    assert ConsentRecord.objects.exists()
     # Running it again stores nothing new (same message ids).
     call_command("generate_data", profiles=60, seed=5, stdout=io.StringIO())
     assert Profile.objects.filter(merged_into__isnull=True).count() == 60
