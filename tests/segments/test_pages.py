@@ -187,3 +187,29 @@ def test_export_csv_is_masked_and_audited(marketer, client_for, germany):
     assert "a***@example.com" in body
     audit = AuditEvent.objects.get()
     assert (audit.action, audit.detail["rows"]) == ("segment.export", 2)
+
+
+@pytest.mark.parametrize(
+    ("persona_name", "expected"),
+    [
+        ("marketer", 200),
+        ("superuser", 200),
+        ("support_agent", 403),
+        ("integration_admin", 403),
+        ("compliance_officer", 403),
+        ("other_marketer", 404),
+    ],
+)
+def test_segment_get_for_user_over_every_role(persona_name, expected, request, client_for, germany):
+    from tests.factories import UserFactory
+
+    if persona_name == "other_marketer":
+        user = UserFactory(username="other_marketer", roles=["marketer"])
+    else:
+        user = request.getfixturevalue(persona_name)
+    client = client_for(user)
+    assert client.get(f"/segments/{germany.pk}/").status_code == expected
+    assert client.get(f"/segments/{germany.pk}/export.csv").status_code == expected
+    response = client.post(f"/segments/{germany.pk}/action/", {"action": "delete"})
+    assert response.status_code == (302 if expected == 200 else expected)
+    assert Segment.objects.filter(pk=germany.pk).exists() is (expected != 200)
