@@ -258,12 +258,20 @@ def profile_event_sources(*, profile: Profile) -> list[tuple[int, str]]:
 
 
 def profile_activity_weekly(*, profile: Profile) -> list[dict]:
-    """Events per week and source: [{"week": date, "source": name, "count": n}]."""
+    """Events per week and source: [{"week": date, "source_id", "source": name, "count": n}]."""
     rows = (
         Event.objects.filter(profile=profile)
         .annotate(week=TruncWeek("timestamp"))
-        .values("week", "source__name")
+        .values("week", "source_id", "source__name")
         .annotate(count=Count("id"))
         .order_by("week", "source__name")
     )
-    return [{"week": r["week"], "source": r["source__name"], "count": r["count"]} for r in rows]
+    return [
+        {
+            "week": r["week"],
+            "source_id": r["source_id"],
+            "source": r["source__name"],
+            "count": r["count"],
+        }
+        for r in rows
+    ]

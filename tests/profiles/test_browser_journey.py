@@ -68,7 +68,7 @@ def test_support_agent_searches_opens_profile_reads_timeline_and_undoes_merge(
     page.get_by_text("exact email").wait_for()
     page.get_by_role("link", name="Rosa Silva").click()
     page.get_by_role("heading", name="Rosa Silva").wait_for()
-    assert page.locator(".timeline-item").count() == 50
+    assert page.locator(".timeline-item").count() == 25
     page.get_by_role("link", name="Older events").click()
     expect(page.locator(".timeline-item")).to_have_count(59)
     page.get_by_label("Type").select_option("identify")
