@@ -67,7 +67,10 @@ def profile_detail(request, profile_id: int):
         messages.info(request, f"Profile {profile.pk} was merged into profile {live.pk}.")
         return redirect("profiles:detail", profile_id=live.pk)
     _audit(request, profile_id=profile.pk, action="profile.view", detail={"page": "customer 360"})
-    events, cursor = selectors.profile_timeline(profile=profile, filters=selectors.TimelineFilter())
+    # The first page is short so the page paints fast; "Older events" then loads full pages.
+    events, cursor = selectors.profile_timeline(
+        profile=profile, filters=selectors.TimelineFilter(), limit=FIRST_TIMELINE_PAGE
+    )
     activity = selectors.profile_activity_weekly(profile=profile)
     # The activity rows already name every source of the profile's events: no second scan.
     sources = dict(sorted({(r["source_id"], r["source"]) for r in activity}, key=lambda s: s[1]))
