@@ -334,7 +334,7 @@ def _consent_q(node: dict, strict: bool) -> Q:
     )
     if strict:
         return Q(Exists(granted.filter(profile_id=OuterRef("pk"))))
-    return Q(pk__in=granted.values("profile_id"))
+    return Q(pk__in=granted.order_by().values("profile_id"))
 
 
 def _identifier_q(node: dict) -> Q:
@@ -372,8 +372,23 @@ def _segment_q(node: dict, ctx: _Context, strict: bool) -> Q:
     return _group_q(definition, inner, strict)
 
 
+def _in_subquery(q: Q):
+    """The subquery of a plain `Q(pk__in=<queryset>)`, else None."""
+    if q.negated or len(q.children) != 1 or not isinstance(q.children[0], tuple):
+        return None
+    lookup, value = q.children[0]
+    return value if lookup == "pk__in" and isinstance(value, QuerySet) else None
+
+
 def _group_q(node: dict, ctx: _Context, strict: bool) -> Q:
     children = [_node_q(child, ctx, strict) for child in node.get("conditions", [])]
+    if node.get("match", "all") == "any":
+        # `id IN (a) OR id IN (b)` -> `id IN (a UNION ALL b)`: one semi-join over the union
+        # instead of a hashed subplan per alternative tested on every profile.
+        sets = [sq for sq in map(_in_subquery, children) if sq is not None]
+        if len(sets) >= 2:
+            others = [q for q in children if _in_subquery(q) is None]
+            children = [*others, Q(pk__in=sets[0].union(*sets[1:], all=True))]
     if not children:
         q = Q(TRUE) if node.get("match", "all") == "all" else Q(FALSE)
     else:

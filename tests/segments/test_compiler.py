@@ -302,3 +302,44 @@ def test_explain_says_which_conditions_are_met(source):
         ("lifetime_value > 200", False),
         ("did Order Completed at least 1 time ever", True),
     ]
+
+
+def test_any_of_several_event_and_consent_sets_is_one_union(source):
+    purpose = ConsentPurpose.objects.get(key="email_marketing")
+    opened, viewer, consented, none = (Profile.objects.create(traits={}) for _ in range(4))
+    for n, (profile, name) in enumerate(
+        [
+            (opened, "Email Opened"),
+            (viewer, "Product Viewed"),
+            (viewer, "Product Viewed"),
+            (none, "Product Viewed"),
+        ]
+    ):
+        ts = NOW - dt.timedelta(days=1)
+        Event.objects.create(
+            source=source,
+            message_id=f"u{n}",
+            type="track",
+            event=name,
+            timestamp=ts,
+            received_at=ts,
+            profile=profile,
+        )
+    ConsentRecord.objects.create(profile=consented, purpose=purpose, granted=True, recorded_at=NOW)
+    definition = {
+        "match": "any",
+        "conditions": [
+            {"type": "event", "event": "Email Opened"},
+            {
+                "type": "event",
+                "event": "Product Viewed",
+                "count": {"operator": "at_least", "value": 2},
+            },
+            {"type": "consent", "purpose": "email_marketing"},
+        ],
+    }
+    queryset = segment_queryset(definition, now=NOW)
+    assert "UNION ALL" in str(queryset.query)
+    assert set(queryset.values_list("pk", flat=True)) == {opened.pk, viewer.pk, consented.pk}
+    negated = {**definition, "negate": True}
+    assert set(segment_queryset(negated, now=NOW).values_list("pk", flat=True)) == {none.pk}
