@@ -156,28 +156,28 @@ HAND_WRITTEN = {
         WHERE p.merged_into_id IS NULL
     """,
     "nested_with_segment": f"""
-        WITH consent AS (
-            SELECT DISTINCT ON (c.profile_id) c.profile_id, c.granted
-            FROM compliance_consentrecord c
-            JOIN compliance_consentpurpose cp ON cp.id = c.purpose_id AND cp.key = 'email_marketing'
-            ORDER BY c.profile_id, c.recorded_at DESC, c.id DESC
-        ),
-        engaged AS (
-            SELECT profile_id FROM profiles_event
-            WHERE event = 'Email Opened' AND timestamp >= %(now)s - interval '30 days'
-            UNION
-            SELECT profile_id FROM profiles_event
-            WHERE event = 'Product Viewed' AND timestamp >= %(now)s - interval '30 days'
-            GROUP BY profile_id HAVING count(*) >= 3
-        )
         SELECT count(*) FROM profiles_profile p
-        JOIN consent ON consent.profile_id = p.id AND consent.granted
-        JOIN engaged ON engaged.profile_id = p.id
         WHERE p.merged_into_id IS NULL
           AND (lower(p.traits ->> 'country') IN ('de', 'at', 'ch')
                OR lower(p.traits ->> 'city') LIKE 'lon%%')
           AND NOT (coalesce(p.traits -> 'vip' = 'true'::jsonb, false)
                    OR coalesce({NUM.format(c="p.traits", k="lifetime_value")} > 2000, false))
+          AND p.id IN (
+            SELECT c.profile_id FROM compliance_consentrecord c
+            WHERE c.granted AND c.purpose_id = (
+                SELECT id FROM compliance_consentpurpose WHERE key = 'email_marketing')
+              AND NOT EXISTS (
+                SELECT 1 FROM compliance_consentrecord later
+                WHERE later.profile_id = c.profile_id AND later.purpose_id = c.purpose_id
+                  AND (later.recorded_at > c.recorded_at
+                       OR (later.recorded_at = c.recorded_at AND later.id > c.id))))
+          AND p.id IN (
+            SELECT profile_id FROM profiles_event
+            WHERE event = 'Email Opened' AND timestamp >= %(now)s - interval '30 days'
+            UNION ALL
+            SELECT profile_id FROM profiles_event
+            WHERE event = 'Product Viewed' AND timestamp >= %(now)s - interval '30 days'
+            GROUP BY profile_id HAVING count(*) >= 3)
     """,
     "lapsed_buyers": f"""
         SELECT count(*) FROM profiles_profile p
