@@ -93,6 +93,8 @@ class _Working:
     event_ids: list[int] = field(default_factory=list)
     merged_into: int | None = None
     dirty: bool = False
+    # Traits or merged_into changed, not only first/last seen: the row is rewritten in full.
+    reshaped: bool = False
 
     @property
     def is_new(self) -> bool:
@@ -293,6 +295,7 @@ class _Batch:
                     winner.seen(at)
             loser.merged_into = winner.key
             loser.dirty = winner.dirty = True
+            loser.reshaped = winner.reshaped = True
         return winner
 
     def attach(self, event: dict, profile: _Working | None, pairs: list[Pair]) -> None:
@@ -318,7 +321,7 @@ class _Batch:
             at=event["timestamp"],
             source_id=event["source_id"],
         ):
-            profile.dirty = True
+            profile.dirty = profile.reshaped = True
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -410,6 +413,11 @@ class _Batch:
             ["profile_id", "resolved_at"],
             [(event_id, real[key], now) for event_id, key in self.assignments.items()],
         )
+        stored_dirty = [
+            p
+            for p in self.profiles.values()
+            if p.dirty and (not p.is_new or p.merged_into is not None)
+        ]
         _update_rows(
             Profile,
             ["traits", "trait_meta", "first_seen", "last_seen", "merged_into_id", "updated_at"],
@@ -423,9 +431,15 @@ class _Batch:
                     real[p.merged_into] if p.merged_into is not None else None,
                     now,
                 )
-                for p in self.profiles.values()
-                if p.dirty and (not p.is_new or p.merged_into is not None)
+                for p in stored_dirty
+                if p.reshaped
             ],
+        )
+        # Most profiles a batch touches were only seen again: their traits are not rewritten.
+        _update_rows(
+            Profile,
+            ["first_seen", "last_seen", "updated_at"],
+            [(real[p.key], p.first_seen, p.last_seen, now) for p in stored_dirty if not p.reshaped],
         )
         changed = sorted({real[p.key] for p in self.profiles.values() if p.dirty or p.event_ids})
         return changed, merged_pairs

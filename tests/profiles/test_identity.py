@@ -319,3 +319,16 @@ def test_resolved_at_set_for_every_event():
     events_resolve_pending()
     assert not Event.objects.filter(resolved_at__isnull=True).exists()
     assert Event.objects.get().resolved_at <= timezone.now()
+
+
+def test_later_event_moves_last_seen_and_keeps_traits():
+    ev(type="identify", user_id="u-1", traits={"plan": "pro"}, timestamp=at(0))
+    events_resolve_pending()
+    ev(type="page", user_id="u-1", timestamp=at(30))
+    ev(type="page", user_id="u-1", timestamp=at(-30))
+    events_resolve_pending()
+    profile = live_profiles().get()
+    assert (profile.first_seen, profile.last_seen) == (at(-30), at(30))
+    assert profile.traits == {"plan": "pro"}
+    identity = Identity.objects.get(kind="user_id")
+    assert (identity.first_seen, identity.last_seen) == (at(-30), at(30))
