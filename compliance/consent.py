@@ -52,7 +52,8 @@ def consent_purposes_ensure(keys: Iterable[str]) -> dict[str, ConsentPurpose]:
 def consent_record_from_events(*, event_ids: Iterable[int]) -> int:
     """Record the consent choices carried by these events, each event's choice once.
 
-    Returns the number of new records.
+    Returns how many choices were not recorded yet; a concurrent capture of the same events is
+    kept from writing them twice by the `consent_once_per_event` constraint.
     """
     rows = list(
         Event.objects.filter(
@@ -84,8 +85,8 @@ def consent_record_from_events(*, event_ids: Iterable[int]) -> int:
         for key, granted in prefs.items()
         if (row["pk"], purposes[key].pk) not in already
     ]
-    ConsentRecord.objects.bulk_create(new)
-    return len(new)
+    created = ConsentRecord.objects.bulk_create(new, ignore_conflicts=True)
+    return len(created)
 
 
 def consent_state(profile_id: int) -> list[dict]:

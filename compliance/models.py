@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KT
 
 
 class ConsentPurpose(models.Model):
@@ -37,6 +38,16 @@ class ConsentRecord(models.Model):
         ordering = ["-recorded_at"]
         indexes = [
             models.Index(fields=["profile", "purpose", "-recorded_at"], name="consent_latest"),
+        ]
+        constraints = [
+            # A choice carried by an event is recorded once per purpose, however often (and
+            # however concurrently) that event's consent is captured.
+            models.UniqueConstraint(
+                KT("evidence__event_id"),
+                "purpose",
+                condition=models.Q(evidence__has_key="event_id"),
+                name="consent_once_per_event",
+            )
         ]
 
     def __str__(self) -> str:

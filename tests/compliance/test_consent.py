@@ -78,3 +78,23 @@ def test_unresolved_events_are_skipped(db):
     event = _event(source, None, "m1", {"email_marketing": True})
     assert consent_record_from_events(event_ids=[event.pk]) == 0
     assert ConsentRecord.objects.count() == 0
+
+
+def test_database_refuses_a_second_record_of_the_same_event_choice(db):
+    import pytest
+    from django.db import IntegrityError, transaction
+
+    profile = Profile.objects.create(traits={})
+    purpose = ConsentPurpose.objects.get(key="email_marketing")
+    fields = {
+        "profile": profile,
+        "purpose": purpose,
+        "granted": True,
+        "recorded_at": timezone.now(),
+    }
+    ConsentRecord.objects.create(**fields, evidence={"event_id": 7})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ConsentRecord.objects.create(**fields, evidence={"event_id": 7})
+    ConsentRecord.objects.create(**fields, evidence={"import": "crm"})
+    ConsentRecord.objects.create(**fields, evidence={"import": "crm"})
+    assert ConsentRecord.objects.count() == 3
