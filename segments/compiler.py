@@ -34,7 +34,7 @@ from django.utils import timezone
 from compliance.models import ConsentRecord
 from profiles.models import Event, Identity, Profile
 
-from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date
+from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
 
 SegmentLookup = Callable[[int], dict | None]
 
@@ -478,6 +478,11 @@ def explain(
 ) -> Explanation:
     """Evaluate every condition of `definition` for one profile, for "why is this person in?"."""
     from .describe import describe_condition
+    from .models import Segment
+
+    names = dict(
+        Segment.objects.filter(pk__in=segment_references(definition)).values_list("pk", "name")
+    )
 
     ctx = _Context(
         now=now or timezone.now(),
@@ -493,7 +498,7 @@ def explain(
         met = meets(_node_q(node, ctx))
         result = Explanation(
             path=path,
-            label=describe_condition(node, ctx.definition_of),
+            label=describe_condition(node, names),
             met=met,
             negate=bool(node.get("negate")),
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .definition import OPERATOR_LABELS
 
 
@@ -37,8 +35,8 @@ def describe_window(window: dict | None) -> str:
     return f"since {start}" if start else f"until {end}"
 
 
-def describe_condition(node: dict, lookup: Callable[[int], dict | None] | None = None) -> str:
-    """`trait country is DE`, `did Order Completed at least 2 times in the last 90 days`..."""
+def describe_condition(node: dict, segment_names: dict[int, str] | None = None) -> str:
+    """`country is DE`, `did Order Completed at least 2 times in the last 90 days`..."""
     kind = node.get("type")
     prefix = "NOT " if node.get("negate") else ""
     if kind == "trait":
@@ -65,7 +63,8 @@ def describe_condition(node: dict, lookup: Callable[[int], dict | None] | None =
         if node.get("operator"):
             text += " whose value " + describe_test("", node["operator"], node.get("value")).strip()
     elif kind == "segment":
-        text = f"is in segment {node.get('segment')}"
+        ref = node.get("segment")
+        text = f"is in segment “{(segment_names or {}).get(ref, ref)}”"
     else:
         match = node.get("match", "all")
         text = "all of these" if match == "all" else "any of these"

@@ -28,8 +28,10 @@ from .definition import (
     Problem,
     definition_problems,
     empty_definition,
+    segment_references,
 )
 from .describe import describe_condition
+from .models import Segment
 from .selectors import (
     catalogue_fields,
     profile_get_active,
@@ -129,7 +131,7 @@ def _builder_context(request, *, segment, definition, name, problems, show_error
             pk=segment.pk if segment else None
         ),
         "operator_labels": OPERATOR_LABELS,
-        "count_operators": COUNT_OPERATORS,
+        "count_operators": [(op, OPERATOR_LABELS[op]) for op in COUNT_OPERATORS],
         "add_kinds": ADD_KINDS,
         "builder_url": reverse("segments:edit", args=[segment.pk])
         if segment
@@ -271,10 +273,13 @@ def segment_detail(request, segment_id: int):
 
 def explain_labels(definition: dict) -> list:
     """The definition as nested (label, children) for display."""
+    names = dict(
+        Segment.objects.filter(pk__in=segment_references(definition)).values_list("pk", "name")
+    )
 
     def walk(node):
         return {
-            "label": describe_condition(node),
+            "label": describe_condition(node, names),
             "children": [walk(c) for c in node.get("conditions", [])]
             if node.get("type", "group") == "group"
             else [],

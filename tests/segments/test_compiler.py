@@ -253,6 +253,11 @@ def test_segment_reference_nested_groups_and_negation(marketer):
     }
     assert set(segment_queryset(definition).values_list("pk", flat=True)) == {de.pk, fr.pk}
     assert de_vip.pk not in set(segment_queryset(definition).values_list("pk", flat=True))
+    why = explain(definition, de_vip.pk)
+    assert [(c.label, c.met) for c in why.children] == [
+        ("any of these", True),
+        ("NOT is in segment “VIP”", False),
+    ]
 
 
 def test_empty_groups_and_merged_profiles(db):
