@@ -332,3 +332,12 @@ def test_later_event_moves_last_seen_and_keeps_traits():
     assert profile.traits == {"plan": "pro"}
     identity = Identity.objects.get(kind="user_id")
     assert (identity.first_seen, identity.last_seen) == (at(-30), at(30))
+
+
+def test_resolve_task_run_twice_resolves_once():
+    from profiles.tasks import events_resolve_task
+
+    ev(type="identify", user_id="u-1", traits={"email": "t@x.io"})
+    assert events_resolve_task.delay().get() == 1
+    assert events_resolve_task.delay().get() == 0
+    assert live_profiles().count() == 1
