@@ -40,8 +40,15 @@ class SegmentMembership(models.Model):
     """One stay of a profile in a segment: from `entered_at` until `exited_at` (open if null)."""
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # No database-level constraint: checking it would take a KEY SHARE lock on every profile a
+    # refresh inserts, dirtying hundreds of thousands of profile pages for a large segment.
+    # Rows are only written by `segment_refresh` from existing profiles, and deleting a profile
+    # through the ORM still deletes its memberships.
     profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.CASCADE, related_name="segment_memberships"
+        "profiles.Profile",
+        on_delete=models.CASCADE,
+        related_name="segment_memberships",
+        db_constraint=False,
     )
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)

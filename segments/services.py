@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -147,17 +147,21 @@ def segment_refresh(
             if segment is None:
                 return None
             version = segment.version + 1
-            members = segment_queryset(
+            _tune_session()
+            matching = segment_queryset(
                 segment.definition,
                 now=now,
                 profile_ids=ids,
                 segment_lookup=segment_definition_lookup,
                 self_id=segment.pk,
-            ).values("pk")
+            )
+            members = matching.values("pk")
             open_rows = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
             if ids is not None:
                 open_rows = open_rows.filter(profile_id__in=ids)
-            exited = open_rows.exclude(profile_id__in=members).update(
+            # NOT EXISTS, which PostgreSQL runs as an anti-join; `NOT IN (subquery)` would fall
+            # back to a per-row scan once the members no longer fit in work_mem.
+            exited = open_rows.exclude(Exists(matching.filter(pk=OuterRef("profile_id")))).update(
                 exited_at=now, version=version
             )
             entered = _insert_new_members(segment.pk, members, now, version)
@@ -186,6 +190,14 @@ def segment_refresh(
         )
         raise
     return RefreshResult(segment_id, version, entered, exited, size, duration_ms)
+
+
+def _tune_session() -> None:
+    """Inside a transaction: no JIT and more work_mem for this one set-based refresh."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
 def _insert_new_members(segment_id: int, members, now: dt.datetime, version: int) -> int:

@@ -233,3 +233,11 @@ def test_catalogue_task_run_twice_gathers_fields_with_types(db):
         ("property", "Order Completed", "revenue"): "number",
         ("property", "Order Completed", "currency"): "string",
     }
+
+
+def test_deleting_a_profile_deletes_its_memberships(segment):
+    profile = Profile.objects.create(traits={"country": "DE"})
+    segment_refresh(segment_id=segment.pk)
+    assert SegmentMembership.objects.filter(profile_id=profile.pk).count() == 1
+    profile.delete()
+    assert SegmentMembership.objects.filter(profile_id=profile.pk).count() == 0
