@@ -594,8 +594,8 @@ def _resolve_batch(
         event_ids = [e["id"] for e in events]
 
         def announce() -> None:
-            for winner, loser in merges:
-                profiles_merged.send(sender=Profile, winner_id=winner, loser_id=loser)
+            if merges:
+                profiles_merged.send(sender=Profile, merges=list(merges))
             events_resolved.send(sender=Event, profile_ids=changed, event_ids=event_ids)
 
         transaction.on_commit(announce)

@@ -9,6 +9,8 @@ from django.dispatch import Signal
 # profile whose events, identities or traits changed), event_ids (list[int]).
 events_resolved = Signal()
 
-# Two profiles were merged (winner_id, loser_id) or a merge was undone (winner_id, loser_id).
+# Identity resolution merged profiles: merges (list of (winner_id, loser_id)), once per batch,
+# so that a listener queues one piece of work for all of them rather than one per merge.
 profiles_merged = Signal()
+# A person undid a merge: winner_id, loser_id.
 profile_merge_undone = Signal()

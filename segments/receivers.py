@@ -20,11 +20,15 @@ def on_events_resolved(sender, *, profile_ids, event_ids=(), **_kwargs):
     _queue(list(profile_ids), list(event_ids or []))
 
 
-def on_merge_changed(sender, *, winner_id, loser_id, **_kwargs):
+def on_profiles_merged(sender, *, merges, **_kwargs):
+    _queue([profile_id for pair in merges for profile_id in pair], None)
+
+
+def on_merge_undone(sender, *, winner_id, loser_id, **_kwargs):
     _queue([winner_id, loser_id], None)
 
 
 def connect() -> None:
     events_resolved.connect(on_events_resolved, dispatch_uid="segments.events_resolved")
-    profiles_merged.connect(on_merge_changed, dispatch_uid="segments.profiles_merged")
-    profile_merge_undone.connect(on_merge_changed, dispatch_uid="segments.profile_merge_undone")
+    profiles_merged.connect(on_profiles_merged, dispatch_uid="segments.profiles_merged")
+    profile_merge_undone.connect(on_merge_undone, dispatch_uid="segments.profile_merge_undone")

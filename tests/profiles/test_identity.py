@@ -267,13 +267,13 @@ def test_small_batches_give_the_same_people_as_one_batch():
 
 
 def test_signals_sent_once_per_batch_after_commit(django_capture_on_commit_callbacks):
-    received, merges = [], []
+    received, merged = [], []
 
     def on_resolved(sender, profile_ids, event_ids, **kwargs):
         received.append((sorted(profile_ids), sorted(event_ids)))
 
-    def on_merged(sender, winner_id, loser_id, **kwargs):
-        merges.append((winner_id, loser_id))
+    def on_merged(sender, merges, **kwargs):
+        merged.append(list(merges))
 
     events_resolved.connect(on_resolved)
     profiles_merged.connect(on_merged)
@@ -287,7 +287,8 @@ def test_signals_sent_once_per_batch_after_commit(django_capture_on_commit_callb
         assert received[0][1] == sorted([e1.id, e2.id, e3.id])
         winner = live_profiles().get()
         assert winner.id in received[0][0]
-        assert merges == [(winner.id, merges[0][1])]
+        assert len(merged) == 1
+        assert [winner_id for winner_id, _loser in merged[0]] == [winner.id]
     finally:
         events_resolved.disconnect(on_resolved)
         profiles_merged.disconnect(on_merged)

@@ -148,7 +148,7 @@ def test_merge_and_undo_update_membership(marketer):
     loser = Profile.objects.create(traits={"country": "DE"})
     segment_refresh(segment_id=segment.pk)
     Profile.objects.filter(pk=loser.pk).update(merged_into=winner)
-    profiles_merged.send(sender=None, winner_id=winner.pk, loser_id=loser.pk)
+    profiles_merged.send(sender=None, merges=[(winner.pk, loser.pk)])
     assert _open(segment) == {winner.pk}
     Profile.objects.filter(pk=loser.pk).update(merged_into=None)
     profile_merge_undone.send(sender=None, winner_id=winner.pk, loser_id=loser.pk)
@@ -241,3 +241,12 @@ def test_deleting_a_profile_deletes_its_memberships(segment):
     assert SegmentMembership.objects.filter(profile_id=profile.pk).count() == 1
     profile.delete()
     assert SegmentMembership.objects.filter(profile_id=profile.pk).count() == 0
+
+
+def test_merges_of_one_batch_queue_one_task(marketer, django_capture_on_commit_callbacks):
+    Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+    profiles = [Profile.objects.create(traits={"country": "DE"}) for _ in range(6)]
+    pairs = [(profiles[i].pk, profiles[i + 1].pk) for i in range(0, 6, 2)]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        profiles_merged.send(sender=None, merges=pairs)
+    assert len(callbacks) == 1
