@@ -193,6 +193,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The folder is polled; at the default of one second a backlog drains at a few tasks/s.
+        "polling_interval": 0.1,
     }
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
     for _folder in ("queue", "processed"):
