@@ -75,7 +75,13 @@ def profile_detail(request, profile_id: int):
     # The activity rows already name every source of the profile's events: no second scan.
     sources = dict(sorted({(r["source_id"], r["source"]) for r in activity}, key=lambda s: s[1]))
     traits = [
-        {"key": t.key, "value": t.value, "set_at": t.set_at, "source": sources.get(t.source_id, "")}
+        {
+            "key": t.key,
+            # Nested traits (an address, a list of interests) read better as JSON than as Python.
+            "value": json.dumps(t.value) if isinstance(t.value, dict | list) else t.value,
+            "set_at": t.set_at[:16].replace("T", " "),
+            "source": sources.get(t.source_id, ""),
+        }
         for t in selectors.profile_traits_for_user(profile=profile, user=request.user)
     ]
     context = {
