@@ -222,6 +222,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "segments-refresh-catalogue": {"task": "segments.refresh_catalogue", "schedule": 6 * 3600.0},
 }
 
+# Identity resolution: the country assumed for phone numbers written without a country code.
+CDP_PHONE_DEFAULT_REGION = env.str("CDP_PHONE_DEFAULT_REGION", default="US")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
