@@ -131,11 +131,6 @@ class Event(models.Model):
             models.Index(fields=["event", "profile", "timestamp"], name="event_name_profile_time"),
             models.Index(fields=["event", "-timestamp"], name="event_name_time"),
             models.Index(fields=["source", "-received_at"], name="event_source_received"),
-            models.Index(
-                fields=["id"],
-                name="event_unresolved",
-                condition=models.Q(resolved_at__isnull=True),
-            ),
             # The resolver claims unresolved events in event-time order.
             models.Index(
                 fields=["timestamp", "id"],
