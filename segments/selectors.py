@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_user
+from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
 from profiles.models import Profile
 
@@ -45,6 +45,23 @@ def segment_get_for_user(user, segment_id: int, *, perm: str = "view") -> Segmen
 
 def segment_can_change(user, segment: Segment) -> bool:
     return segment_list_for_user(user, perm="change").filter(pk=segment.pk).exists()
+
+
+def segment_shares(segment: Segment) -> list[dict]:
+    """Who the segment is shared with (besides its owner): users first, then groups."""
+    shares = []
+    users = get_users_with_perms(segment, attach_perms=True, with_group_users=False)
+    for user, perms in sorted(users.items(), key=lambda item: item[0].get_username()):
+        if user.pk != segment.owner_id:
+            shares.append(
+                {"kind": "user", "id": user.pk, "name": user.get_username(), "perms": perms}
+            )
+    groups = get_groups_with_perms(segment, attach_perms=True)
+    for group, perms in sorted(groups.items(), key=lambda item: item[0].name):
+        shares.append({"kind": "group", "id": group.pk, "name": group.name, "perms": perms})
+    for share in shares:
+        share["can_edit"] = "change_segment" in share.pop("perms")
+    return shares
 
 
 def profile_get_active(profile_id: int) -> Profile:

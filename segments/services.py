@@ -114,6 +114,13 @@ def segment_share(*, segment: Segment, user=None, group=None, can_edit: bool = F
         remove_perm("segments.change_segment", target, segment)
 
 
+def segment_unshare(*, segment: Segment, user=None, group=None) -> None:
+    """Take back a share: the user or group can neither view nor edit the segment any more."""
+    target = user or group
+    remove_perm("segments.change_segment", target, segment)
+    remove_perm("segments.view_segment", target, segment)
+
+
 def _queue_refresh(segment_id: int) -> None:
     from .tasks import segment_refresh_task
 

@@ -44,6 +44,7 @@ from .selectors import (
     segment_members,
     segment_overlaps,
     segment_preview,
+    segment_shares,
     segment_snapshots,
 )
 from .services import (
@@ -52,6 +53,7 @@ from .services import (
     segment_duplicate,
     segment_export_audit,
     segment_share,
+    segment_unshare,
     segment_update,
 )
 from .tasks import segment_refresh_task
@@ -266,6 +268,7 @@ def segment_detail(request, segment_id: int):
             "why": why,
             "users": get_user_model().objects.exclude(pk=request.user.pk).order_by("username"),
             "groups": Group.objects.order_by("name"),
+            "shares": segment_shares(segment),
         }
     )
     return render(request, "segments/segment_detail.html", context)
@@ -323,6 +326,16 @@ def segment_action(request, segment_id: int):
             messages.success(request, f"Shared with {user or group}.")
         else:
             messages.error(request, "Choose a user or a group to share with.")
+    elif action == "unshare":
+        user = get_user_model().objects.filter(pk=request.POST.get("user") or 0).first()
+        group = Group.objects.filter(pk=request.POST.get("group") or 0).first()
+        if user and user.pk == segment.owner_id:
+            messages.error(request, "The owner of a segment always keeps it.")
+        elif user or group:
+            segment_unshare(segment=segment, user=user, group=group)
+            messages.success(request, f"No longer shared with {user or group}.")
+        else:
+            messages.error(request, "Choose a user or a group to stop sharing with.")
     elif action == "rename":
         try:
             segment_update(segment=segment, name=request.POST.get("name", ""))

@@ -213,3 +213,34 @@ def test_segment_get_for_user_over_every_role(persona_name, expected, request, c
     response = client.post(f"/segments/{germany.pk}/action/", {"action": "delete"})
     assert response.status_code == (302 if expected == 200 else expected)
     assert Segment.objects.filter(pk=germany.pk).exists() is (expected != 200)
+
+
+def test_share_is_listed_and_can_be_taken_back(marketer, client_for, germany):
+    from tests.factories import UserFactory
+
+    colleague = UserFactory(username="colleague", roles=["marketer"])
+    client = client_for(marketer)
+    client.post(
+        f"/segments/{germany.pk}/action/",
+        {"action": "share", "user": colleague.pk, "can_edit": "on"},
+    )
+    assert client_for(colleague).get(f"/segments/{germany.pk}/").status_code == 200
+    page = client.get(f"/segments/{germany.pk}/").content.decode()
+    assert "colleague" in page
+    assert "view and edit" in page
+
+    response = client.post(
+        f"/segments/{germany.pk}/action/", {"action": "unshare", "user": colleague.pk}
+    )
+    assert response.status_code == 302
+    assert client_for(colleague).get(f"/segments/{germany.pk}/").status_code == 404
+    assert "Not shared with anyone yet." in client.get(f"/segments/{germany.pk}/").content.decode()
+
+
+def test_owner_cannot_be_unshared(marketer, client_for, germany):
+    client = client_for(marketer)
+    response = client.post(
+        f"/segments/{germany.pk}/action/", {"action": "unshare", "user": marketer.pk}, follow=True
+    )
+    assert "The owner of a segment always keeps it." in response.content.decode()
+    assert client.get(f"/segments/{germany.pk}/").status_code == 200
