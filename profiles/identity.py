@@ -145,6 +145,8 @@ class _Batch:
         self.owner: dict[Pair, _IdentityRow] = {}
         self.merges: list[_Merge] = []
         self.assignments: dict[int, int] = {}  # event id -> working key
+        # Pairs of profiles a person split by undoing a merge: never merged again automatically.
+        self.split: set[frozenset[int]] = set()
         self._next_key = -1
 
     # -- reading ---------------------------------------------------------------------------
@@ -178,6 +180,7 @@ class _Batch:
             locked |= wanted
         else:
             raise _RetryBatchError
+        self._load_splits(locked)
         if not locked:
             return
         for chunk in _chunks(sorted(locked), _LOOKUP_CHUNK):
@@ -193,6 +196,14 @@ class _Batch:
                     last_seen=ident["last_seen"],
                     source_id=ident["source_id"],
                 )
+
+    def _load_splits(self, locked: set[int]) -> None:
+        for chunk in _chunks(sorted(locked), _LOOKUP_CHUNK):
+            undone = ProfileMerge.objects.filter(undone_at__isnull=False).filter(
+                Q(winner_id__in=chunk) | Q(loser_id__in=chunk)
+            )
+            for winner_id, loser_id in undone.values_list("winner_id", "loser_id"):
+                self.split.add(frozenset((winner_id, loser_id)))
 
     # -- the rule --------------------------------------------------------------------------
 
@@ -222,6 +233,13 @@ class _Batch:
         return None
 
     def _fits(self, matched: list[_Working], new_pairs: list[Pair]) -> bool:
+        if self.split and any(
+            frozenset((a.key, b.key)) in self.split
+            for i, a in enumerate(matched)
+            for b in matched[i + 1 :]
+        ):
+            # A person decided these are different people: treat it like a limit conflict.
+            return False
         combined: dict[str, set[str]] = defaultdict(set)
         largest: dict[str, int] = defaultdict(int)
         for profile in matched:

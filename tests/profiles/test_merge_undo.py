@@ -112,3 +112,39 @@ def test_undo_page_for_support_agent(two_people, support_agent, marketer, client
     merge.refresh_from_db()
     assert merge.undone
     assert client_for(support_agent).get(url).status_code == 405
+
+
+def test_profiles_split_by_a_person_are_not_merged_again(two_people, support_agent):
+    first, second = two_people
+    ev(4, type="identify", user_id="kim-1", traits={"email": "KIM@x.io"})
+    events_resolve_pending()
+    profile_merge_undo(merge=ProfileMerge.objects.get(), user=support_agent)
+
+    # The same evidence again: user id (priority 1) and e-mail (priority 2) of the two profiles.
+    again = ev(5, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+
+    assert ProfileMerge.objects.count() == 1
+    assert (
+        Profile.objects.filter(merged_into__isnull=True, pk__in=[first.pk, second.pk]).count() == 2
+    )
+    # The lower-priority e-mail was dropped from the event: it went to the user id's profile.
+    again.refresh_from_db()
+    assert again.profile_id == second.pk
+
+
+def test_a_split_pair_does_not_stop_other_merges(two_people, support_agent):
+    first, _second = two_people
+    ev(4, type="identify", user_id="kim-1", traits={"email": "KIM@x.io"})
+    events_resolve_pending()
+    profile_merge_undo(merge=ProfileMerge.objects.get(), user=support_agent)
+    ev(5, type="page", anonymous_id="phone")
+    events_resolve_pending()
+    third = Identity.objects.get(kind="anonymous_id", value="phone").profile
+
+    ev(6, type="identify", anonymous_id="phone", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+
+    latest = ProfileMerge.objects.order_by("-pk").first()
+    assert ProfileMerge.objects.count() == 2
+    assert {latest.winner_id, latest.loser_id} == {first.pk, third.pk}
