@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
@@ -514,11 +515,19 @@ def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
                 else:
                     arrays.append([row[index] for row in rows])
             unnest = ", ".join(["%s::bigint[]"] + [f"%s::{_PG_CASTS[name]}[]" for name in columns])
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)} "  # noqa: S608
-                f"FROM unnest({unnest}) AS v(pk, {', '.join(columns)}) WHERE {table}.id = v.pk",
-                arrays,
-            )
+            # Server-side binding: the arrays travel as parameters. Django's default client-side
+            # binding would quote every element into the SQL text in Python, which took longer
+            # than the update itself. Errors still surface as Django's, for the retry logic.
+            with (
+                connection.wrap_database_errors,
+                psycopg.Cursor(connection.connection) as server_cursor,
+            ):
+                server_cursor.execute(
+                    f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)} "  # noqa: S608
+                    f"FROM unnest({unnest}) AS v(pk, {', '.join(columns)}) WHERE {table}.id = v.pk",
+                    arrays,
+                    binary=True,
+                )
             return
         # SQLite names the columns of VALUES column1, column2...
         placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
