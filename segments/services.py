@@ -116,6 +116,8 @@ def segment_share(*, segment: Segment, user=None, group=None, can_edit: bool = F
 
 def segment_unshare(*, segment: Segment, user=None, group=None) -> None:
     """Take back a share: the user or group can neither view nor edit the segment any more."""
+    if user is not None and user.pk == segment.owner_id:
+        raise DefinitionError("owner", "The owner of a segment always keeps it.")
     target = user or group
     remove_perm("segments.change_segment", target, segment)
     remove_perm("segments.view_segment", target, segment)

@@ -314,8 +314,7 @@ def segment_action(request, segment_id: int):
         segment_refresh_task.delay(segment.pk)
         messages.success(request, "Refresh queued.")
     elif action == "share":
-        user = get_user_model().objects.filter(pk=request.POST.get("user") or 0).first()
-        group = Group.objects.filter(pk=request.POST.get("group") or 0).first()
+        user, group = _share_target(request)
         if user or group:
             segment_share(
                 segment=segment,
@@ -327,13 +326,14 @@ def segment_action(request, segment_id: int):
         else:
             messages.error(request, "Choose a user or a group to share with.")
     elif action == "unshare":
-        user = get_user_model().objects.filter(pk=request.POST.get("user") or 0).first()
-        group = Group.objects.filter(pk=request.POST.get("group") or 0).first()
-        if user and user.pk == segment.owner_id:
-            messages.error(request, "The owner of a segment always keeps it.")
-        elif user or group:
-            segment_unshare(segment=segment, user=user, group=group)
-            messages.success(request, f"No longer shared with {user or group}.")
+        user, group = _share_target(request)
+        if user or group:
+            try:
+                segment_unshare(segment=segment, user=user, group=group)
+            except DefinitionError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, f"No longer shared with {user or group}.")
         else:
             messages.error(request, "Choose a user or a group to stop sharing with.")
     elif action == "rename":
@@ -344,6 +344,18 @@ def segment_action(request, segment_id: int):
     else:
         messages.error(request, "Unknown action.")
     return redirect("segments:detail", segment.pk)
+
+
+def _share_target(request):
+    """The user or group named in a share form; (None, None) for anything else."""
+
+    def pk(name: str) -> int:
+        value = request.POST.get(name, "")
+        return int(value) if value.isdigit() else 0
+
+    user = get_user_model().objects.filter(pk=pk("user")).first()
+    group = Group.objects.filter(pk=pk("group")).first()
+    return user, group
 
 
 class _Echo:

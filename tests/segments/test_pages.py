@@ -244,3 +244,16 @@ def test_owner_cannot_be_unshared(marketer, client_for, germany):
     )
     assert "The owner of a segment always keeps it." in response.content.decode()
     assert client.get(f"/segments/{germany.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("action", ["share", "unshare"])
+def test_share_forms_with_garbled_ids_change_nothing(marketer, client_for, germany, action):
+    client = client_for(marketer)
+    response = client.post(
+        f"/segments/{germany.pk}/action/",
+        {"action": action, "user": "abc", "group": "-1"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Choose a user or a group" in response.content.decode()
+    assert "Not shared with anyone yet." in response.content.decode()
