@@ -17,19 +17,18 @@ loser retries its whole batch, now seeing the other's profile. A resolved event 
 again, so running the task twice does nothing the second time.
 """
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from . import pgjson
 from .models import Event, Identity, Profile, ProfileMerge
 from .normalise import RuleBook, identifiers_extract
 from .signals import events_resolved, profiles_merged
@@ -160,13 +159,7 @@ class _Batch:
             wanted = set(owners.values()) - locked
             if not wanted:
                 break
-            rows = (
-                Profile.objects.select_for_update()
-                .filter(id__in=wanted)
-                .order_by("id")
-                .values("id", "traits", "trait_meta", "first_seen", "last_seen", "merged_into_id")
-            )
-            for row in rows:
+            for row in _profiles_lock(wanted):
                 if row["merged_into_id"] is not None:
                     # Identities always follow a merge; a merged profile still owning one was
                     # merged by a worker that has committed since we read.
@@ -181,30 +174,20 @@ class _Batch:
             locked |= wanted
         else:
             raise _RetryBatchError
-        self._load_splits(locked)
         if not locked:
             return
-        for chunk in _chunks(sorted(locked), _LOOKUP_CHUNK):
-            for ident in Identity.objects.filter(profile_id__in=chunk).values(
-                "id", "kind", "value", "profile_id", "first_seen", "last_seen", "source_id"
-            ):
-                pair = (ident["kind"], ident["value"])
-                self.profiles[ident["profile_id"]].ids[ident["kind"]].add(ident["value"])
-                self.owner[pair] = _IdentityRow(
-                    id=ident["id"],
-                    profile=ident["profile_id"],
-                    first_seen=ident["first_seen"],
-                    last_seen=ident["last_seen"],
-                    source_id=ident["source_id"],
-                )
-
-    def _load_splits(self, locked: set[int]) -> None:
-        for chunk in _chunks(sorted(locked), _LOOKUP_CHUNK):
-            undone = ProfileMerge.objects.filter(undone_at__isnull=False).filter(
-                Q(winner_id__in=chunk) | Q(loser_id__in=chunk)
+        for winner_id, loser_id in _undone_merges(locked):
+            self.split.add(frozenset((winner_id, loser_id)))
+        for ident in _identities_of(locked):
+            pair = (ident["kind"], ident["value"])
+            self.profiles[ident["profile_id"]].ids[ident["kind"]].add(ident["value"])
+            self.owner[pair] = _IdentityRow(
+                id=ident["id"],
+                profile=ident["profile_id"],
+                first_seen=ident["first_seen"],
+                last_seen=ident["last_seen"],
+                source_id=ident["source_id"],
             )
-            for winner_id, loser_id in undone.values_list("winner_id", "loser_id"):
-                self.split.add(frozenset((winner_id, loser_id)))
 
     # -- the rule --------------------------------------------------------------------------
 
@@ -347,39 +330,24 @@ class _Batch:
     def write(self, now: datetime) -> tuple[list[int], list[tuple[int, int]]]:
         """Store the batch's outcome; returns (changed profile ids, [(winner, loser)])."""
         new = [p for p in self.profiles.values() if p.is_new]
-        created = Profile.objects.bulk_create(
-            [
-                Profile(
-                    traits=p.traits,
-                    trait_meta=p.trait_meta,
-                    first_seen=p.first_seen,
-                    last_seen=p.last_seen,
-                )
-                for p in new
-            ]
+        created = _profiles_insert(
+            [(p.traits, p.trait_meta, p.first_seen, p.last_seen) for p in new], now
         )
-        real: dict[int, int] = {p.key: obj.pk for p, obj in zip(new, created, strict=True)}
+        real: dict[int, int] = {p.key: pk for p, pk in zip(new, created, strict=True)}
         for key in self.profiles:
             real.setdefault(key, key)
 
         # Identities: new ones inserted (a racing worker's insert raises IntegrityError here),
         # moved or seen-again ones updated in one statement.
         new_rows = [(pair, row) for pair, row in self.owner.items() if row.id is None]
-        inserted = Identity.objects.bulk_create(
+        inserted = _identities_insert(
             [
-                Identity(
-                    kind=pair[0],
-                    value=pair[1],
-                    profile_id=real[row.profile],
-                    source_id=row.source_id,
-                    first_seen=row.first_seen,
-                    last_seen=row.last_seen,
-                )
-                for pair, row in new_rows
+                (kind, value, real[row.profile], row.source_id, row.first_seen, row.last_seen)
+                for (kind, value), row in new_rows
             ]
         )
-        for (_, row), obj in zip(new_rows, inserted, strict=True):
-            row.id = obj.pk
+        for (_, row), pk in zip(new_rows, inserted, strict=True):
+            row.id = pk
             row.dirty = False
         _update_rows(
             Identity,
@@ -469,7 +437,23 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[start : start + size]
 
 
+def _on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# -- reading, one function per question; PostgreSQL through `pgjson`, other databases the ORM --
+
+
 def _identity_owners(pairs: set[Pair]) -> dict[Pair, int]:
+    """The profile owning each known (kind, value)."""
+    if _on_postgresql():
+        rows = pgjson.fetchall(
+            "SELECT i.kind, i.value, i.profile_id FROM profiles_identity i "
+            "JOIN jsonb_array_elements(%s::jsonb) AS p "
+            "ON i.kind = p ->> 0 AND i.value = p ->> 1",
+            [pgjson.dumps(list(pairs))],
+        )
+        return {(kind, value): profile_id for kind, value, profile_id in rows}
     by_kind: dict[str, list[str]] = defaultdict(list)
     for kind, value in pairs:
         by_kind[kind].append(value)
@@ -483,55 +467,176 @@ def _identity_owners(pairs: set[Pair]) -> dict[Pair, int]:
     return owners
 
 
-_PG_CASTS = {
-    "profile_id": "bigint",
-    "merged_into_id": "bigint",
-    "first_seen": "timestamptz",
-    "last_seen": "timestamptz",
-    "resolved_at": "timestamptz",
-    "updated_at": "timestamptz",
-    "traits": "jsonb",
-    "trait_meta": "jsonb",
+def _profiles_lock(ids: set[int]) -> list[dict]:
+    """Lock these profiles in id order (so two workers never wait on each other in a cycle)."""
+    if _on_postgresql():
+        rows = pgjson.select(
+            "SELECT id, traits, trait_meta, first_seen, last_seen, merged_into_id "
+            "FROM profiles_profile WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            [pgjson.bigint_array(ids)],
+        )
+        for row in rows:
+            row["first_seen"] = pgjson.timestamp(row["first_seen"])
+            row["last_seen"] = pgjson.timestamp(row["last_seen"])
+        return rows
+    return list(
+        Profile.objects.select_for_update()
+        .filter(id__in=ids)
+        .order_by("id")
+        .values("id", "traits", "trait_meta", "first_seen", "last_seen", "merged_into_id")
+    )
+
+
+def _undone_merges(ids: set[int]) -> list[tuple[int, int]]:
+    """(winner, loser) of every undone merge either side of which is one of these profiles."""
+    if _on_postgresql():
+        array = pgjson.bigint_array(ids)
+        return pgjson.fetchall(
+            "SELECT winner_id, loser_id FROM profiles_profilemerge WHERE undone_at IS NOT NULL "
+            "AND (winner_id = ANY(%s::bigint[]) OR loser_id = ANY(%s::bigint[]))",
+            [array, array],
+        )
+    found: list[tuple[int, int]] = []
+    for chunk in _chunks(sorted(ids), _LOOKUP_CHUNK):
+        undone = ProfileMerge.objects.filter(undone_at__isnull=False).filter(
+            Q(winner_id__in=chunk) | Q(loser_id__in=chunk)
+        )
+        found.extend(undone.values_list("winner_id", "loser_id"))
+    return found
+
+
+def _identities_of(ids: set[int]) -> list[dict]:
+    """Every identity of these profiles."""
+    if _on_postgresql():
+        rows = pgjson.select(
+            "SELECT id, kind, value, profile_id, first_seen, last_seen, source_id "
+            "FROM profiles_identity WHERE profile_id = ANY(%s::bigint[])",
+            [pgjson.bigint_array(ids)],
+        )
+        for row in rows:
+            row["first_seen"] = pgjson.timestamp(row["first_seen"])
+            row["last_seen"] = pgjson.timestamp(row["last_seen"])
+        return rows
+    found: list[dict] = []
+    for chunk in _chunks(sorted(ids), _LOOKUP_CHUNK):
+        found.extend(
+            Identity.objects.filter(profile_id__in=chunk).values(
+                "id", "kind", "value", "profile_id", "first_seen", "last_seen", "source_id"
+            )
+        )
+    return found
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _ids_allocate(model, count: int) -> list[int]:
+    """`count` new ids of `model`'s table, ascending, as its inserts would have taken them."""
+    return sorted(
+        pk
+        for (pk,) in pgjson.fetchall(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+    )
+
+
+def _profiles_insert(rows: list[tuple], now: datetime) -> list[int]:
+    """Insert profiles from (traits, trait_meta, first_seen, last_seen); returns their ids."""
+    if not rows:
+        return []
+    if not _on_postgresql():
+        created = Profile.objects.bulk_create(
+            [
+                Profile(traits=traits, trait_meta=meta, first_seen=first, last_seen=last)
+                for traits, meta, first, last in rows
+            ]
+        )
+        return [obj.pk for obj in created]
+    # Ids are taken first, so that matching them to the rows never relies on RETURNING order.
+    ids = _ids_allocate(Profile, len(rows))
+    pgjson.execute(
+        "INSERT INTO profiles_profile "
+        "(id, traits, trait_meta, first_seen, last_seen, created_at, updated_at) "
+        "SELECT (r ->> 0)::bigint, r -> 1, r -> 2, (r ->> 3)::timestamptz, "
+        "(r ->> 4)::timestamptz, %s, %s FROM jsonb_array_elements(%s::jsonb) AS r",
+        [now, now, pgjson.dumps([(pk, *row) for pk, row in zip(ids, rows, strict=True)])],
+    )
+    return ids
+
+
+def _identities_insert(rows: list[tuple]) -> list[int]:
+    """Insert identities from (kind, value, profile, source, first_seen, last_seen); their ids.
+
+    Another worker's insert of the same (kind, value) raises IntegrityError.
+    """
+    if not rows:
+        return []
+    if not _on_postgresql():
+        created = Identity.objects.bulk_create(
+            [
+                Identity(
+                    kind=kind,
+                    value=value,
+                    profile_id=profile_id,
+                    source_id=source_id,
+                    first_seen=first,
+                    last_seen=last,
+                )
+                for kind, value, profile_id, source_id, first, last in rows
+            ]
+        )
+        return [obj.pk for obj in created]
+    ids = _ids_allocate(Identity, len(rows))
+    pgjson.execute(
+        "INSERT INTO profiles_identity "
+        "(id, kind, value, profile_id, source_id, first_seen, last_seen) "
+        "SELECT (r ->> 0)::bigint, r ->> 1, r ->> 2, (r ->> 3)::bigint, (r ->> 4)::bigint, "
+        "(r ->> 5)::timestamptz, (r ->> 6)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r",
+        [pgjson.dumps([(pk, *row) for pk, row in zip(ids, rows, strict=True)])],
+    )
+    return ids
+
+
+# How each column `_update_rows` sets is read from an element of the batch's JSON array.
+_PG_READ = {
+    "profile_id": "(r ->> {i})::bigint",
+    "merged_into_id": "(r ->> {i})::bigint",
+    "first_seen": "(r ->> {i})::timestamptz",
+    "last_seen": "(r ->> {i})::timestamptz",
+    "resolved_at": "(r ->> {i})::timestamptz",
+    "updated_at": "(r ->> {i})::timestamptz",
+    "traits": "r -> {i}",
+    "trait_meta": "r -> {i}",
 }
 
 
 def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
     """Set `columns` of many rows, each to its own values: `rows` are (pk, *values).
 
-    PostgreSQL gets one `UPDATE ... FROM unnest(arrays)` (one parameter per column, whatever the
-    row count); SQLite one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
+    PostgreSQL gets one `UPDATE ... FROM jsonb_array_elements(batch)`, the whole batch one JSON
+    parameter; SQLite one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
     bulk_update builds a CASE expression per row, which costs more than the update itself.
     """
     if not rows:
         return
-    fields = [model._meta.get_field(name) for name in columns]
     table = connection.ops.quote_name(model._meta.db_table)
+    if _on_postgresql():
+        reads = ", ".join(
+            _PG_READ[name].format(i=i) + f" AS {name}" for i, name in enumerate(columns, start=1)
+        )
+        pgjson.execute(
+            f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)} "  # noqa: S608 - names are ours
+            f"FROM (SELECT (r ->> 0)::bigint AS pk, {reads} "
+            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.id = v.pk",
+            [pgjson.dumps(rows)],
+        )
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    # SQLite names the columns of VALUES column1, column2...
+    placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    assignments = ", ".join(f"{c} = v.column{n}" for n, c in enumerate(columns, start=2))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays: list[list] = [[row[0] for row in rows]]
-            for index, name in enumerate(columns, start=1):
-                if _PG_CASTS[name] == "jsonb":
-                    arrays.append([json.dumps(row[index]) for row in rows])
-                else:
-                    arrays.append([row[index] for row in rows])
-            unnest = ", ".join(["%s::bigint[]"] + [f"%s::{_PG_CASTS[name]}[]" for name in columns])
-            # Server-side binding: the arrays travel as parameters. Django's default client-side
-            # binding would quote every element into the SQL text in Python, which took longer
-            # than the update itself. Errors still surface as Django's, for the retry logic.
-            with (
-                connection.wrap_database_errors,
-                psycopg.Cursor(connection.connection) as server_cursor,
-            ):
-                server_cursor.execute(
-                    f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)} "  # noqa: S608
-                    f"FROM unnest({unnest}) AS v(pk, {', '.join(columns)}) WHERE {table}.id = v.pk",
-                    arrays,
-                    binary=True,
-                )
-            return
-        # SQLite names the columns of VALUES column1, column2...
-        placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
-        assignments = ", ".join(f"{c} = v.column{n}" for n, c in enumerate(columns, start=2))
         for chunk in _chunks(rows, 3000 // (len(columns) + 1)):
             params: list = []
             for row in chunk:
@@ -546,6 +651,16 @@ def _update_rows(model, columns: list[str], rows: list[tuple]) -> None:
             )
 
 
+# The events' columns the resolver reads, `context` cut down to the parts with identifiers.
+_PG_CLAIM = (
+    'SELECT id, source_id, type, user_id, anonymous_id, previous_id, traits, "timestamp", '
+    "json_build_object('traits', context -> 'traits', 'device', context -> 'device', "
+    "'externalIds', context -> 'externalIds') AS context "
+    "FROM profiles_event WHERE resolved_at IS NULL {after}"
+    'ORDER BY "timestamp", id LIMIT %s FOR UPDATE OF profiles_event SKIP LOCKED'
+)
+
+
 def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
     """Lock up to `batch_size` unresolved events, oldest event time first, after `after`.
 
@@ -557,6 +672,16 @@ def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
     Only the parts of `context` that carry identifiers are read: the rest (library, user agent,
     page, campaign...) is most of its size and none of the resolver's business.
     """
+    if _on_postgresql():
+        if after is None:
+            sql, params = _PG_CLAIM.format(after=""), [batch_size]
+        else:
+            sql = _PG_CLAIM.format(after='AND ("timestamp", id) > (%s, %s) ')
+            params = [after[0], after[1], batch_size]
+        rows = pgjson.select(sql, params, order='t."timestamp", t.id')
+        for row in rows:
+            row["timestamp"] = pgjson.timestamp(row["timestamp"])
+        return rows
     qs = Event.objects.filter(resolved_at__isnull=True)
     if after is not None:
         qs = qs.filter(timestamp__gte=after[0]).exclude(timestamp=after[0], id__lte=after[1])
