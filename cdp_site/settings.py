@@ -192,12 +192,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcast (control) messages: kombu's default is a "control" folder in the working
+        # directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # The folder is polled; at the default of one second a backlog drains at a few tasks/s.
         "polling_interval": 0.1,
     }
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     (VAR_DIR / "celery-results").mkdir(parents=True, exist_ok=True)
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -216,6 +219,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
+    # Identity resolution is queued by each ingest; the sweep resolves anything a lost task left.
+    "profiles-resolve-sweep": {"task": "profiles.resolve_events", "schedule": 60.0},
     # Full segment refresh: catches time windows that expire without any new event.
     "segments-refresh-all": {"task": "segments.refresh_all", "schedule": 3600.0},
     # The builder's field catalogue (trait keys, events, property keys and their types).

@@ -296,9 +296,9 @@ def _sent_at_text(sent_at: object) -> str:
 
 def resolve_task_queue() -> None:
     # Imported here: identity resolution lives in profiles and is loaded only when needed.
-    from profiles.tasks import events_resolve_task
+    from profiles.resolution_queue import resolution_request
 
-    events_resolve_task.delay()
+    resolution_request()
 
 
 def tracking_messages_ingest(
@@ -347,10 +347,13 @@ def tracking_messages_ingest(
                     received_at=received_at,
                 )
             )
-    with transaction.atomic():
-        result = events_store(source_id=source.pk, rows=rows, received_at=received_at)
-        if quarantined:
+    if quarantined:
+        with transaction.atomic():
+            result = events_store(source_id=source.pk, rows=rows, received_at=received_at)
             QuarantinedMessage.objects.bulk_create(quarantined)
-        if result.stored:
-            transaction.on_commit(resolve_task_queue)
+    else:
+        # The common case: the events alone, written by a statement that is its own transaction.
+        result = events_store(source_id=source.pk, rows=rows, received_at=received_at)
+    if result.stored:
+        transaction.on_commit(resolve_task_queue)
     return IngestResult(accepted=result.stored, duplicates=result.duplicates, rejected=rejected)
