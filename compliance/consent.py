@@ -1,6 +1,10 @@
 """Consent: recording choices carried by events, and reading the state in force per purpose.
 
 The latest record per profile and purpose is in force; every record is kept as history.
+
+Recording runs after every batch identity resolution commits, over all of its events: on
+PostgreSQL it reads and writes through `profiles.pgjson` (one parameter for the batch's ids, only
+`context.consent` read back) rather than a long IN list and the whole context of each event.
 """
 
 from __future__ import annotations
@@ -8,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
+from profiles import pgjson
 from profiles.models import Event
 
 from .models import ConsentPurpose, ConsentRecord
@@ -17,11 +22,8 @@ from .models import ConsentPurpose, ConsentRecord
 PURPOSE_KEY = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
-def _preferences(context: object) -> dict[str, bool]:
+def _preferences(consent: object) -> dict[str, bool]:
     """`context.consent.categoryPreferences` as {purpose: bool}; anything else is ignored."""
-    if not isinstance(context, dict):
-        return {}
-    consent = context.get("consent")
     if not isinstance(consent, dict):
         return {}
     prefs = consent.get("categoryPreferences")
@@ -55,38 +57,107 @@ def consent_record_from_events(*, event_ids: Iterable[int]) -> int:
     Returns how many choices were not recorded yet; a concurrent capture of the same events is
     kept from writing them twice by the `consent_once_per_event` constraint.
     """
-    rows = list(
-        Event.objects.filter(
-            pk__in=list(event_ids), profile__isnull=False, context__has_key="consent"
-        )
-        .values("pk", "profile_id", "message_id", "source_id", "timestamp", "context")
-        .order_by("timestamp", "pk")
-    )
-    choices = [(row, _preferences(row["context"])) for row in rows]
+    rows = _events_with_consent(list(event_ids))
+    choices = [(row, _preferences(row["consent"])) for row in rows]
     choices = [(row, prefs) for row, prefs in choices if prefs]
     if not choices:
         return 0
     purposes = consent_purposes_ensure(key for _row, prefs in choices for key in prefs)
-    already = set(
-        ConsentRecord.objects.filter(
-            evidence__event_id__in=[row["pk"] for row, _prefs in choices]
-        ).values_list("evidence__event_id", "purpose_id")
-    )
+    already = _recorded([row["pk"] for row, _prefs in choices])
     new = [
-        ConsentRecord(
-            profile_id=row["profile_id"],
-            purpose=purposes[key],
-            granted=granted,
-            recorded_at=row["timestamp"],
-            source_id=row["source_id"],
-            evidence={"event_id": row["pk"], "message_id": row["message_id"]},
+        (
+            row["profile_id"],
+            purposes[key].pk,
+            granted,
+            row["timestamp"],
+            row["source_id"],
+            {"event_id": row["pk"], "message_id": row["message_id"]},
         )
         for row, prefs in choices
         for key, granted in prefs.items()
         if (row["pk"], purposes[key].pk) not in already
     ]
-    created = ConsentRecord.objects.bulk_create(new, ignore_conflicts=True)
-    return len(created)
+    _records_insert(new)
+    return len(new)
+
+
+def _events_with_consent(event_ids: list[int]) -> list[dict]:
+    """The resolved events among these that carry a consent object, oldest first.
+
+    Each as pk, profile_id, message_id, source_id, timestamp and consent (`context.consent`).
+    """
+    if connection.vendor == "postgresql":
+        rows = pgjson.select(
+            'SELECT id AS pk, profile_id, message_id, source_id, "timestamp", '
+            "context -> 'consent' AS consent FROM profiles_event "
+            "WHERE id = ANY(%s::bigint[]) AND profile_id IS NOT NULL AND context ? 'consent'",
+            [pgjson.bigint_array(event_ids)],
+            order='t."timestamp", t.pk',
+        )
+        for row in rows:
+            row["timestamp"] = pgjson.timestamp(row["timestamp"])
+        return rows
+    rows = list(
+        Event.objects.filter(pk__in=event_ids, profile__isnull=False, context__has_key="consent")
+        .values("pk", "profile_id", "message_id", "source_id", "timestamp", "context")
+        .order_by("timestamp", "pk")
+    )
+    for row in rows:
+        context = row.pop("context")
+        row["consent"] = context.get("consent") if isinstance(context, dict) else None
+    return rows
+
+
+def _recorded(event_ids: list[int]) -> set[tuple]:
+    """(event id, purpose id) of the choices of these events recorded already."""
+    if connection.vendor == "postgresql":
+        # Filtered on the text form, as `consent_once_per_event` indexes it, so the lookup is an
+        # index scan rather than a pass over every record.
+        rows = pgjson.select(
+            "SELECT evidence -> 'event_id' AS event_id, purpose_id "
+            "FROM compliance_consentrecord "
+            "WHERE evidence ? 'event_id' AND evidence ->> 'event_id' = ANY(%s::text[])",
+            [pgjson.bigint_array(event_ids)],
+        )
+        return {(row["event_id"], row["purpose_id"]) for row in rows}
+    return set(
+        ConsentRecord.objects.filter(evidence__event_id__in=event_ids).values_list(
+            "evidence__event_id", "purpose_id"
+        )
+    )
+
+
+def _records_insert(rows: list[tuple]) -> None:
+    """Insert (profile, purpose, granted, recorded_at, source, evidence) records.
+
+    One that a concurrent capture of the same event has just written is skipped.
+    """
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        pgjson.execute(
+            "INSERT INTO compliance_consentrecord "
+            "(profile_id, purpose_id, granted, recorded_at, source_id, evidence) "
+            "SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, (r ->> 2)::boolean, "
+            "(r ->> 3)::timestamptz, (r ->> 4)::bigint, r -> 5 "
+            "FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT DO NOTHING",
+            [pgjson.dumps(rows)],
+        )
+        return
+    ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                profile_id=profile_id,
+                purpose_id=purpose_id,
+                granted=granted,
+                recorded_at=recorded_at,
+                source_id=source_id,
+                evidence=evidence,
+            )
+            for profile_id, purpose_id, granted, recorded_at, source_id, evidence in rows
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def consent_state(profile_id: int) -> list[dict]:
