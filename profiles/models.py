@@ -110,6 +110,10 @@ class Event(models.Model):
     original_timestamp = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
+    # No database-level foreign key (the ORM still cascades): identity resolution attaches
+    # thousands of events per batch, and PostgreSQL checked each row at commit with a KEY SHARE
+    # lock on its profile, which also queued behind the other resolver's profile locks.
+    # Raw-SQL deletes of profiles must delete or detach their events themselves.
     profile = models.ForeignKey(
         Profile,
         null=True,
@@ -117,6 +121,7 @@ class Event(models.Model):
         on_delete=models.CASCADE,
         related_name="events",
         db_index=False,
+        db_constraint=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
