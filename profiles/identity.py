@@ -364,11 +364,8 @@ class _Batch:
         # merge of the same batch), and written in one statement.
         losers = sorted({real[m.loser] for m in self.merges if not self.profiles[m.loser].is_new})
         stored: dict[int, list[int]] = defaultdict(list)
-        for chunk in _chunks(losers, _LOOKUP_CHUNK):
-            for event_id, profile_id in Event.objects.filter(profile_id__in=chunk).values_list(
-                "id", "profile_id"
-            ):
-                stored[profile_id].append(event_id)
+        for event_id, profile_id in _events_of(losers):
+            stored[profile_id].append(event_id)
         moved_events: dict[int, int] = {}
         merged_pairs: list[tuple[int, int]] = []
         merge_rows = []
@@ -379,21 +376,21 @@ class _Batch:
             for event_id in brought:
                 moved_events[event_id] = winner
             merge_rows.append(
-                ProfileMerge(
-                    winner_id=winner,
-                    loser_id=loser,
-                    identifiers=[{"kind": k, "value": v} for k, v in merge.identifiers],
-                    event_id=merge.event_id,
-                    moved_identity_ids=sorted(self.owner[pair].id for pair in merge.pairs),
-                    moved_event_ids=sorted(brought + merge.batch_event_ids),
-                    loser_traits=merge.loser_traits,
-                    loser_trait_meta=merge.loser_trait_meta,
-                    merged_at=merge.at,
+                (
+                    winner,
+                    loser,
+                    [{"kind": k, "value": v} for k, v in merge.identifiers],
+                    merge.event_id,
+                    sorted(self.owner[pair].id for pair in merge.pairs),
+                    sorted(brought + merge.batch_event_ids),
+                    merge.loser_traits,
+                    merge.loser_trait_meta,
+                    merge.at,
                 )
             )
             merged_pairs.append((winner, loser))
         _update_rows(Event, ["profile_id"], list(moved_events.items()))
-        ProfileMerge.objects.bulk_create(merge_rows)
+        _merges_insert(merge_rows)
 
         _update_rows(
             Event,
@@ -527,6 +524,19 @@ def _identities_of(ids: set[int]) -> list[dict]:
     return found
 
 
+def _events_of(profile_ids: list[int]) -> list[tuple[int, int]]:
+    """(event id, profile id) of every stored event of these profiles."""
+    if _on_postgresql():
+        return pgjson.fetchall(
+            "SELECT id, profile_id FROM profiles_event WHERE profile_id = ANY(%s::bigint[])",
+            [pgjson.bigint_array(profile_ids)],
+        )
+    found: list[tuple[int, int]] = []
+    for chunk in _chunks(profile_ids, _LOOKUP_CHUNK):
+        found.extend(Event.objects.filter(profile_id__in=chunk).values_list("id", "profile_id"))
+    return found
+
+
 # -- writing ----------------------------------------------------------------------------------
 
 
@@ -596,6 +606,50 @@ def _identities_insert(rows: list[tuple]) -> list[int]:
         [pgjson.dumps([(pk, *row) for pk, row in zip(ids, rows, strict=True)])],
     )
     return ids
+
+
+def _merges_insert(rows: list[tuple]) -> None:
+    """Record merges from (winner, loser, identifiers, event, moved_identity_ids,
+    moved_event_ids, loser_traits, loser_trait_meta, merged_at)."""
+    if not rows:
+        return
+    if not _on_postgresql():
+        ProfileMerge.objects.bulk_create(
+            [
+                ProfileMerge(
+                    winner_id=winner,
+                    loser_id=loser,
+                    identifiers=identifiers,
+                    event_id=event_id,
+                    moved_identity_ids=identity_ids,
+                    moved_event_ids=event_ids,
+                    loser_traits=traits,
+                    loser_trait_meta=trait_meta,
+                    merged_at=at,
+                )
+                for (
+                    winner,
+                    loser,
+                    identifiers,
+                    event_id,
+                    identity_ids,
+                    event_ids,
+                    traits,
+                    trait_meta,
+                    at,
+                ) in rows
+            ]
+        )
+        return
+    pgjson.execute(
+        "INSERT INTO profiles_profilemerge (winner_id, loser_id, identifiers, event_id, "
+        "moved_identity_ids, moved_event_ids, loser_traits, loser_trait_meta, merged_at) "
+        "SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, r -> 2, (r ->> 3)::bigint, r -> 4, r -> 5, "
+        "r -> 6, r -> 7, (r ->> 8)::timestamptz "
+        # In list order, so ids ascend as the merges happened, as bulk_create would give them.
+        "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) ORDER BY e.n",
+        [pgjson.dumps(rows)],
+    )
 
 
 # How each column `_update_rows` sets is read from an element of the batch's JSON array.
