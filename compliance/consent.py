@@ -87,16 +87,20 @@ def _events_with_consent(event_ids: list[int]) -> list[dict]:
     Each as pk, profile_id, message_id, source_id, timestamp and consent (`context.consent`).
     """
     if connection.vendor == "postgresql":
+        # Unresolved events are left out here rather than in SQL: given `profile_id IS NOT NULL`
+        # the planner may walk every resolved event through the profile index, where the ids
+        # alone lead it to the primary key.
         rows = pgjson.select(
             'SELECT id AS pk, profile_id, message_id, source_id, "timestamp", '
             "context -> 'consent' AS consent FROM profiles_event "
-            "WHERE id = ANY(%s::bigint[]) AND profile_id IS NOT NULL AND context ? 'consent'",
+            "WHERE id = ANY(%s::bigint[]) AND context ? 'consent'",
             [pgjson.bigint_array(event_ids)],
             order='t."timestamp", t.pk',
         )
-        for row in rows:
+        resolved = [row for row in rows if row["profile_id"] is not None]
+        for row in resolved:
             row["timestamp"] = pgjson.timestamp(row["timestamp"])
-        return rows
+        return resolved
     rows = list(
         Event.objects.filter(pk__in=event_ids, profile__isnull=False, context__has_key="consent")
         .values("pk", "profile_id", "message_id", "source_id", "timestamp", "context")
@@ -140,7 +144,10 @@ def _records_insert(rows: list[tuple]) -> None:
             "(profile_id, purpose_id, granted, recorded_at, source_id, evidence) "
             "SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, (r ->> 2)::boolean, "
             "(r ->> 3)::timestamptz, (r ->> 4)::bigint, r -> 5 "
-            "FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT DO NOTHING",
+            # In list order: ids ascend as bulk_create would give them, and break ties between
+            # records of the same moment.
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) ORDER BY e.n "
+            "ON CONFLICT DO NOTHING",
             [pgjson.dumps(rows)],
         )
         return
