@@ -342,3 +342,41 @@ def test_resolve_task_run_twice_resolves_once():
     assert events_resolve_task.delay().get() == 1
     assert events_resolve_task.delay().get() == 0
     assert live_profiles().count() == 1
+
+
+def test_new_ids_ascend_in_the_order_profiles_identities_and_merges_arose():
+    ev(type="identify", anonymous_id="a-1", traits={"email": "first@x.io"}, timestamp=at(0))
+    ev(type="page", anonymous_id="a-2", timestamp=at(1))
+    ev(type="identify", anonymous_id="a-2", traits={"email": "first@x.io"}, timestamp=at(2))
+    ev(type="page", anonymous_id="a-3", timestamp=at(3))
+    ev(type="identify", anonymous_id="a-3", traits={"email": "first@x.io"}, timestamp=at(4))
+    events_resolve_pending()
+    profiles = list(Profile.objects.order_by("id").values_list("first_seen", flat=True))
+    assert profiles == [at(0), at(1), at(3)]
+    identities = list(Identity.objects.order_by("id").values_list("kind", "value"))
+    # Within an event, identifiers come in rule priority order: e-mail before anonymous id.
+    assert identities == [
+        ("email", "first@x.io"),
+        ("anonymous_id", "a-1"),
+        ("anonymous_id", "a-2"),
+        ("anonymous_id", "a-3"),
+    ]
+    first, second, third = Profile.objects.order_by("id")
+    merges = list(ProfileMerge.objects.order_by("id").values_list("winner_id", "loser_id"))
+    assert merges == [(first.pk, second.pk), (first.pk, third.pk)]
+
+
+def test_traits_and_times_come_back_exactly():
+    big = 123456789012345678901234567890
+    stamp = dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    ev(type="identify", user_id="u-1", traits={"big": big, "note": "Zoë"}, timestamp=stamp)
+    events_resolve_pending()
+    ev(type="identify", user_id="u-1", traits={"plan": "pro"}, timestamp=stamp)
+    events_resolve_pending()
+    profile = live_profiles().get()
+    assert profile.traits == {"big": big, "note": "Zoë", "plan": "pro"}
+    assert isinstance(profile.traits["big"], int)
+    assert (profile.first_seen, profile.last_seen) == (stamp, stamp)
+    assert profile.trait_meta["plan"]["at"] == stamp.isoformat()
+    identity = Identity.objects.get(kind="user_id")
+    assert (identity.first_seen, identity.last_seen) == (stamp, stamp)
