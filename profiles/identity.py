@@ -1,9 +1,11 @@
 """Identity resolution: stored events -> one profile per real person.
 
 Events are resolved in batches, in event-time order. For each batch the resolver looks up every
-identifier of every event in one query per kind, locks the profiles they point at, applies the
-matching rule in memory, then writes the outcome set-based: new profiles and identities in bulk
-inserts, the events' profiles in one `UPDATE ... FROM (VALUES ...)`.
+identifier of every event at once, locks the profiles they point at, applies the matching rule
+in memory, then writes the outcome set-based: new profiles and identities in bulk inserts, the
+events' profiles in one `UPDATE ... FROM`. On PostgreSQL each of these statements takes the
+batch as one JSON parameter and answers with one JSON value (`pgjson`): the driver's and the
+ORM's per-value work in Python cost more than the statements. Other databases use the ORM.
 
 The rule, per event: no known identifier -> a new profile; one profile -> attach; several ->
 merge them into the oldest, unless the merged profile would hold more identifiers of a kind than
