@@ -163,9 +163,10 @@ class _Batch:
                 break
             for row in _profiles_lock(wanted):
                 if row["merged_into_id"] is not None:
-                    # Identities always follow a merge; a merged profile still owning one was
-                    # merged by a worker that has committed since we read.
-                    raise _RetryBatchError
+                    # Merged by a worker that committed after the owners were read (we held no
+                    # lock then). Its identities moved with the merge, in that same commit, so
+                    # the next look-up finds the winner: no need to start the batch over.
+                    continue
                 self.profiles[row["id"]] = _Working(
                     key=row["id"],
                     traits=dict(row["traits"] or {}),
@@ -176,11 +177,12 @@ class _Batch:
             locked |= wanted
         else:
             raise _RetryBatchError
-        if not locked:
+        live = set(self.profiles)
+        if not live:
             return
-        for winner_id, loser_id in _undone_merges(locked):
+        for winner_id, loser_id in _undone_merges(live):
             self.split.add(frozenset((winner_id, loser_id)))
-        for ident in _identities_of(locked):
+        for ident in _identities_of(live):
             pair = (ident["kind"], ident["value"])
             self.profiles[ident["profile_id"]].ids[ident["kind"]].add(ident["value"])
             self.owner[pair] = _IdentityRow(

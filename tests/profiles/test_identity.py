@@ -380,3 +380,38 @@ def test_traits_and_times_come_back_exactly():
     assert profile.trait_meta["plan"]["at"] == stamp.isoformat()
     identity = Identity.objects.get(kind="user_id")
     assert (identity.first_seen, identity.last_seen) == (stamp, stamp)
+
+
+def test_a_profile_merged_by_another_worker_meanwhile_is_followed_without_a_retry(monkeypatch):
+    from profiles import identity
+
+    ev(type="identify", anonymous_id="a-1", traits={"email": "z@x.io"}, timestamp=at(0))
+    ev(type="identify", user_id="u-1", timestamp=at(1))
+    events_resolve_pending()
+    loser = Identity.objects.get(kind="user_id").profile
+    ev(type="identify", user_id="u-1", traits={"email": "z@x.io"}, timestamp=at(2))
+    events_resolve_pending()
+    winner = live_profiles().get()
+    late = ev(type="track", user_id="u-1", timestamp=at(3))
+
+    # The first look-up answers as it would have before the merge committed elsewhere.
+    real_owners, lookups, claims = identity._identity_owners, [], []
+
+    def owners(pairs):
+        lookups.append(pairs)
+        if len(lookups) == 1:
+            return {("user_id", "u-1"): loser.pk}
+        return real_owners(pairs)
+
+    def claim(*args):
+        claims.append(args)
+        return real_claim(*args)
+
+    real_claim = identity._claim
+    monkeypatch.setattr(identity, "_identity_owners", owners)
+    monkeypatch.setattr(identity, "_claim", claim)
+    assert events_resolve_pending() == 1
+    late.refresh_from_db()
+    assert late.profile == winner
+    assert len(claims) == 2  # the batch and the empty claim that ends the run: no retry
+    assert list(live_profiles()) == [winner]
