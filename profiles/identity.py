@@ -199,12 +199,13 @@ class _Batch:
         candidates = list(pairs)
         while candidates:
             matched: list[_Working] = []
+            # Told apart by key: `in` on the list would compare whole profiles field by field.
+            matched_keys: set[int] = set()
             for pair in candidates:
                 row = self.owner.get(pair)
-                if row is not None:
-                    profile = self.profiles[row.profile]
-                    if profile not in matched:
-                        matched.append(profile)
+                if row is not None and row.profile not in matched_keys:
+                    matched_keys.add(row.profile)
+                    matched.append(self.profiles[row.profile])
             new_pairs = [pair for pair in candidates if pair not in self.owner]
             if self._fits(matched, new_pairs):
                 target = self._merge_all(matched, candidates, event) if matched else None
@@ -221,6 +222,9 @@ class _Batch:
         return None
 
     def _fits(self, matched: list[_Working], new_pairs: list[Pair]) -> bool:
+        if not new_pairs and len(matched) <= 1:
+            # Most events: their identifiers all belong to one profile, which gains nothing.
+            return True
         if self.split and any(
             frozenset((a.key, b.key)) in self.split
             for i, a in enumerate(matched)
