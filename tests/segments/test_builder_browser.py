@@ -81,3 +81,31 @@ def test_marketer_builds_two_group_segment_and_sees_count_change(marketer, login
     segment = Segment.objects.get()
     assert [c["match"] for c in segment.definition["conditions"]] == ["any", "any"]
     assert segment.member_count == 2
+
+
+def test_typing_while_the_builder_redraws_is_kept(marketer, login):
+    """What is typed while a field change is redrawing the builder survives the redraw."""
+    Profile.objects.create(traits={"country": "DE"})
+    catalogue_refresh()
+    page = login(marketer)
+    page.goto("/segments/new/")
+    page.locator('button[value="add-trait:r"]').click()
+    _settle(page)
+    _choose(page, "r.0", "country")
+
+    # Hold the redraw the operator change asks for, type meanwhile, then let it through.
+    held = []
+    page.route("**/segments/new/", lambda route: held.append(route))
+    _field(page, "r.0", "operator").select_option("not_equals")
+    page.wait_for_function("() => document.querySelector('.htmx-request') !== null")
+    name = page.get_by_label("Name")
+    name.click()
+    name.press_sequentially("Outside Germany")
+    assert held, "the redraw request was not sent"
+    held[0].continue_()
+    page.unroute("**/segments/new/")
+    _settle(page)
+
+    expect(_field(page, "r.0", "operator")).to_have_value("not_equals")
+    expect(page.get_by_label("Name")).to_have_value("Outside Germany")
+    expect(page.get_by_label("Name")).to_be_focused()
