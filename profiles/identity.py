@@ -19,9 +19,11 @@ loser retries its whole batch, now seeing the other's profile. A resolved event 
 again, so running the task twice does nothing the second time.
 """
 
+import gc
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -816,6 +818,24 @@ def _resolve_batch(
     return events, changed
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection during one batch; it runs as usual between batches.
+
+    A batch allocates tens of thousands of dicts and tuples that live until its end, so the
+    collector kept walking them (and the whole Django heap) for nothing: a fifth of the
+    resolver's Python time. Reference counting still frees everything as it goes.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def events_resolve_pending(
     *,
     batch_size: int = 5000,
@@ -835,7 +855,8 @@ def events_resolve_pending(
     after: tuple[datetime, int] | None = None
     while max_batches is None or batches < max_batches:
         try:
-            events, _ = _resolve_batch(batch_size, rules, after)
+            with _cyclic_gc_paused():
+                events, _ = _resolve_batch(batch_size, rules, after)
         except (_RetryBatchError, IntegrityError, OperationalError) as exc:
             attempts += 1
             if attempts >= MAX_ATTEMPTS:
