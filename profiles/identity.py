@@ -12,7 +12,7 @@ merge them into the oldest, unless the merged profile would hold more identifier
 that kind's limit (two user ids: a shared device), in which case the event's lowest-priority
 identifier is dropped and matching is tried again.
 
-Concurrency: a worker claims its batch with `FOR UPDATE SKIP LOCKED`, so two workers never
+Concurrency: a worker claims its batch with `FOR NO KEY UPDATE SKIP LOCKED`, so two workers never
 resolve the same event; the profiles a batch touches are locked in id order; two workers that
 create the same identifier at once collide on the (kind, value) unique constraint, and the
 loser retries its whole batch, now seeing the other's profile. A resolved event is never claimed
@@ -475,11 +475,17 @@ def _identity_owners(pairs: set[Pair]) -> dict[Pair, int]:
 
 
 def _profiles_lock(ids: set[int]) -> list[dict]:
-    """Lock these profiles in id order (so two workers never wait on each other in a cycle)."""
+    """Lock these profiles in id order (so two workers never wait on each other in a cycle).
+
+    NO KEY UPDATE, not UPDATE: resolution changes a profile's columns, never its id, so another
+    transaction's foreign-key checks (the KEY SHARE locks PostgreSQL takes at commit for a new
+    identity or consent record pointing at the profile) need not wait for it. With plain UPDATE
+    locks, those commit-time checks deadlocked against the other worker's locks.
+    """
     if _on_postgresql():
         rows = pgjson.select(
             "SELECT id, traits, trait_meta, first_seen, last_seen, merged_into_id "
-            "FROM profiles_profile WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            "FROM profiles_profile WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
             [pgjson.bigint_array(ids)],
         )
         for row in rows:
@@ -487,7 +493,7 @@ def _profiles_lock(ids: set[int]) -> list[dict]:
             row["last_seen"] = pgjson.timestamp(row["last_seen"])
         return rows
     return list(
-        Profile.objects.select_for_update()
+        Profile.objects.select_for_update(no_key=True)
         .filter(id__in=ids)
         .order_by("id")
         .values("id", "traits", "trait_meta", "first_seen", "last_seen", "merged_into_id")
@@ -721,7 +727,7 @@ _PG_CLAIM = (
     "json_build_object('traits', context -> 'traits', 'device', context -> 'device', "
     "'externalIds', context -> 'externalIds') AS context "
     "FROM profiles_event WHERE resolved_at IS NULL {after}"
-    'ORDER BY "timestamp", id LIMIT %s FOR UPDATE OF profiles_event SKIP LOCKED'
+    'ORDER BY "timestamp", id LIMIT %s FOR NO KEY UPDATE OF profiles_event SKIP LOCKED'
 )
 
 
@@ -751,7 +757,7 @@ def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
         qs = qs.filter(timestamp__gte=after[0]).exclude(timestamp=after[0], id__lte=after[1])
     qs = qs.order_by("timestamp", "id")
     if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
+        qs = qs.select_for_update(skip_locked=True, of=("self",), no_key=True)
     rows = list(
         qs.values(
             "id",
@@ -778,12 +784,12 @@ def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
 
 def _resolve_batch(
     batch_size: int, rules: RuleBook, after: tuple[datetime, int] | None
-) -> tuple[list[dict], list[int]]:
-    """Resolve one batch in one transaction; returns (its events, the profiles it changed)."""
+) -> tuple[list[dict], list[int], list[tuple[int, int]]]:
+    """Resolve one batch in one transaction; returns (events, changed profiles, merges)."""
     with transaction.atomic():
         events = _claim(batch_size, after)
         if not events:
-            return [], []
+            return [], [], []
         extracted = [
             identifiers_extract(
                 user_id=e["user_id"],
@@ -807,15 +813,26 @@ def _resolve_batch(
         orphans = [e["id"] for e in events if e["id"] not in batch.assignments]
         if orphans:
             Event.objects.filter(id__in=orphans).update(resolved_at=now)
-        event_ids = [e["id"] for e in events]
+    return events, changed, merges
 
-        def announce() -> None:
+
+def _announce(event_ids: list[int], changed: list[int], merges: list[tuple[int, int]]) -> None:
+    """Tell the other apps about a committed batch: `profiles_merged`, then `events_resolved`.
+
+    Outside the batch's own retry: the batch is committed by now, and counting a receiver's
+    failure as the batch's would leave its events resolved but never announced. Receivers are
+    idempotent (consent capture skips recorded choices), so a deadlocked one is sent again.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
             if merges:
                 profiles_merged.send(sender=Profile, merges=list(merges))
             events_resolved.send(sender=Event, profile_ids=changed, event_ids=event_ids)
-
-        transaction.on_commit(announce)
-    return events, changed
+            return
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            logger.info("resolution announcement sent again after %s: %s", type(exc).__name__, exc)
 
 
 @contextmanager
@@ -856,16 +873,19 @@ def events_resolve_pending(
     while max_batches is None or batches < max_batches:
         try:
             with _cyclic_gc_paused():
-                events, _ = _resolve_batch(batch_size, rules, after)
+                events, changed, merges = _resolve_batch(batch_size, rules, after)
         except (_RetryBatchError, IntegrityError, OperationalError) as exc:
             attempts += 1
             if attempts >= MAX_ATTEMPTS:
                 raise
-            logger.info("identity resolution batch retried after %s", type(exc).__name__)
+            logger.info("identity resolution batch retried after %s: %s", type(exc).__name__, exc)
             continue
         attempts = 0
         if not events:
             return total
+        event_ids = [e["id"] for e in events]
+        # Immediately when the batch committed on its own; at the caller's commit otherwise.
+        transaction.on_commit(lambda ids=event_ids, c=changed, m=merges: _announce(ids, c, m))
         total += len(events)
         batches += 1
         after = (events[-1]["timestamp"], events[-1]["id"])

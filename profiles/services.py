@@ -58,7 +58,8 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
             raise MergeAlreadyUndoneError("This merge has already been undone.")
         profiles = {
             p.pk: p
-            for p in Profile.objects.select_for_update()
+            # NO KEY UPDATE, as the resolver takes: ids do not change, references may be added.
+            for p in Profile.objects.select_for_update(no_key=True)
             .filter(pk__in=[merge.winner_id, merge.loser_id])
             .order_by("pk")
         }

@@ -415,3 +415,30 @@ def test_a_profile_merged_by_another_worker_meanwhile_is_followed_without_a_retr
     assert late.profile == winner
     assert len(claims) == 2  # the batch and the empty claim that ends the run: no retry
     assert list(live_profiles()) == [winner]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_that_fails_once_is_sent_again_and_the_batch_still_counts():
+    """A deadlocked receiver (consent capture, say) runs after the batch committed: it is sent
+    again, and the batch is neither retried nor left out of the count."""
+    from django.db import OperationalError
+
+    calls = []
+
+    def flaky(sender, profile_ids, event_ids, **kwargs):
+        calls.append(sorted(event_ids))
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+
+    events = [
+        ev(type="identify", user_id="u1", timestamp=at(0)),
+        ev(type="track", event="Opened", user_id="u1", timestamp=at(1)),
+        ev(type="identify", user_id="u2", timestamp=at(2)),
+    ]
+    events_resolved.connect(flaky)
+    try:
+        assert events_resolve_pending() == 3
+    finally:
+        events_resolved.disconnect(flaky)
+    assert calls == [sorted(e.id for e in events)] * 2
+    assert not Event.objects.filter(resolved_at__isnull=True).exists()
