@@ -17,11 +17,13 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 @pytest.fixture
-def broker(request):
+def broker(monkeypatch):
     """The Celery app configured for a broker URL (not eager), restored afterwards."""
     saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
 
     def configure(url: str):
+        # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         celery_app.conf.broker_url = url
         celery_app.conf.task_always_eager = False
         resolution_queue._flag_store.cache_clear()
