@@ -96,11 +96,9 @@ def _events_with_consent(event_ids: list[int]) -> list[dict]:
             "WHERE id = ANY(%s::bigint[]) AND context ? 'consent'",
             [pgjson.bigint_array(event_ids)],
             order='t."timestamp", t.pk',
+            timestamps=("timestamp",),
         )
-        resolved = [row for row in rows if row["profile_id"] is not None]
-        for row in resolved:
-            row["timestamp"] = pgjson.timestamp(row["timestamp"])
-        return resolved
+        return [row for row in rows if row["profile_id"] is not None]
     rows = list(
         Event.objects.filter(pk__in=event_ids, profile__isnull=False, context__has_key="consent")
         .values("pk", "profile_id", "message_id", "source_id", "timestamp", "context")

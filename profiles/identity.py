@@ -487,10 +487,8 @@ def _profiles_lock(ids: set[int]) -> list[dict]:
             "SELECT id, traits, trait_meta, first_seen, last_seen, merged_into_id "
             "FROM profiles_profile WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
             [pgjson.bigint_array(ids)],
+            timestamps=("first_seen", "last_seen"),
         )
-        for row in rows:
-            row["first_seen"] = pgjson.timestamp(row["first_seen"])
-            row["last_seen"] = pgjson.timestamp(row["last_seen"])
         return rows
     return list(
         Profile.objects.select_for_update(no_key=True)
@@ -525,10 +523,8 @@ def _identities_of(ids: set[int]) -> list[dict]:
             "SELECT id, kind, value, profile_id, first_seen, last_seen, source_id "
             "FROM profiles_identity WHERE profile_id = ANY(%s::bigint[])",
             [pgjson.bigint_array(ids)],
+            timestamps=("first_seen", "last_seen"),
         )
-        for row in rows:
-            row["first_seen"] = pgjson.timestamp(row["first_seen"])
-            row["last_seen"] = pgjson.timestamp(row["last_seen"])
         return rows
     found: list[dict] = []
     for chunk in _chunks(sorted(ids), _LOOKUP_CHUNK):
@@ -748,10 +744,7 @@ def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
         else:
             sql = _PG_CLAIM.format(after='AND ("timestamp", id) > (%s, %s) ')
             params = [after[0], after[1], batch_size]
-        rows = pgjson.select(sql, params, order='t."timestamp", t.id')
-        for row in rows:
-            row["timestamp"] = pgjson.timestamp(row["timestamp"])
-        return rows
+        return pgjson.select(sql, params, order='t."timestamp", t.id', timestamps=("timestamp",))
     qs = Event.objects.filter(resolved_at__isnull=True)
     if after is not None:
         qs = qs.filter(timestamp__gte=after[0]).exclude(timestamp=after[0], id__lte=after[1])

@@ -7,17 +7,21 @@ every element of a long IN list into the SQL text in Python, and its loaders wou
 timestamp and JSON value into a Python object in Python: on the resolver's batches that cost
 more CPU than the statements themselves.
 
-Everything runs through Django's cursor, so errors surface as Django's (`IntegrityError`,
-`OperationalError`) for the callers' retry logic. PostgreSQL only: callers keep their ORM path
-for other databases.
+Statements run on Django's connection, in its transaction, with server-side binding: the batch
+travels as a parameter, where Django's client-side binding would escape it into the SQL text in
+Python and the server would parse it back out of the text. Errors surface as Django's
+(`IntegrityError`, `OperationalError`) for the callers' retry logic. PostgreSQL only: callers
+keep their ORM path for other databases.
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import connection
 
 # orjson reads integers beyond 64 bits as floats, where the standard library keeps them exact:
@@ -63,27 +67,44 @@ def timestamp(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def select(sql: str, params: Sequence = (), *, order: str = "") -> list[dict]:
+@contextmanager
+def _cursor() -> Iterator[psycopg.Cursor]:
+    """A server-side binding cursor on Django's connection, with the checks `cursor()` makes."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def select(
+    sql: str, params: Sequence = (), *, order: str = "", timestamps: Sequence[str] = ()
+) -> list[dict]:
     """The rows of a SELECT as dicts keyed by column name, read as one JSON value.
 
     `order` orders the aggregate (an ORDER BY inside the SELECT is not guaranteed to survive
-    it). Timestamps arrive as ISO-8601 text (see `timestamp`), JSON columns as Python values.
+    it). The `timestamps` columns come back as aware datetimes, other timestamps as ISO-8601
+    text (see `timestamp`); JSON columns as Python values.
     """
     aggregate = f"json_agg(t ORDER BY {order})" if order else "json_agg(t)"
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(f"SELECT coalesce({aggregate}, '[]')::text FROM ({sql}) AS t", params)  # noqa: S608 - callers' constant SQL
-        return loads(cursor.fetchone()[0])
+        rows = loads(cursor.fetchone()[0])
+    for row in rows:
+        for column in timestamps:
+            row[column] = timestamp(row[column])
+    return rows
 
 
 def execute(sql: str, params: Sequence = ()) -> int:
     """Run a statement; returns its row count."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
 def fetchall(sql: str, params: Sequence = ()) -> list[tuple]:
     """Rows of plain columns (ints, text), which psycopg loads in C."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
