@@ -10,7 +10,8 @@ ORM's per-value work in Python cost more than the statements. Other databases us
 The rule, per event: no known identifier -> a new profile; one profile -> attach; several ->
 merge them into the oldest, unless the merged profile would hold more identifiers of a kind than
 that kind's limit (two user ids: a shared device), in which case the event's lowest-priority
-identifier is dropped and matching is tried again.
+identifier is dropped and matching is tried again. The same happens when the merge would bring
+together the two sides of a split a person made by undoing an earlier merge (`IdentitySplit`).
 
 Concurrency: a worker claims its batch with `FOR NO KEY UPDATE SKIP LOCKED`, so two workers never
 resolve the same event; the profiles a batch touches are locked in id order; two workers that
@@ -33,7 +34,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from . import pgjson
-from .models import Event, Identity, Profile, ProfileMerge
+from .models import Event, Identity, IdentitySplitMember, Profile, ProfileMerge
 from .normalise import RuleBook, identifiers_extract
 from .signals import events_resolved, profiles_merged
 
@@ -149,8 +150,9 @@ class _Batch:
         self.owner: dict[Pair, _IdentityRow] = {}
         self.merges: list[_Merge] = []
         self.assignments: dict[int, int] = {}  # event id -> working key
-        # Pairs of profiles a person split by undoing a merge: never merged again automatically.
-        self.split: set[frozenset[int]] = set()
+        # Identifiers on a side of a split a person made by undoing a merge:
+        # (kind, value) -> [(split id, side)]. The two sides never end up in one profile.
+        self.apart: dict[Pair, list[tuple[int, int]]] = defaultdict(list)
         self._next_key = -1
 
     # -- reading ---------------------------------------------------------------------------
@@ -180,10 +182,14 @@ class _Batch:
         else:
             raise _RetryBatchError
         live = set(self.profiles)
-        if not live:
-            return
-        for winner_id, loser_id in _undone_merges(live):
-            self.split.add(frozenset((winner_id, loser_id)))
+        if live:
+            self._identities_load(live)
+        # Every identifier the batch can bring together: the events' own and those of the
+        # profiles they point at.
+        for split_id, side, kind, value in _split_members(pairs | set(self.owner)):
+            self.apart[(kind, value)].append((split_id, side))
+
+    def _identities_load(self, live: set[int]) -> None:
         for ident in _identities_of(live):
             pair = (ident["kind"], ident["value"])
             self.profiles[ident["profile_id"]].ids[ident["kind"]].add(ident["value"])
@@ -227,11 +233,7 @@ class _Batch:
         if not new_pairs and len(matched) <= 1:
             # Most events: their identifiers all belong to one profile, which gains nothing.
             return True
-        if self.split and any(
-            frozenset((a.key, b.key)) in self.split
-            for i, a in enumerate(matched)
-            for b in matched[i + 1 :]
-        ):
+        if self.apart and self._splits_joined(matched, new_pairs):
             # A person decided these are different people: treat it like a limit conflict.
             return False
         combined: dict[str, set[str]] = defaultdict(set)
@@ -248,6 +250,27 @@ class _Batch:
             if len(values) > limit and len(values) > largest[kind]:
                 return False
         return True
+
+    def _splits_joined(self, matched: list[_Working], new_pairs: list[Pair]) -> bool:
+        """Whether one profile made of these would hold both sides of a split.
+
+        Each matched profile and each new identifier is one part; a split is broken when one
+        part holds one side and another part the other. A profile that already held both
+        (from before the split) does not count against itself.
+        """
+        parts = [
+            [(kind, value) for kind, values in profile.ids.items() for value in values]
+            for profile in matched
+        ] + [[pair] for pair in new_pairs]
+        sides_seen: dict[int, dict[int, int]] = defaultdict(dict)  # split -> side -> part
+        for part, part_pairs in enumerate(parts):
+            for pair in part_pairs:
+                for split_id, side in self.apart.get(pair, ()):
+                    other = sides_seen[split_id].get(1 - side)
+                    if other is not None and other != part:
+                        return True
+                    sides_seen[split_id].setdefault(side, part)
+        return False
 
     def _new_profile(self) -> _Working:
         profile = _Working(key=self._next_key, dirty=True)
@@ -498,21 +521,28 @@ def _profiles_lock(ids: set[int]) -> list[dict]:
     )
 
 
-def _undone_merges(ids: set[int]) -> list[tuple[int, int]]:
-    """(winner, loser) of every undone merge either side of which is one of these profiles."""
+def _split_members(pairs: set[Pair]) -> list[tuple[int, int, str, str]]:
+    """(split id, side, kind, value) of every split member among these identifiers."""
+    if not pairs or not IdentitySplitMember.objects.exists():
+        # The usual case, and one cheap query: nobody has undone a merge yet.
+        return []
     if _on_postgresql():
-        array = pgjson.bigint_array(ids)
         return pgjson.fetchall(
-            "SELECT winner_id, loser_id FROM profiles_profilemerge WHERE undone_at IS NOT NULL "
-            "AND (winner_id = ANY(%s::bigint[]) OR loser_id = ANY(%s::bigint[]))",
-            [array, array],
+            "SELECT m.split_id, m.side, m.kind, m.value FROM profiles_identitysplitmember m "
+            "JOIN jsonb_array_elements(%s::jsonb) AS p ON m.kind = p ->> 0 AND m.value = p ->> 1",
+            [pgjson.dumps(list(pairs))],
         )
-    found: list[tuple[int, int]] = []
-    for chunk in _chunks(sorted(ids), _LOOKUP_CHUNK):
-        undone = ProfileMerge.objects.filter(undone_at__isnull=False).filter(
-            Q(winner_id__in=chunk) | Q(loser_id__in=chunk)
-        )
-        found.extend(undone.values_list("winner_id", "loser_id"))
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in pairs:
+        by_kind[kind].append(value)
+    found: list[tuple[int, int, str, str]] = []
+    for kind, values in by_kind.items():
+        for chunk in _chunks(values, _LOOKUP_CHUNK):
+            found.extend(
+                IdentitySplitMember.objects.filter(kind=kind, value__in=chunk).values_list(
+                    "split_id", "side", "kind", "value"
+                )
+            )
     return found
 
 

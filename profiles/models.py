@@ -182,3 +182,40 @@ class ProfileMerge(models.Model):
     @property
     def undone(self) -> bool:
         return self.undone_at is not None
+
+
+class IdentitySplit(models.Model):
+    """Two groups of identifiers that a person said belong to different people.
+
+    Made when a merge is undone. Kept by identifier rather than by profile id, so it outlives
+    the profiles: resolution never joins the two sides again, neither later events nor a
+    `rebuild` that re-derives every profile from scratch. Each identifier is one
+    `IdentitySplitMember`, on side 0 (the profile that stayed) or side 1 (the one that came back).
+    """
+
+    merge = models.ForeignKey(
+        ProfileMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="splits"
+    )
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    made_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Split {self.pk}"
+
+
+class IdentitySplitMember(models.Model):
+    """One identifier on one side of an `IdentitySplit`."""
+
+    split = models.ForeignKey(IdentitySplit, on_delete=models.CASCADE, related_name="members")
+    side = models.PositiveSmallIntegerField(choices=[(0, "stayed"), (1, "came back")])
+    kind = models.CharField(max_length=64)
+    value = models.CharField(max_length=512)
+
+    class Meta:
+        # The resolver looks splits up by the identifiers of the events it resolves.
+        indexes = [models.Index(fields=["kind", "value"], name="split_member_identifier")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value} (side {self.side})"

@@ -7,7 +7,14 @@ from django.utils import timezone
 from cdp_site.signals import personal_data_accessed
 
 from .identity import events_resolve_pending, traits_apply
-from .models import Event, Identity, Profile, ProfileMerge
+from .models import (
+    Event,
+    Identity,
+    IdentitySplit,
+    IdentitySplitMember,
+    Profile,
+    ProfileMerge,
+)
 from .signals import profile_merge_undone
 
 
@@ -85,6 +92,7 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
         merge.undone_at = timezone.now()
         merge.undone_by = user if getattr(user, "is_authenticated", False) else None
         merge.save(update_fields=["undone_at", "undone_by"])
+        _split_record(merge=merge, stayed=winner, came_back=loser)
         if merge.undone_by is not None:
             personal_data_accessed.send(
                 sender=ProfileMerge,
@@ -102,12 +110,26 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
     return merge
 
 
+def _split_record(*, merge: ProfileMerge, stayed: Profile, came_back: Profile) -> IdentitySplit:
+    """Keep the two people apart by their identifiers, for every later resolution and rebuild."""
+    split = IdentitySplit.objects.create(
+        merge=merge, made_by=merge.undone_by, made_at=merge.undone_at
+    )
+    IdentitySplitMember.objects.bulk_create(
+        IdentitySplitMember(split=split, side=side, kind=kind, value=value)
+        for side, profile in ((0, stayed), (1, came_back))
+        for kind, value in Identity.objects.filter(profile=profile).values_list("kind", "value")
+    )
+    return split
+
+
 def profiles_rebuild(*, batch_size: int = 5000, progress=None) -> int:
     """Re-derive every profile from the stored events, e.g. after the identity rules changed.
 
     Profiles, identities and merges are dropped and the events resolved again from scratch, in
-    event-time order. `progress(done, total)` is called after each batch. Returns the number of
-    events resolved.
+    event-time order. Splits people made by undoing merges are kept: they hold identifiers, not
+    profiles, and the new profiles respect them. `progress(done, total)` is called after each
+    batch. Returns the number of events resolved.
     """
     with transaction.atomic():
         Event.objects.exclude(profile=None, resolved_at=None).update(profile=None, resolved_at=None)

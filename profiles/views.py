@@ -188,8 +188,9 @@ def profile_timeline(request, profile_id: int):
         **_timeline_context(request, profile, events, cursor, filters),
     }
     if request.htmx:
-        template = "profiles/_timeline_items.html" if filters.before else "profiles/_timeline.html"
-        return render(request, template, context)
+        # The next page, or the first page of a new filter: only the items. The filter form
+        # stays in place, so a choice made while a response is on its way is never lost.
+        return render(request, "profiles/_timeline_items.html", context)
     return render(request, "profiles/profile_timeline.html", context)
 
 

@@ -1,11 +1,15 @@
 """Undoing a merge gives both people back exactly as they were."""
 
 import datetime as dt
+import io
+from importlib import import_module
 
 import pytest
+from django.apps import apps
+from django.core.management import call_command
 
 from profiles.identity import events_resolve_pending
-from profiles.models import Event, Identity, Profile, ProfileMerge
+from profiles.models import Event, Identity, IdentitySplit, Profile, ProfileMerge
 from profiles.services import MergeAlreadyUndoneError, profile_merge_undo
 from profiles.signals import profile_merge_undone
 from tests.factories import EventFactory
@@ -148,3 +152,80 @@ def test_a_split_pair_does_not_stop_other_merges(two_people, support_agent):
     latest = ProfileMerge.objects.order_by("-pk").first()
     assert ProfileMerge.objects.count() == 2
     assert {latest.winner_id, latest.loser_id} == {first.pk, third.pk}
+
+
+def people() -> set[frozenset]:
+    """Each live profile as the set of its identifiers: comparable across rebuilds."""
+    return {
+        frozenset(p.identities.values_list("kind", "value"))
+        for p in Profile.objects.filter(merged_into__isnull=True)
+    }
+
+
+def test_undo_records_the_split_by_identifier(two_people, support_agent):
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    profile_merge_undo(merge=merge, user=support_agent)
+    split = IdentitySplit.objects.get()
+    assert (split.merge, split.made_by) == (merge, support_agent)
+    assert set(split.members.values_list("side", "kind", "value")) == {
+        (0, "anonymous_id", "laptop"),
+        (0, "email", "kim@x.io"),
+        (1, "user_id", "kim-1"),
+    }
+
+
+def test_a_rebuild_keeps_people_a_person_split(two_people, support_agent):
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    profile_merge_undo(merge=ProfileMerge.objects.get(), user=support_agent)
+    before = people()
+    assert len(before) == 2
+
+    call_command("rebuild", yes=True, stdout=io.StringIO())
+
+    assert people() == before
+    # And the events that would join them again still do not, after the rebuild too.
+    ev(5, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    assert people() == before
+
+
+def test_a_split_holds_after_one_side_merged_into_someone_else(two_people, support_agent):
+    first, second = two_people
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    profile_merge_undo(merge=ProfileMerge.objects.get(), user=support_agent)
+    # Kim's tablet, seen before anything else, then Kim signs in on it: Kim's profile is merged
+    # into the tablet's (the older one), so the profile the split was made with is gone.
+    ev(-10, type="page", anonymous_id="tablet")
+    events_resolve_pending()
+    ev(6, type="identify", anonymous_id="tablet", user_id="kim-1")
+    events_resolve_pending()
+    kim = Identity.objects.get(kind="user_id", value="kim-1").profile
+    assert Profile.objects.get(pk=second.pk).merged_into == kim != second
+
+    # The laptop's e-mail on the tablet: the tablet is Kim's, the e-mail the other person's.
+    ev(7, type="identify", anonymous_id="tablet", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    assert Identity.objects.get(kind="email", value="kim@x.io").profile == first
+    assert Profile.objects.filter(pk__in=[first.pk, kim.pk], merged_into=None).count() == 2
+
+
+def test_undone_merges_from_before_splits_existed_become_splits(two_people, support_agent):
+    ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    profile_merge_undo(merge=ProfileMerge.objects.get(), user=support_agent)
+    IdentitySplit.objects.all().delete()
+
+    migration = import_module("profiles.migrations.0007_identity_splits")
+    migration.splits_from_undone_merges(apps, None)
+
+    split = IdentitySplit.objects.get()
+    assert split.made_by == support_agent
+    assert set(split.members.values_list("side", "kind", "value")) == {
+        (0, "anonymous_id", "laptop"),
+        (0, "email", "kim@x.io"),
+        (1, "user_id", "kim-1"),
+    }
