@@ -129,3 +129,22 @@ def login(page):
         return page
 
     return do_login
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and at the end no session left on it that would stop its removal.
+
+    An idle session another thread left open (a live server's request thread, say) would make
+    the removal fail: PostgreSQL refuses to drop a database anyone is connected to.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
