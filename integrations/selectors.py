@@ -27,13 +27,24 @@ def source_get_by_write_key(write_key: str) -> Source | None:
     cached = _write_keys.get(write_key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    if len(write_key) > Source._meta.get_field("write_key").max_length:
+    if len(write_key) > Source._meta.get_field("write_key").max_length or not _storable(write_key):
         return None
     source = Source.objects.filter(write_key=write_key).first()
     if source is not None:
         with _write_keys_lock:
             _write_keys[write_key] = (now + WRITE_KEY_CACHE_SECONDS, source)
     return source
+
+
+def _storable(text: str) -> bool:
+    """Text the database can compare: no NUL character, no lone surrogate (keys never hold them)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def write_key_cache_clear() -> None:

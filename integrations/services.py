@@ -1,8 +1,8 @@
 """Writes of the integrations app: creating and switching sources, replaying the quarantine."""
 
+import json
 from dataclasses import dataclass
 
-import orjson
 from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
@@ -13,6 +13,7 @@ from .models import QuarantinedMessage, Source
 from .selectors import write_key_cache_clear
 from .tracking.ingest import (
     InvalidMessageError,
+    batch_fields_check,
     message_row,
     resolve_task_queue,
     timestamp_parse,
@@ -55,9 +56,13 @@ class ReplayResult:
 
 def _loads(text: str):
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return json.loads(text)
+    except ValueError:
         return None
+
+
+def _object_or_none(value):
+    return value if isinstance(value, dict) else None
 
 
 def quarantine_replay(*, source: Source, user, entry_ids: list[int] | None = None) -> ReplayResult:
@@ -75,18 +80,19 @@ def quarantine_replay(*, source: Source, user, entry_ids: list[int] | None = Non
             entries = entries.filter(pk__in=entry_ids)
         rows, replayed, failed = [], [], []
         for entry in entries:
-            batch_context = _loads(entry.batch_context)
-            batch_integrations = _loads(entry.batch_integrations)
+            # Batch fields that were not objects are left out: they were the reason, and the
+            # message itself may be fine.
+            batch_context = _object_or_none(_loads(entry.batch_context))
+            batch_integrations = _object_or_none(_loads(entry.batch_integrations))
             try:
                 rows.append(
                     message_row(
                         _loads(entry.payload),
-                        batch_context=batch_context if isinstance(batch_context, dict) else None,
-                        batch_integrations=batch_integrations
-                        if isinstance(batch_integrations, dict)
-                        else None,
+                        batch_context=batch_context,
+                        batch_integrations=batch_integrations,
                         sent_at=timestamp_parse(entry.sent_at or None, "sentAt"),
                         received_at=entry.received_at,
+                        batch_bytes=batch_fields_check(batch_context, batch_integrations),
                     )
                 )
                 entry.status = QuarantinedMessage.Status.REPLAYED

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 from django.db import connection, transaction
 
 from . import pgjson
@@ -107,7 +106,7 @@ def _store_generic(source_id: int, rows: Sequence[tuple], received_at: datetime)
     for row in rows:
         values = list(row)
         for i in json_positions:
-            values[i] = orjson.dumps(values[i]).decode()
+            values[i] = pgjson.dumps(values[i])
         for i in time_positions:
             values[i] = ops.adapt_datetimefield_value(values[i])
         params.append((*values, source_id, ops.adapt_datetimefield_value(received_at)))

@@ -47,9 +47,15 @@ def _isoformat(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def has_long_number(data: bytes) -> bool:
+    """Whether JSON `data` may hold a number orjson would read differently from the standard
+    library (a run of 19 digits or more, inside a string or not)."""
+    return _LONG_NUMBER in data.translate(_DIGITS_TO_ZERO)
+
+
 def loads(text: str) -> Any:
     """Parse JSON text exactly as `json.loads` would, at orjson's speed where that is the same."""
-    if _LONG_NUMBER not in text.encode().translate(_DIGITS_TO_ZERO):
+    if not has_long_number(text.encode()):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

@@ -6,9 +6,14 @@ view turns into `{"code": ..., "message": ...}`; nothing a client sends reaches 
 
 import base64
 import binascii
+import codecs
+import json
+import math
 import zlib
 
 import orjson
+
+from profiles import pgjson
 
 from .ingest import MAX_REQUEST_BYTES
 
@@ -57,6 +62,14 @@ def body_read(request) -> bytes:
             ) from None
         if len(body) > MAX_REQUEST_BYTES or decompressor.unconsumed_tail:
             raise _too_large()
+        if not decompressor.eof:
+            raise TrackingRequestError(
+                400, "invalid_encoding", "The gzip data ends before its end: it was cut short."
+            )
+        if decompressor.unused_data:
+            raise TrackingRequestError(
+                400, "invalid_encoding", "The body holds more data after its gzip data."
+            )
     elif encoding not in ("", "identity"):
         raise TrackingRequestError(
             400, "invalid_encoding", "Content-Encoding must be gzip, deflate or none."
@@ -64,13 +77,38 @@ def body_read(request) -> bytes:
     return body
 
 
+def _exact_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_parse(body: bytes) -> dict:
+    """The body as a JSON object, every value as the client wrote it.
+
+    orjson reads integers beyond 64 bits as floats and refuses a whole body for one lone
+    surrogate (a cut emoji, which browsers' JSON.stringify writes); the standard library reads
+    both exactly, so it takes those bodies. A lone surrogate then fails its own message only,
+    which is quarantined; the rest of the batch is stored.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8) :]
     try:
+        if pgjson.has_long_number(body):
+            raise orjson.JSONDecodeError("long number", "", 0)
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise TrackingRequestError(
-            400, "invalid_json", f"The body is not valid JSON: {error}"
-        ) from None
+        try:
+            data = json.loads(body, parse_float=_exact_float, parse_constant=_constant)
+        except (ValueError, RecursionError):
+            raise TrackingRequestError(
+                400, "invalid_json", f"The body is not valid JSON: {error}"
+            ) from None
     if not isinstance(data, dict):
         raise TrackingRequestError(400, "invalid_json", "The body must be a JSON object.")
     return data
@@ -85,7 +123,7 @@ def write_key_get(request, data: dict) -> str:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             raise TrackingRequestError(
-                401, "invalid_write_key", "The Basic credentials are not valid base64."
+                401, "invalid_write_key", "The Basic credentials are not base64-encoded UTF-8."
             ) from None
         key = decoded.partition(":")[0]
         if key:

@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.db import transaction
@@ -22,6 +22,8 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
 MAX_PROPERTIES = 300
+# PostgreSQL keeps time zone offsets under 16 hours; ISO-8601 allows up to 24.
+MAX_UTC_OFFSET = timedelta(hours=16)
 
 MESSAGE_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 # Maximum lengths, as the event store's columns hold them.
@@ -63,6 +65,24 @@ def _nul_error() -> InvalidMessageError:
     return InvalidMessageError("invalid_characters", "Strings may not contain NUL characters.")
 
 
+def _encoded(value: object) -> bytes:
+    """`value` as compact JSON, or InvalidMessageError when it cannot be stored as JSON.
+
+    The standard library takes what orjson cannot write but is still JSON: integers beyond 64
+    bits and nesting deeper than orjson's limit. Lone surrogates stay invalid.
+    """
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidMessageError(
+            "invalid_message", "The message holds values that are not valid JSON."
+        ) from None
+
+
 def timestamp_parse(value: object, field: str) -> datetime | None:
     """An ISO-8601 time as an aware datetime (UTC when the zone is missing); None when absent."""
     if value is None or value == "":
@@ -78,8 +98,17 @@ def timestamp_parse(value: object, field: str) -> datetime | None:
             "invalid_timestamp", f"{field} is not an ISO-8601 date and time."
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+        return parsed.replace(tzinfo=UTC)
+    offset = parsed.utcoffset()
+    if offset is not None and abs(offset) >= MAX_UTC_OFFSET:
+        raise InvalidMessageError(
+            "invalid_timestamp", f"{field} has a time zone offset of 16 hours or more."
+        )
+    try:
+        # In UTC, where it is stored: an offset may carry a time past year 9999 or before year 1.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidMessageError("invalid_timestamp", f"{field} is out of range.") from None
 
 
 def _identifier(message: dict, field: str) -> str:
@@ -159,19 +188,21 @@ def message_row(
     batch_integrations: dict | None,
     sent_at: datetime | None,
     received_at: datetime,
+    batch_bytes: int = 0,
 ) -> tuple:
-    """One raw message as a row for the event store, or InvalidMessageError saying why not."""
+    """One raw message as a row for the event store, or InvalidMessageError saying why not.
+
+    The batch's context and integrations must have passed `batch_fields_check`, which gives
+    `batch_bytes`: what they add to each message's size.
+    """
     if not isinstance(message, dict):
         raise InvalidMessageError("invalid_message", "A message must be a JSON object.")
-    try:
-        encoded = orjson.dumps(message)
-    except (TypeError, orjson.JSONEncodeError):
+    encoded = _encoded(message)
+    if len(encoded) + batch_bytes > MAX_MESSAGE_BYTES:
         raise InvalidMessageError(
-            "invalid_message", "The message holds values that are not valid JSON."
-        ) from None
-    if len(encoded) > MAX_MESSAGE_BYTES:
-        raise InvalidMessageError(
-            "message_too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes."
+            "message_too_large",
+            f"A message may be at most {MAX_MESSAGE_BYTES} bytes"
+            + (", with the batch's context and integrations." if batch_bytes else "."),
         )
     if _nul_in(encoded):
         raise _nul_error()
@@ -214,11 +245,8 @@ def message_row(
         # RudderStack's SDKs send identify traits in context.traits only.
         traits = context["traits"]
 
-    message_id = message.get("messageId")
-    if message_id is None or message_id == "":
-        message_id = str(uuid.uuid4())
-    else:
-        message_id = _identifier(message, "messageId")
+    # Blank (or only spaces) counts as absent: otherwise every blank id would be one message.
+    message_id = _identifier(message, "messageId") or str(uuid.uuid4())
 
     original = timestamp_parse(message.get("timestamp"), "timestamp")
     message_sent_at = timestamp_parse(message.get("sentAt"), "sentAt") or sent_at
@@ -260,38 +288,53 @@ def payload_dump(value: object) -> str:
         return json.dumps(value, ensure_ascii=True, default=repr)
 
 
+def batch_fields_check(batch_context: object, batch_integrations: object) -> int:
+    """What the batch's context and integrations add to each message's size, in bytes.
+
+    InvalidMessageError when they cannot go into every message: not objects, or holding what
+    no message may hold.
+    """
+    if batch_context is not None and not isinstance(batch_context, dict):
+        raise InvalidMessageError("invalid_context", "The batch context must be a JSON object.")
+    if batch_integrations is not None and not isinstance(batch_integrations, dict):
+        raise InvalidMessageError(
+            "invalid_integrations", "The batch integrations must be an object."
+        )
+    if not (batch_context or batch_integrations):
+        return 0
+    try:
+        encoded = _encoded([batch_context or {}, batch_integrations or {}])
+    except InvalidMessageError:
+        raise InvalidMessageError("invalid_context", "The batch fields are not JSON.") from None
+    if _nul_in(encoded):
+        raise _nul_error()
+    return len(encoded)
+
+
 def _batch_problem(
     batch_context: object, batch_integrations: object, sent_at: object
-) -> tuple[InvalidMessageError | None, datetime | None]:
-    """What is wrong with the batch-level fields (it applies to every message), and sentAt."""
-    if batch_context is not None and not isinstance(batch_context, dict):
-        return InvalidMessageError(
-            "invalid_context", "The batch context must be a JSON object."
-        ), None
-    if batch_integrations is not None and not isinstance(batch_integrations, dict):
-        return (
-            InvalidMessageError(
-                "invalid_integrations", "The batch integrations must be an object."
-            ),
-            None,
-        )
-    if batch_context or batch_integrations:
-        try:
-            encoded = orjson.dumps([batch_context, batch_integrations])
-        except (TypeError, orjson.JSONEncodeError):
-            return InvalidMessageError("invalid_context", "The batch fields are not JSON."), None
-        if _nul_in(encoded):
-            return _nul_error(), None
+) -> tuple[InvalidMessageError | None, int, datetime | None]:
+    """What is wrong with the batch-level fields (it applies to every message), their size in
+    each message, and sentAt."""
     try:
-        return None, timestamp_parse(sent_at, "sentAt")
+        batch_bytes = batch_fields_check(batch_context, batch_integrations)
+        return None, batch_bytes, timestamp_parse(sent_at, "sentAt")
     except InvalidMessageError as problem:
-        return problem, None
+        return problem, 0, None
 
 
 def _sent_at_text(sent_at: object) -> str:
+    """sentAt as sent, for the quarantine; JSON-escaped unless it is text any database keeps."""
     if sent_at is None:
         return ""
-    return (sent_at if isinstance(sent_at, str) else payload_dump(sent_at))[:100]
+    if isinstance(sent_at, str) and "\x00" not in sent_at:
+        try:
+            sent_at.encode()
+        except UnicodeEncodeError:
+            pass
+        else:
+            return sent_at[:100]
+    return payload_dump(sent_at)[:100]
 
 
 def resolve_task_queue() -> None:
@@ -315,7 +358,9 @@ def tracking_messages_ingest(
     Queues one identity-resolution task after commit when new events were stored.
     """
     received_at = received_at or timezone.now()
-    batch_error, batch_sent_at = _batch_problem(batch_context, batch_integrations, sent_at)
+    batch_error, batch_bytes, batch_sent_at = _batch_problem(
+        batch_context, batch_integrations, sent_at
+    )
     rows: list[tuple] = []
     rejected: list[dict] = []
     quarantined: list[QuarantinedMessage] = []
@@ -330,6 +375,7 @@ def tracking_messages_ingest(
                     batch_integrations=batch_integrations,
                     sent_at=batch_sent_at,
                     received_at=received_at,
+                    batch_bytes=batch_bytes,
                 )
             )
         except InvalidMessageError as problem:

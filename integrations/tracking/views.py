@@ -11,7 +11,7 @@ from cdp_site.rest import json_error
 from integrations.selectors import source_get_by_write_key
 
 from .http import TrackingRequestError, body_read, json_parse, write_key_get
-from .ingest import MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, tracking_messages_ingest
+from .ingest import MAX_BATCH_MESSAGES, tracking_messages_ingest
 
 CORS_HEADERS = {
     # Browser SDKs post from customers' own sites; the write key, not the origin, authorises.
@@ -40,12 +40,9 @@ def _handle(request, kind: str | None) -> HttpResponse:
         response["Allow"] = "POST, OPTIONS"
         return response
     try:
-        body = body_read(request)
-        if kind is not None and len(body) > MAX_MESSAGE_BYTES:
-            raise TrackingRequestError(
-                400, "message_too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes."
-            )
-        data = json_parse(body)
+        # A single call's size is checked on the message as parsed, like a batch's messages, so
+        # that one over the limit is quarantined too.
+        data = json_parse(body_read(request))
         source = source_get_by_write_key(write_key_get(request, data))
         if source is None:
             raise TrackingRequestError(401, "invalid_write_key", "Unknown write key.")
@@ -101,3 +98,11 @@ def tracking_batch(request):
 @csrf_exempt
 def tracking_call(request, kind: str):
     return _handle(request, kind)
+
+
+SHORT_PATHS = {kind[0]: kind for kind in ("identify", "track", "page", "screen", "group", "alias")}
+
+
+@csrf_exempt
+def tracking_call_short(request, letter: str):
+    return _handle(request, SHORT_PATHS[letter])

@@ -274,3 +274,80 @@ def test_page_category_is_kept_in_properties(resolve_task):
         messages=[{"type": "page", "anonymousId": "a", "name": "Install", "category": "Docs"}],
     )
     assert Event.objects.get().properties == {"category": "Docs"}
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "0001-01-01T00:30:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:30:00-01:00",  # after year 9999 in UTC
+        "2024-01-01T00:00:00-23:59",  # an offset PostgreSQL cannot keep
+        "2024-01-01T00:00:00+16:00",
+    ],
+)
+def test_timestamps_outside_what_can_be_stored_are_quarantined(timestamp, resolve_task):
+    result = tracking_messages_ingest(
+        source=SourceFactory(), messages=[_track(messageId="ok"), _track(timestamp=timestamp)]
+    )
+    assert result.accepted == 1
+    assert [r["code"] for r in result.rejected] == ["invalid_timestamp"]
+
+
+def test_a_batch_sent_at_with_an_offset_postgresql_cannot_keep_quarantines_the_batch(
+    resolve_task,
+):
+    result = tracking_messages_ingest(
+        source=SourceFactory(), messages=[_track()], sent_at="2024-01-01T00:00:00+16:00"
+    )
+    assert [r["code"] for r in result.rejected] == ["invalid_timestamp"]
+
+
+def test_timestamps_with_an_offset_are_stored_in_utc(resolve_task):
+    tracking_messages_ingest(
+        source=SourceFactory(), messages=[_track(timestamp="2026-05-01T14:00:00+02:00")]
+    )
+    assert Event.objects.get().original_timestamp == datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("sent_at", ["\x00", "a\x00b", "\ud800"])
+def test_sent_at_with_odd_characters_is_quarantined_readably(sent_at, resolve_task):
+    for kwargs in ({"sent_at": sent_at}, {"messages": [_track(sentAt=sent_at)]}):
+        kwargs.setdefault("messages", [_track()])
+        result = tracking_messages_ingest(source=SourceFactory(), **kwargs)
+        assert len(result.rejected) == 1
+        assert result.rejected[0]["code"] in (
+            "invalid_timestamp",
+            "invalid_characters",
+            "invalid_message",
+        )
+    assert QuarantinedMessage.objects.count() == 2
+    assert QuarantinedMessage.objects.filter(sent_at="").count() == 1
+
+
+@pytest.mark.parametrize("message_id", [" ", "\t", "   "])
+def test_blank_message_ids_are_replaced_not_collided(message_id, resolve_task):
+    source = SourceFactory()
+    first = tracking_messages_ingest(source=source, messages=[_track(messageId=message_id)])
+    second = tracking_messages_ingest(source=source, messages=[_track(messageId=message_id)])
+    assert (first.accepted, second.accepted) == (1, 1)
+    assert all(len(m) == 36 for m in Event.objects.values_list("message_id", flat=True))
+
+
+def test_the_batch_context_counts_towards_each_message_size(resolve_task):
+    result = tracking_messages_ingest(
+        source=SourceFactory(),
+        messages=[_track(), _track()],
+        batch_context={"padding": "x" * MAX_MESSAGE_BYTES},
+    )
+    assert result.accepted == 0
+    assert [r["code"] for r in result.rejected] == ["message_too_large"] * 2
+    assert "batch's context" in result.rejected[0]["message"]
+    assert Event.objects.count() == 0
+
+
+def test_a_message_nested_deeper_than_orjson_writes_is_stored(resolve_task):
+    nested: dict = {}
+    for _ in range(300):
+        nested = {"n": nested}
+    result = tracking_messages_ingest(source=SourceFactory(), messages=[_track(properties=nested)])
+    assert result.accepted == 1

@@ -216,3 +216,19 @@ def test_create_source_command_refuses_a_taken_name():
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_source", "--name", "backend")
     assert Source.objects.count() == 1
+
+
+def test_replay_checks_the_batch_context_it_merges(admin_client):
+    source = SourceFactory()
+    tracking_messages_ingest(
+        source=source,
+        messages=[{"type": "track", "userId": "u", "event": "E"}],
+        batch_context={"ip": "1\x00"},
+    )
+    entry = QuarantinedMessage.objects.get()
+    assert entry.code == "invalid_characters"
+    response = admin_client.post(f"/sources/{source.pk}/quarantine/replay/", {})
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert (entry.status, entry.code) == (QuarantinedMessage.Status.PENDING, "invalid_characters")
+    assert Event.objects.count() == 0

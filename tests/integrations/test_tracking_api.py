@@ -163,7 +163,8 @@ def _big_batch(messages: int, size: int = 10):
         ("/v1/batch", b" ", {}, 400, "invalid_json"),
         ("/v1/batch", b"[1, 2]", {}, 400, "invalid_json"),
         ("/v1/batch", b'{"batch": [], "x": NaN}', {}, 400, "invalid_json"),
-        ("/v1/batch", b'{"batch": ["\\ud800"]}', {}, 400, "invalid_json"),
+        ("/v1/batch", b'{"batch": [], "x": Infinity}', {}, 400, "invalid_json"),
+        ("/v1/batch", b'{"batch": [], "x": 1e400}', {}, 400, "invalid_json"),
         ("/v1/batch", b'{"batch": "\xff"}', {}, 400, "invalid_json"),
         (
             "/v1/batch",
@@ -195,6 +196,20 @@ def _big_batch(messages: int, size: int = 10):
         (
             "/v1/batch",
             b"\x1f\x8b garbage",
+            {"HTTP_CONTENT_ENCODING": "gzip"},
+            400,
+            "invalid_encoding",
+        ),
+        (
+            "/v1/batch",
+            gzip.compress(b'{"batch": []}')[:-6],
+            {"HTTP_CONTENT_ENCODING": "gzip"},
+            400,
+            "invalid_encoding",
+        ),
+        (
+            "/v1/batch",
+            gzip.compress(b'{"batch": []}') + b"trailing",
             {"HTTP_CONTENT_ENCODING": "gzip"},
             400,
             "invalid_encoding",
@@ -269,3 +284,83 @@ def test_garbage_in_batch_fields_never_breaks_the_api(client, source, top):
     assert response.status_code == 200
     body = response.json()
     assert body["accepted"] + len(body["rejected"]) == 1
+
+
+def test_a_lone_surrogate_fails_its_own_message_only(client, source):
+    body = b'{"batch": [{"type": "track", "event": "E", "userId": "u1", "messageId": "ok"}, '
+    body += b'{"type": "track", "event": "E", "userId": "u1", "properties": {"s": "abc\\ud83d"}}]}'
+    response = post(client, "/v1/batch", body, key=source.write_key)
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 1
+    assert [(r["index"], r["code"]) for r in response.json()["rejected"]] == [
+        (1, "invalid_message")
+    ]
+    assert "\\ud83d" in QuarantinedMessage.objects.get().payload
+
+
+def test_numbers_beyond_64_bits_are_kept_exactly(client, source):
+    body = (
+        b'{"batch": [{"type": "track", "event": "E", "userId": 123456789012345678901234, '
+        b'"properties": {"order": 98765432109876543210987, "low": -9223372036854775809}}]}'
+    )
+    response = post(client, "/v1/batch", body, key=source.write_key)
+    assert response.json()["accepted"] == 1
+    event = Event.objects.get()
+    assert event.user_id == "123456789012345678901234"
+    assert event.properties == {"order": 98765432109876543210987, "low": -9223372036854775809}
+
+
+def test_a_utf8_byte_order_mark_is_ignored(client, source):
+    body = b"\xef\xbb\xbf" + json.dumps({"batch": [_track()]}).encode()
+    assert post(client, "/v1/batch", body, key=source.write_key).status_code == 200
+
+
+@pytest.mark.parametrize("letter", ["i", "t", "p", "s", "g", "a"])
+def test_the_browser_sdk_short_paths_are_the_calls(client, source, letter):
+    kind = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
+    message = {"userId": "u1", "event": "E", "groupId": "g", "previousId": "p"}
+    # analytics-next sends the write key in the body, as text/plain.
+    body = json.dumps({**message, "writeKey": source.write_key}).encode()
+    response = post(client, f"/v1/{letter}", body, content_type="text/plain")
+    assert response.status_code == 200, response.content
+    assert Event.objects.get().type == kind[letter]
+
+
+def test_the_browser_sdk_batch_path(client, source):
+    response = post(client, "/v1/b", {"batch": [_track()]}, key=source.write_key)
+    assert response.json()["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"a\x00b:").decode()},
+        {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"\xff\xfe:").decode()},
+    ],
+)
+def test_odd_write_keys_in_basic_auth_are_401(client, source, auth):
+    response = post(client, "/v1/batch", {"batch": [_track()]}, **auth)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("key", [r"\u0000", r"a\u0000b", r"\ud800"])  # JSON escapes
+def test_odd_write_keys_in_the_body_are_401(client, source, key):
+    body = b'{"batch": [], "writeKey": "' + key.encode() + b'"}'
+    response = post(client, "/v1/batch", body)
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_write_key")
+
+
+def test_an_oversized_single_call_is_quarantined(client, source):
+    response = post(
+        client, "/v1/track", {"userId": "u", "event": "E", "p": "x" * 40_000}, key=source.write_key
+    )
+    assert response.status_code == 400
+    assert QuarantinedMessage.objects.get().code == "message_too_large"
+
+
+def test_a_single_call_is_measured_as_parsed_not_as_escaped(client, source):
+    # 12,000 "é" are 72 KB escaped as \\u00e9 on the wire, 24 KB as UTF-8: within the limit.
+    body = json.dumps({"userId": "u", "event": "E", "properties": {"t": "é" * 12_000}}).encode()
+    assert len(body) > 32 * 1024
+    response = post(client, "/v1/track", body, key=source.write_key)
+    assert response.status_code == 200, response.content
