@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from cdp_site.signals import personal_data_accessed
 
 from . import selectors
-from .masking import can_view_personal_data, mask_identifier, mask_traits
+from .masking import can_view_personal_data, mask_event_payload, mask_identifier, mask_traits
 from .models import Event, Identity, Profile, ProfileMerge
 
 
@@ -83,16 +83,7 @@ class EventSerializer(serializers.ModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if not can_view_personal_data(self.context["request"].user):
-            for key in ("userId", "anonymousId"):
-                if data[key]:
-                    data[key] = mask_identifier(key, data[key])
-            data["traits"] = mask_traits(data["traits"] or {})
-            data["properties"] = mask_traits(data["properties"] or {})
-            context = dict(data["context"] or {})
-            context.pop("ip", None)
-            if isinstance(context.get("traits"), dict):
-                context["traits"] = mask_traits(context["traits"])
-            data["context"] = context
+            data = mask_event_payload(data)
         return data
 
 
@@ -121,7 +112,9 @@ class ProfileList(generics.ListAPIView):
     def get_queryset(self):
         _require_profile_reader(self.request)
         params = {name: self.request.query_params.get(name, "")[:512] for name in FILTERS}
-        return selectors.profile_filter_by_identifiers(**params)
+        return selectors.profile_filter_by_identifiers(
+            **params, partial=can_view_personal_data(self.request.user)
+        )
 
     def list(self, request, *args, **kwargs):
         response = super().list(request, *args, **kwargs)

@@ -1,23 +1,40 @@
-"""Masking of personal data for people whose role does not need to see it in full."""
+"""Masking of personal data for people whose role does not need to see it in full.
+
+What counts as personal is decided by key and by value, at any depth: a value under a key that
+names personal data (an e-mail, phone, name, address, birthday, IP or identifier field, in any
+naming style) is masked whole, whatever its type (numbers, lists and objects included); a text
+that is an e-mail address is masked wherever it appears. Everything else (plan, country,
+revenue, product names) is shown as it is.
+"""
 
 import re
 
-# Trait keys whose values identify a person; everything else (plan, country, counts) is shown.
-PERSONAL_TRAIT_KEYS = frozenset(
+# Keys (lower-cased, without separators) that are personal wherever they appear in the key...
+_PERSONAL_PARTS = ("email", "phone", "mobile", "address", "street", "birth", "postal", "zip")
+# ...and keys that are personal only as a whole ("productname" is not, "lastname" is).
+_PERSONAL_KEYS = frozenset(
     {
-        "email",
-        "phone",
         "name",
-        "first_name",
-        "firstName",
-        "last_name",
-        "lastName",
-        "address",
-        "street",
-        "birthday",
+        "firstname",
+        "lastname",
+        "fullname",
+        "middlename",
+        "displayname",
+        "username",
         "ip",
+        "ipaddress",
+        "ssn",
+        "passport",
+        "userid",
+        "anonymousid",
+        "deviceid",
+        "advertisingid",
+        "externalids",
     }
 )
+_DEVICE_ID_KEYS = frozenset({"id", "advertisingId", "adTrackingId", "token"})
+_SEPARATORS = re.compile(r"[^a-z0-9]")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def can_view_personal_data(user) -> bool:
@@ -46,19 +63,73 @@ def mask_text(value: str) -> str:
 
 
 def mask_identifier(kind: str, value: str) -> str:
-    if kind == "email":
+    if kind == "email" or _EMAIL.fullmatch(str(value)):
         return mask_email(value)
     if kind == "phone":
         return mask_phone(value)
     return mask_text(value)
 
 
+def _is_personal_key(key: object) -> bool:
+    flat = _SEPARATORS.sub("", str(key).lower())
+    return flat in _PERSONAL_KEYS or any(part in flat for part in _PERSONAL_PARTS)
+
+
+def _mask_whole(value: object, kind: str) -> object:
+    """Every scalar inside `value` masked, the shape kept."""
+    if isinstance(value, dict):
+        return {k: _mask_whole(v, kind) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_whole(v, kind) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return mask_identifier(kind, str(value))
+
+
+def mask_personal(value: object) -> object:
+    """A copy of `value` (a dict of traits, properties or context) with personal data masked."""
+    if isinstance(value, dict):
+        masked = {}
+        for key, item in value.items():
+            if _is_personal_key(key):
+                flat = _SEPARATORS.sub("", str(key).lower())
+                kind = "phone" if ("phone" in flat or "mobile" in flat) else flat
+                masked[key] = _mask_whole(item, kind)
+            else:
+                masked[key] = mask_personal(item)
+        return masked
+    if isinstance(value, list):
+        return [mask_personal(item) for item in value]
+    if isinstance(value, str) and _EMAIL.fullmatch(value.strip()):
+        return mask_email(value.strip())
+    return value
+
+
 def mask_traits(traits: dict) -> dict:
-    """A copy of `traits` with the personal ones masked."""
-    masked = {}
-    for key, value in traits.items():
-        if key in PERSONAL_TRAIT_KEYS and isinstance(value, str):
-            masked[key] = mask_identifier(key, value)
-        else:
-            masked[key] = value
+    """A copy of a profile's or an event's traits with the personal ones masked."""
+    return mask_personal(traits or {})
+
+
+def mask_event_payload(payload: dict) -> dict:
+    """An event as shown to people (the timeline, the API) with its personal data masked.
+
+    The ids, traits, properties and context at any depth (context.externalIds, device ids and
+    the IP address included); the IP is dropped altogether.
+    """
+    masked = dict(payload)
+    for key in ("userId", "anonymousId", "previousId"):
+        if masked.get(key):
+            masked[key] = mask_identifier(key, masked[key])
+    for key in ("traits", "properties"):
+        masked[key] = mask_personal(masked.get(key) or {})
+    context = dict(masked.get("context") or {})
+    context.pop("ip", None)
+    device = context.get("device")
+    if isinstance(device, dict):
+        # Device ids identify a person (resolution matches on them) under a plain "id" key.
+        context["device"] = {
+            key: _mask_whole(value, "device_id") if key in _DEVICE_ID_KEYS else value
+            for key, value in device.items()
+        }
+    masked["context"] = mask_personal(context)
     return masked

@@ -62,14 +62,22 @@ def _identity_profiles(condition: Q, limit: int) -> list[tuple[int, str]]:
     )
 
 
-def profile_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
+def profile_search(
+    *, query: str, limit: int = SEARCH_LIMIT, partial: bool = True
+) -> list[SearchHit]:
     """Profiles matching what a person typed: exact identifier and id hits first, then names and
-    identifier prefixes. E-mails match in any case, phones in any common format."""
-    query = " ".join(str(query).split())[:MAX_QUERY_LENGTH]
+    identifier prefixes. E-mails match in any case, phones in any common format.
+
+    `partial=False` (for people who see personal data masked) leaves names and prefixes out:
+    otherwise adding one letter at a time would tell whether an e-mail or name exists, and
+    spell it out. A merged-away profile is answered by the one it was merged into.
+    """
+    # NUL cannot be in any stored text, and PostgreSQL refuses it in a query parameter.
+    query = " ".join(str(query).replace("\x00", "").split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
     exact: list[tuple[int, str]] = []
-    if query.isdigit() and 0 < int(query) <= MAX_BIGINT:
+    if query.isascii() and query.isdigit() and 0 < int(query) <= MAX_BIGINT:
         exact.extend(
             (pk, "profile id")
             for pk in Profile.objects.filter(pk=int(query)).values_list("pk", flat=True)
@@ -82,8 +90,8 @@ def profile_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
         exact.extend(_identity_profiles(Q(kind="phone", value=phone), limit))
     exact.extend(_identity_profiles(Q(value=query), limit))
 
-    partial: list[tuple[int, str]] = []
-    if len(query) >= 2:
+    partial_hits: list[tuple[int, str]] = []
+    if partial and len(query) >= 2:
         lowered = query.lower()
         if connection.vendor == "postgresql":
             # Parameterised, and written exactly as the trigram index's expression.
@@ -93,26 +101,32 @@ def profile_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
             )
         else:
             name_ids = Profile.objects.filter(traits__name__icontains=query)
-        partial.extend(
+        partial_hits.extend(
             (pk, "name")
             for pk in name_ids.filter(merged_into__isnull=True).values_list("pk", flat=True)[:limit]
         )
-        partial.extend(_identity_profiles(Q(value__startswith=lowered), limit))
+        partial_hits.extend(_identity_profiles(Q(value__startswith=lowered), limit))
         if lowered != query:
-            partial.extend(_identity_profiles(Q(value__startswith=query), limit))
+            partial_hits.extend(_identity_profiles(Q(value__startswith=query), limit))
 
     order: dict[int, tuple[str, bool]] = {}
     for pk, kind in exact:
         order.setdefault(pk, (kind, True))
-    for pk, kind in partial:
+    for pk, kind in partial_hits:
         order.setdefault(pk, (kind, False))
     ids = list(order)[:limit]
     profiles = Profile.objects.in_bulk(ids)
     hits = []
+    shown: set[int] = set()
     for pk in ids:
         profile = profiles.get(pk)
         if profile is None:
             continue
+        if profile.merged_into_id is not None:
+            profile = profile_live(profile)
+        if profile.pk in shown:
+            continue
+        shown.add(profile.pk)
         kind, is_exact = order[pk]
         hits.append(SearchHit(profile=profile, matched=kind, exact=is_exact))
     return hits
@@ -123,9 +137,21 @@ def _like_escape(text: str) -> str:
 
 
 def profile_filter_by_identifiers(
-    *, email: str = "", phone: str = "", user_id: str = "", anonymous_id: str = "", q: str = ""
+    *,
+    email: str = "",
+    phone: str = "",
+    user_id: str = "",
+    anonymous_id: str = "",
+    q: str = "",
+    partial: bool = True,
 ) -> QuerySet[Profile] | list[Profile]:
-    """Live profiles holding every identifier given (the API's filters)."""
+    """Live profiles holding every identifier given and matching `q` (the API's filters).
+
+    With `q`, in the search's order (`partial` as for `profile_search`).
+    """
+    if any("\x00" in value for value in (email, phone, user_id, anonymous_id)):
+        # No stored value holds NUL, and PostgreSQL refuses it in a query parameter.
+        return Profile.objects.none()
     qs = Profile.objects.filter(merged_into__isnull=True).order_by("-last_seen", "-id")
     wanted = []
     if email:
@@ -139,7 +165,11 @@ def profile_filter_by_identifiers(
     for kind, value in wanted:
         qs = qs.filter(pk__in=Identity.objects.filter(kind=kind, value=value).values("profile_id"))
     if q:
-        return [hit.profile for hit in profile_search(query=q, limit=100)]
+        found = [hit.profile for hit in profile_search(query=q, limit=100, partial=partial)]
+        if wanted:
+            allowed = set(qs.filter(pk__in=[p.pk for p in found]).values_list("pk", flat=True))
+            found = [p for p in found if p.pk in allowed]
+        return found
     return qs
 
 

@@ -12,7 +12,7 @@ from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
 
 from . import charts, selectors, services
-from .masking import can_view_personal_data, mask_identifier, mask_traits
+from .masking import can_view_personal_data, mask_event_payload, mask_traits
 from .models import Event
 
 PROFILE_READERS = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
@@ -30,8 +30,8 @@ def _audit(request, *, profile_id: int | None, action: str, detail: dict) -> Non
 def profile_search(request):
     """One box for any identifier, a name or a profile id; results as you type."""
     query = request.GET.get("q", "")
-    hits = selectors.profile_search(query=query) if query.strip() else []
     full = can_view_personal_data(request.user)
+    hits = selectors.profile_search(query=query, partial=full) if query.strip() else []
     results = []
     for hit in hits:
         traits = hit.profile.traits if full else mask_traits(hit.profile.traits or {})
@@ -98,6 +98,11 @@ def profile_detail(request, profile_id: int):
     return render(request, "profiles/profile_detail.html", context)
 
 
+def _is_number(text: str) -> bool:
+    # isdigit() alone accepts "²" and other digits int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def _parse_filters(request) -> selectors.TimelineFilter:
     source = request.GET.get("source", "")
     event_type = request.GET.get("type", "")
@@ -107,12 +112,12 @@ def _parse_filters(request) -> selectors.TimelineFilter:
         stamp, _, pk = raw.rpartition("_")
         try:
             at = dt.datetime.fromisoformat(stamp)
-            if at.tzinfo is not None and pk.isdigit() and int(pk) < 2**63:
+            if at.tzinfo is not None and _is_number(pk) and int(pk) < 2**63:
                 before = (at, int(pk))
         except ValueError:
             before = None
     return selectors.TimelineFilter(
-        source_id=int(source) if source.isdigit() and int(source) < 2**63 else None,
+        source_id=int(source) if _is_number(source) and int(source) < 2**63 else None,
         type=event_type if event_type in Event.Type.values else "",
         before=before,
     )
@@ -133,17 +138,7 @@ def _event_payload(event: Event, full: bool) -> str:
         "context": event.context,
     }
     if not full:
-        payload["userId"] = mask_identifier("user_id", event.user_id) if event.user_id else ""
-        payload["anonymousId"] = (
-            mask_identifier("anonymous_id", event.anonymous_id) if event.anonymous_id else ""
-        )
-        payload["traits"] = mask_traits(event.traits or {})
-        payload["properties"] = mask_traits(event.properties or {})
-        context = dict(event.context or {})
-        if isinstance(context.get("traits"), dict):
-            context["traits"] = mask_traits(context["traits"])
-        context.pop("ip", None)
-        payload["context"] = context
+        payload = mask_event_payload(payload)
     return json.dumps(payload, indent=2, sort_keys=True, default=str)
 
 

@@ -119,3 +119,57 @@ def test_authentication_and_roles(lee, integration_admin, support_agent, client_
     assert api_for(integration_admin).get("/api/profiles/").status_code == 403
     assert client_for(support_agent).get(f"/api/profiles/{lee.pk}/").status_code == 200
     assert api_for(support_agent).get("/api/profiles/99999999/").status_code == 404
+
+
+def test_q_is_one_more_filter(lee, support_agent):
+    client = api_for(support_agent)
+    assert (
+        client.get("/api/profiles/", {"q": "Lee Park", "email": "nobody@x.io"}).json()["results"]
+        == []
+    )
+    found = client.get("/api/profiles/", {"q": "Lee Park", "email": "lee@shop.io"}).json()
+    assert [row["id"] for row in found["results"]] == [lee.pk]
+
+
+def test_q_with_a_merged_away_id_finds_the_winner(support_agent):
+    EventFactory(type="identify", anonymous_id="a", traits={"email": "m@x.io"}, timestamp=T0)
+    EventFactory(type="identify", anonymous_id="", user_id="u", timestamp=T0 + dt.timedelta(1))
+    events_resolve_pending()
+    EventFactory(
+        type="identify",
+        anonymous_id="",
+        user_id="u",
+        traits={"email": "m@x.io"},
+        timestamp=T0 + dt.timedelta(2),
+    )
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    found = api_for(support_agent).get("/api/profiles/", {"q": str(merge.loser_id)}).json()
+    assert [row["id"] for row in found["results"]] == [merge.winner_id]
+
+
+def test_marketers_find_by_exact_identifier_only(lee, marketer, support_agent):
+    marketer_api, agent_api = api_for(marketer), api_for(support_agent)
+    # A prefix would let someone spell an address out one letter at a time.
+    assert marketer_api.get("/api/profiles/", {"q": "lee@sh"}).json()["results"] == []
+    assert marketer_api.get("/api/profiles/", {"q": "Lee Pa"}).json()["results"] == []
+    exact = marketer_api.get("/api/profiles/", {"q": "LEE@shop.io"}).json()["results"]
+    assert [row["id"] for row in exact] == [lee.pk]
+    assert len(agent_api.get("/api/profiles/", {"q": "lee@sh"}).json()["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    "params", [{"q": "²"}, {"q": "\x00"}, {"email": "\x00"}, {"user_id": "a\x00b"}, {"q": "¹²³"}]
+)
+def test_odd_characters_in_filters_are_no_error(lee, support_agent, params):
+    response = api_for(support_agent).get("/api/profiles/", params)
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_marketers_see_event_payloads_masked(lee, marketer):
+    data = api_for(marketer).get(f"/api/profiles/{lee.pk}/events/").json()
+    identify = next(e for e in data["results"] if e["type"] == "identify")
+    assert identify["traits"]["phone"].endswith("00")
+    assert "206" not in identify["traits"]["phone"]
+    assert identify["userId"] != "lee-1"

@@ -2,7 +2,14 @@
 
 import pytest
 
-from profiles.masking import can_view_personal_data, mask_email, mask_phone, mask_traits
+from profiles.masking import (
+    can_view_personal_data,
+    mask_email,
+    mask_event_payload,
+    mask_personal,
+    mask_phone,
+    mask_traits,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +47,54 @@ def test_mask_traits_masks_only_personal_keys():
 )
 def test_who_sees_personal_data(persona_name, allowed, request):
     assert can_view_personal_data(request.getfixturevalue(persona_name)) is allowed
+
+
+def test_masking_reaches_every_depth_and_type():
+    masked = mask_personal(
+        {
+            "phone": 4155550123,
+            "address": {"street": "1 Main St", "city": "Springfield"},
+            "emails": ["jane@example.com"],
+            "customer_email": "jane@example.com",
+            "contact": "Jane <x>",
+            "note": "jane@example.com",
+            "productName": "Blue Shoes",
+            "revenue": 39.95,
+            "vip": True,
+        }
+    )
+    assert masked == {
+        "phone": "********23",
+        "address": {"street": "1*** M*** S***", "city": "S***"},
+        "emails": ["j***@example.com"],
+        "customer_email": "j***@example.com",
+        "contact": "Jane <x>",
+        "note": "j***@example.com",
+        "productName": "Blue Shoes",
+        "revenue": 39.95,
+        "vip": True,
+    }
+
+
+def test_event_payload_masks_ids_context_and_drops_the_ip():
+    masked = mask_event_payload(
+        {
+            "userId": "jane-1",
+            "anonymousId": "anon-77",
+            "traits": {"email": "jane@example.com"},
+            "properties": {"order_id": "o-1"},
+            "context": {
+                "ip": "10.0.0.1",
+                "externalIds": [{"id": "jane@example.com", "type": "email"}],
+                "device": {"id": "dev-123", "model": "Pixel"},
+                "page": {"path": "/cart"},
+            },
+        }
+    )
+    assert masked["userId"] == "j***-1***"
+    assert masked["traits"] == {"email": "j***@example.com"}
+    assert masked["properties"] == {"order_id": "o-1"}
+    assert "ip" not in masked["context"]
+    assert masked["context"]["externalIds"] == [{"id": "j***@example.com", "type": "e***"}]
+    assert masked["context"]["device"] == {"id": "d***-1***", "model": "Pixel"}
+    assert masked["context"]["page"] == {"path": "/cart"}

@@ -176,3 +176,14 @@ def test_activity_chart_stacks_weeks_by_source():
         ("Web", ["2026-03-02", "2026-03-09"], [3, 1]),
         ("Shop", ["2026-03-02"], [2]),
     ]
+
+
+@pytest.mark.parametrize("query", ["²", "\x00", "a\x00b", "¹²³"])
+def test_odd_search_input_is_no_error(jane, support_agent, client_for, query):
+    response = client_for(support_agent).get("/customers/", {"q": query})
+    assert response.status_code == 200
+
+
+def test_odd_timeline_source_is_ignored(jane, support_agent, client_for):
+    response = client_for(support_agent).get(f"/customers/{jane.pk}/timeline/", {"source": "²"})
+    assert response.status_code == 200
