@@ -295,11 +295,12 @@ class _Batch:
         far_future = datetime.max.replace(tzinfo=UTC)
         ordered = sorted(matched, key=lambda p: (p.first_seen or far_future, p.is_new, abs(p.key)))
         winner = ordered[0]
+        # Who held each of the event's identifiers before this event merged anything: the
+        # evidence of each merge is what the event shares with those two profiles only.
+        held_by = {pair: self.owner[pair].profile for pair in candidates if pair in self.owner}
         for loser in ordered[1:]:
             evidence = [
-                pair
-                for pair in candidates
-                if pair in self.owner and self.owner[pair].profile in (winner.key, loser.key)
+                pair for pair, holder in held_by.items() if holder in (winner.key, loser.key)
             ]
             pairs = [(kind, value) for kind, values in loser.ids.items() for value in values]
             self.merges.append(

@@ -15,6 +15,7 @@ from .models import (
     Profile,
     ProfileMerge,
 )
+from .normalise import RuleBook, identifiers_extract
 from .signals import profile_merge_undone
 
 
@@ -54,10 +55,11 @@ def profile_traits_recompute(*, profile: Profile) -> None:
 
 
 def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
-    """Split a merge: the loser comes back with the identities and events it brought.
+    """Split a merge: the loser comes back with the identities and events it brought, and with
+    what its person did while merged (see `_activity_after_merge_of_loser`).
 
-    The loser's traits come back exactly as they were at the merge; the winner's are re-derived
-    from the events it keeps.
+    The loser's traits come back exactly as they were at the merge, or re-derived from its
+    events when it gets later ones back; the winner's are re-derived from the events it keeps.
     """
     with transaction.atomic():
         merge = ProfileMerge.objects.select_for_update().get(pk=merge.pk)
@@ -79,13 +81,20 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
             raise MergeNotUndoableError("This profile is no longer merged into the other one.")
         Identity.objects.filter(pk__in=merge.moved_identity_ids).update(profile=loser)
         Event.objects.filter(pk__in=merge.moved_event_ids).update(profile=loser)
-        loser.traits = merge.loser_traits
-        loser.trait_meta = merge.loser_trait_meta
+        later_events, later_identities = _activity_after_merge_of_loser(merge, winner, loser)
+        Event.objects.filter(pk__in=later_events).update(profile=loser)
+        Identity.objects.filter(pk__in=later_identities).update(profile=loser)
         loser.merged_into = None
-        seen = Event.objects.filter(profile=loser).aggregate(
-            first=Min("timestamp"), last=Max("timestamp")
-        )
-        loser.first_seen, loser.last_seen = seen["first"], seen["last"]
+        if later_events:
+            # The loser carried on while merged: its traits are those its events set.
+            profile_traits_recompute(profile=loser)
+        else:
+            loser.traits = merge.loser_traits
+            loser.trait_meta = merge.loser_trait_meta
+            seen = Event.objects.filter(profile=loser).aggregate(
+                first=Min("timestamp"), last=Max("timestamp")
+            )
+            loser.first_seen, loser.last_seen = seen["first"], seen["last"]
         loser.save()
         profile_traits_recompute(profile=winner)
         winner.save()
@@ -108,6 +117,78 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
             )
         )
     return merge
+
+
+def _activity_after_merge_of_loser(
+    merge: ProfileMerge, winner: Profile, loser: Profile
+) -> tuple[list[int], list[int]]:
+    """What the loser's person did while merged: (event ids, identity ids) to give back.
+
+    The winner's events resolved after the merge are read with their identifiers. One that
+    carries an identifier the loser holds again, and none the winner had before the merge, was
+    the loser's person; so is an identifier first seen after the merge that only such events
+    carry (an app installed while merged), and the events carrying only such identifiers. An
+    event carrying identifiers of both (the one that caused the merge, say) stays with the winner.
+    """
+    rules = RuleBook.load()
+    events = list(
+        Event.objects.filter(profile=winner, resolved_at__gte=merge.merged_at)
+        .exclude(pk__in=merge.moved_event_ids)
+        .values("id", "type", "user_id", "anonymous_id", "previous_id", "traits", "context")
+    )
+    if not events:
+        return [], []
+    loser_pairs = set(Identity.objects.filter(profile=loser).values_list("kind", "value"))
+    trigger_at = (
+        Event.objects.filter(pk=merge.event_id).values_list("timestamp", flat=True).first()
+        or merge.merged_at
+    )
+    # The winner's identifiers first seen after the merge may have been either person's.
+    winner_identities = {
+        (kind, value): (pk, first_seen)
+        for pk, kind, value, first_seen in Identity.objects.filter(profile=winner).values_list(
+            "pk", "kind", "value", "first_seen"
+        )
+    }
+    new_since = {
+        pair for pair, (_, first_seen) in winner_identities.items() if first_seen > trigger_at
+    }
+    winner_before = set(winner_identities) - new_since
+    carried = {
+        event["id"]: set(
+            identifiers_extract(
+                user_id=event["user_id"],
+                anonymous_id=event["anonymous_id"],
+                previous_id=event["previous_id"],
+                event_type=event["type"],
+                traits=event["traits"],
+                context=event["context"],
+                rules=rules,
+            )
+        )
+        for event in events
+    }
+    # Spread from the loser's identifiers through the events, until nothing changes.
+    theirs = set(loser_pairs)
+    moved: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for event_id, pairs in carried.items():
+            if event_id in moved or not pairs & theirs or pairs & winner_before:
+                continue
+            moved.add(event_id)
+            gained = (pairs & new_since) - theirs
+            if gained:
+                theirs |= gained
+                changed = True
+    staying = set().union(*(pairs for event_id, pairs in carried.items() if event_id not in moved))
+    identities = [
+        winner_identities[pair][0]
+        for pair in (theirs - loser_pairs) & new_since
+        if pair not in staying
+    ]
+    return sorted(moved), sorted(identities)
 
 
 def _split_record(*, merge: ProfileMerge, stayed: Profile, came_back: Profile) -> IdentitySplit:

@@ -442,3 +442,25 @@ def test_a_receiver_that_fails_once_is_sent_again_and_the_batch_still_counts():
         events_resolved.disconnect(flaky)
     assert calls == [sorted(e.id for e in events)] * 2
     assert not Event.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_each_merge_of_a_three_way_merge_names_only_its_own_evidence():
+    EventFactory(type="identify", anonymous_id="a1", traits={"email": "e@x.io"}, timestamp=T0)
+    EventFactory(type="identify", anonymous_id="", user_id="u1", timestamp=T0 + dt.timedelta(1))
+    EventFactory(type="page", anonymous_id="a2", timestamp=T0 + dt.timedelta(2))
+    events_resolve_pending()
+    EventFactory(
+        type="identify",
+        anonymous_id="a2",
+        user_id="u1",
+        traits={"email": "e@x.io"},
+        timestamp=T0 + dt.timedelta(3),
+    )
+    events_resolve_pending()
+    merges = list(ProfileMerge.objects.order_by("pk"))
+    assert len(merges) == 2
+    evidence = [{(i["kind"], i["value"]) for i in m.identifiers} for m in merges]
+    assert evidence == [
+        {("email", "e@x.io"), ("user_id", "u1")},
+        {("email", "e@x.io"), ("anonymous_id", "a2")},
+    ]

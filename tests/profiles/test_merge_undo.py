@@ -229,3 +229,35 @@ def test_undone_merges_from_before_splits_existed_become_splits(two_people, supp
         (0, "email", "kim@x.io"),
         (1, "user_id", "kim-1"),
     }
+
+
+def test_undo_gives_back_what_the_loser_did_while_merged(two_people, support_agent):
+    first, second = two_people
+    trigger = ev(4, type="identify", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    # While merged, Kim (the loser's user id) carries on, and installs the app.
+    later = [
+        ev(5, type="track", event="Order Completed", user_id="kim-1"),
+        ev(6, type="identify", user_id="kim-1", traits={"name": "Kimberly"}),
+        ev(7, type="identify", user_id="kim-1", anonymous_id="phone-app"),
+        ev(8, type="screen", name="Home", anonymous_id="phone-app"),
+    ]
+    # And the laptop's person goes on browsing: that stays with them.
+    laptop = ev(9, type="page", anonymous_id="laptop")
+    events_resolve_pending()
+
+    profile_merge_undo(merge=merge, user=support_agent)
+
+    after_first, after_second = snapshot(first), snapshot(second)
+    assert {e.id for e in later} <= after_second["events"]
+    assert {laptop.id, trigger.id} <= after_first["events"]
+    assert not {e.id for e in later} & after_first["events"]
+    assert Identity.objects.get(kind="anonymous_id", value="phone-app").profile == second
+    assert after_second["traits"]["name"] == "Kimberly"
+    assert "name" not in after_first["traits"]
+    # The app's next event goes to Kim, not to the laptop's person.
+    app = ev(10, type="screen", name="Cart", anonymous_id="phone-app")
+    events_resolve_pending()
+    app.refresh_from_db()
+    assert app.profile_id == second.pk
