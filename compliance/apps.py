@@ -11,8 +11,12 @@ class ComplianceConfig(AppConfig):
     navigation = ()
 
     def ready(self) -> None:
-        from profiles.signals import events_resolved
+        from profiles.signals import events_resolved, profile_merge_undone, profiles_merged
 
         from . import consent, services  # noqa: F401  (records every personal_data_accessed signal)
 
         events_resolved.connect(consent.on_events_resolved, dispatch_uid="compliance.consent")
+        profiles_merged.connect(consent.on_profiles_merged, dispatch_uid="compliance.merged")
+        profile_merge_undone.connect(
+            consent.on_profile_merge_undone, dispatch_uid="compliance.merge_undone"
+        )

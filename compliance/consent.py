@@ -13,9 +13,13 @@ import re
 from collections.abc import Iterable
 
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, F, OuterRef, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from profiles import pgjson
-from profiles.models import Event
+from profiles.models import Event, Profile
+from profiles.selectors import profile_live
 
 from .models import ConsentPurpose, ConsentRecord
 
@@ -185,6 +189,47 @@ def consent_state(profile_id: int) -> list[dict]:
     ]
 
 
+@transaction.atomic
+def consent_follow_profiles(*, profile_ids: Iterable[int]) -> int:
+    """Keep the consent choices of these profiles with their person after a merge or its undo.
+
+    A choice an event carried goes where that event is now (to the winner of a merge, back to
+    the loser when it is undone); any other choice on a merged-away profile goes to the profile
+    it was merged into. Idempotent. Returns how many records moved.
+    """
+    ids = sorted({int(pk) for pk in profile_ids})
+    if not ids:
+        return 0
+    moved = 0
+    event_profile = Event.objects.filter(pk=OuterRef("event_pk")).values("profile_id")[:1]
+    stale = (
+        ConsentRecord.objects.filter(profile_id__in=ids, evidence__has_key="event_id")
+        .annotate(event_pk=Cast(KT("evidence__event_id"), BigIntegerField()))
+        .annotate(now_on=Subquery(event_profile))
+        .exclude(now_on__isnull=True)
+        .exclude(now_on=F("profile_id"))
+        .values_list("pk", "now_on")
+    )
+    by_target: dict[int, list[int]] = {}
+    for record_pk, target in stale:
+        by_target.setdefault(target, []).append(record_pk)
+    for target, record_pks in by_target.items():
+        moved += ConsentRecord.objects.filter(pk__in=record_pks).update(profile_id=target)
+    for merged in Profile.objects.filter(pk__in=ids, merged_into__isnull=False):
+        live = profile_live(merged)
+        if live.pk != merged.pk:
+            moved += ConsentRecord.objects.filter(profile=merged).update(profile=live)
+    return moved
+
+
 def on_events_resolved(sender, *, profile_ids=(), event_ids=(), **_kwargs) -> None:
     if event_ids:
         consent_record_from_events(event_ids=event_ids)
+
+
+def on_profiles_merged(sender, *, merges, **_kwargs) -> None:
+    consent_follow_profiles(profile_ids=[pk for pair in merges for pk in pair])
+
+
+def on_profile_merge_undone(sender, *, winner_id, loser_id, **_kwargs) -> None:
+    consent_follow_profiles(profile_ids=[winner_id, loser_id])

@@ -18,7 +18,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from cdp_site.signals import personal_data_accessed
-from compliance.consent import consent_record_from_events
+from compliance.consent import consent_follow_profiles, consent_record_from_events
 from profiles.models import Event
 
 from .compiler import segment_queryset
@@ -275,6 +275,9 @@ def segments_refresh_for_profiles(
         # Consent carried by these events may decide membership. Its own receiver may not have
         # run yet (receivers run in app order, workers in any order); recording is idempotent.
         consent_record_from_events(event_ids=event_ids)
+    else:
+        # A merge or its undo: the people's consent follows them first, for the same reason.
+        consent_follow_profiles(profile_ids=profile_ids)
     event_names = (
         None
         if event_ids is None

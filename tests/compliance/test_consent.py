@@ -7,8 +7,11 @@ from django.utils import timezone
 from compliance.consent import consent_record_from_events, consent_state
 from compliance.models import ConsentPurpose, ConsentRecord
 from integrations.models import Source
-from profiles.models import Event, Profile
+from profiles.identity import events_resolve_pending
+from profiles.models import Event, Identity, Profile, ProfileMerge
+from profiles.services import profile_merge_undo
 from profiles.signals import events_resolved
+from tests.factories import EventFactory
 
 
 def _event(source, profile, message_id, prefs, minutes=0):
@@ -98,3 +101,54 @@ def test_database_refuses_a_second_record_of_the_same_event_choice(db):
     ConsentRecord.objects.create(**fields, evidence={"import": "crm"})
     ConsentRecord.objects.create(**fields, evidence={"import": "crm"})
     assert ConsentRecord.objects.count() == 3
+
+
+def test_consent_follows_a_merge_and_comes_back_with_an_undo(
+    db, support_agent, django_capture_on_commit_callbacks
+):
+    t0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    EventFactory(type="identify", anonymous_id="laptop", traits={"email": "kim@x.io"}, timestamp=t0)
+    EventFactory(
+        type="identify",
+        anonymous_id="",
+        user_id="kim-1",
+        context={"consent": {"categoryPreferences": {"email_marketing": False}}},
+        timestamp=t0 + dt.timedelta(minutes=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        events_resolve_pending()
+    kim = Identity.objects.get(kind="user_id", value="kim-1").profile
+    laptop = Identity.objects.get(kind="anonymous_id", value="laptop").profile
+    choice = ConsentRecord.objects.get()
+    # And one recorded by a person on the profile, with no event behind it.
+    manual = ConsentRecord.objects.create(
+        profile=kim,
+        purpose=ConsentPurpose.objects.get(key="sms_marketing"),
+        granted=True,
+        recorded_at=timezone.now(),
+        evidence={"by": "support"},
+    )
+    assert choice.profile == kim
+
+    EventFactory(
+        type="identify",
+        anonymous_id="",
+        user_id="kim-1",
+        traits={"email": "kim@x.io"},
+        timestamp=t0 + dt.timedelta(minutes=2),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    assert merge.winner == laptop
+    assert set(ConsentRecord.objects.values_list("profile_id", flat=True)) == {laptop.pk}
+    state = {row["purpose"].key: row["current"] for row in consent_state(laptop.pk)}
+    assert state["email_marketing"].granted is False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        profile_merge_undo(merge=merge, user=support_agent)
+    choice.refresh_from_db()
+    manual.refresh_from_db()
+    assert choice.profile == kim
+    # A choice with no event behind it stays where the merge put it: the person can be asked.
+    assert manual.profile == laptop
