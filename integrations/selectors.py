@@ -16,6 +16,8 @@ from .models import QuarantinedMessage, Source
 # How long a process trusts its cached write-key lookup. Disabling a source takes effect at once
 # in the process that disabled it and within this many seconds everywhere else.
 WRITE_KEY_CACHE_SECONDS = 10.0
+# Ids in URLs beyond a bigint are no row, not a database error.
+MAX_ID = 2**63 - 1
 
 _write_keys: dict[str, tuple[float, Source]] = {}
 _write_keys_lock = threading.Lock()
@@ -83,12 +85,35 @@ def source_type_counts(source: Source, hours: int = 24) -> dict[str, int]:
     return counts
 
 
+def source_quarantine_pending(source: Source):
+    """The source's waiting quarantined messages, newest first (a queryset, for paging)."""
+    return QuarantinedMessage.objects.filter(
+        source=source, status=QuarantinedMessage.Status.PENDING
+    ).order_by("-received_at", "-id")
+
+
 def source_quarantine(source: Source, limit: int = 50) -> list[QuarantinedMessage]:
-    return list(
-        QuarantinedMessage.objects.filter(source=source, status=QuarantinedMessage.Status.PENDING)[
-            :limit
-        ]
+    return list(source_quarantine_pending(source)[:limit])
+
+
+def source_quarantine_entry_get(source: Source, entry_id: int) -> QuarantinedMessage:
+    entry = (
+        QuarantinedMessage.objects.filter(source=source, pk=entry_id).first()
+        if 0 < entry_id <= MAX_ID
+        else None
     )
+    if entry is None:
+        raise Http404("No such quarantined message.")
+    return entry
+
+
+def source_event_get(source: Source, event_id: int) -> Event:
+    event = (
+        Event.objects.filter(source=source, pk=event_id).first() if 0 < event_id <= MAX_ID else None
+    )
+    if event is None:
+        raise Http404("No such message.")
+    return event
 
 
 def source_quarantine_count(source: Source) -> int:

@@ -13,6 +13,17 @@ urlpatterns = [
     path("sources/<int:pk>/enabled/", views.source_enabled, name="source_enabled"),
     path("sources/<int:pk>/debugger/", views.source_debugger, name="source_debugger"),
     path(
+        "sources/<int:pk>/debugger/messages/<int:event_id>/",
+        views.source_debugger_message,
+        name="source_debugger_message",
+    ),
+    path("sources/<int:pk>/quarantine/", views.quarantine_list, name="quarantine_list"),
+    path(
+        "sources/<int:pk>/quarantine/<int:entry_id>/",
+        views.quarantine_message,
+        name="quarantine_message",
+    ),
+    path(
         "sources/<int:pk>/quarantine/replay/",
         views.quarantine_replay_page,
         name="quarantine_replay",

@@ -3,7 +3,9 @@
 import json
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,11 +16,14 @@ from cdp_site.signals import personal_data_accessed
 from .forms import QuarantineReplayForm, SourceEnabledForm, SourceForm
 from .selectors import (
     event_as_message,
+    source_event_get,
     source_get_for_user,
     source_latest_events,
     source_list_for_user,
     source_quarantine,
     source_quarantine_count,
+    source_quarantine_entry_get,
+    source_quarantine_pending,
     source_type_counts,
 )
 from .services import quarantine_replay, source_create, source_enabled_set
@@ -61,6 +66,9 @@ def source_detail(request, pk: int):
         {
             "source": source,
             "endpoint": _endpoint(request),
+            # Segment's browser SDK takes the host and the scheme apart (it defaults to https).
+            "endpoint_host": request.get_host(),
+            "endpoint_scheme": request.scheme,
             "quarantine_count": source_quarantine_count(source),
         },
     )
@@ -78,6 +86,12 @@ def source_enabled(request, pk: int):
     return redirect("integrations:source_detail", pk=source.pk)
 
 
+# The polled fragment lists summaries only; each message's JSON is fetched when it is opened, so
+# that a page refreshed every 2 seconds stays small whatever the messages weigh.
+DEBUGGER_QUARANTINE_SHOWN = 20
+QUARANTINE_PAGE_SIZE = 50
+
+
 @role_required(Role.INTEGRATION_ADMIN)
 @require_GET
 def source_debugger(request, pk: int):
@@ -86,25 +100,58 @@ def source_debugger(request, pk: int):
     events = source_latest_events(source)
     context = {
         "source": source,
-        "events": [
-            (event, json.dumps(event_as_message(event), indent=2, ensure_ascii=False))
-            for event in events
-        ],
+        "events": events,
         "counts": source_type_counts(source),
-        "quarantine": [(entry, _pretty(entry.payload)) for entry in source_quarantine(source)],
+        "quarantine": source_quarantine(source, limit=DEBUGGER_QUARANTINE_SHOWN),
         "quarantine_count": source_quarantine_count(source),
     }
     if not request.htmx:
-        # Raw messages carry personal data (ids, e-mails in traits): each opening is audited.
-        personal_data_accessed.send(
-            sender=source_debugger,
-            user=request.user,
-            profile_id=None,
-            action="source_debugger_view",
-            detail={"source_id": source.pk, "events_shown": len(events)},
-        )
+        _audit_debugger(request, source, action="source_debugger_view", shown=len(events))
         return render(request, "integrations/source_debugger.html", context)
     return render(request, "integrations/_source_debugger_live.html", context)
+
+
+def _audit_debugger(request, source, *, action: str, **detail) -> None:
+    # Raw messages carry personal data (ids, e-mails in traits): each opening is audited.
+    personal_data_accessed.send(
+        sender=source_debugger,
+        user=request.user,
+        profile_id=None,
+        action=action,
+        detail={"source_id": source.pk, **detail},
+    )
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def source_debugger_message(request, pk: int, event_id: int):
+    """One stored message as JSON, when it is opened in the debugger."""
+    source = source_get_for_user(request.user, pk)
+    event = source_event_get(source, event_id)
+    _audit_debugger(request, source, action="source_debugger_message_view", event_id=event.pk)
+    payload = json.dumps(event_as_message(event), indent=2, ensure_ascii=False)
+    return HttpResponse(payload, content_type="text/plain; charset=utf-8")
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def quarantine_message(request, pk: int, entry_id: int):
+    """One quarantined message as it was sent, when it is opened."""
+    source = source_get_for_user(request.user, pk)
+    entry = source_quarantine_entry_get(source, entry_id)
+    _audit_debugger(request, source, action="quarantine_message_view", entry_id=entry.pk)
+    return HttpResponse(_pretty(entry.payload), content_type="text/plain; charset=utf-8")
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def quarantine_list(request, pk: int):
+    """Every waiting quarantined message of a source, newest first, a page at a time."""
+    source = source_get_for_user(request.user, pk)
+    page = Paginator(source_quarantine_pending(source), QUARANTINE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "integrations/quarantine_list.html", {"source": source, "page": page})
 
 
 def _pretty(payload: str) -> str:

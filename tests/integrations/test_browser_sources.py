@@ -3,6 +3,7 @@
 from unittest import mock
 
 import pytest
+from playwright.sync_api import expect
 from segment.analytics.client import Client as SegmentClient
 
 from integrations.models import Source
@@ -31,5 +32,8 @@ def test_admin_creates_a_source_and_sees_its_events_live(integration_admin, logi
     summary = page.locator("#latest summary", has_text="Order Completed")
     summary.wait_for(timeout=10_000)
     summary.click()
-    assert '"revenue": 39.95' in page.locator("#latest pre").first.inner_text()
+    # The message's JSON is fetched when it is opened, and stays open through the polling.
+    expect(page.locator("#latest pre").first).to_contain_text('"revenue": 39.95')
+    page.wait_for_timeout(2_500)
+    expect(page.locator("#latest pre").first).to_contain_text('"revenue": 39.95')
     assert page.locator('[data-type="track"]').inner_text() == "1"

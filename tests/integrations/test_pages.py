@@ -78,6 +78,8 @@ def test_create_source_shows_its_write_key(admin_client, integration_admin):
     assert "segment.analytics" in html
     assert "rudderstack.analytics" in html
     assert "analytics-next" in html
+    # Analytics.js 2.0 takes the host and the scheme apart, and defaults to https.
+    assert 'apiHost: "testserver/v1", protocol: "http"' in html
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 201, "Taken", "taken"])
@@ -136,7 +138,6 @@ def test_debugger_page_shows_messages_counts_and_quarantine(admin_client, integr
     assert response.status_code == 200
     assert 'hx-trigger="every 2s"' in html
     assert "Checkout Started" in html
-    assert "&quot;plan&quot;: &quot;gold&quot;" in html
     assert "missing_event" in html
     assert '<strong data-type="track">1</strong>' in html
     assert '<strong data-type="identify">1</strong>' in html
@@ -232,3 +233,48 @@ def test_replay_checks_the_batch_context_it_merges(admin_client):
     entry.refresh_from_db()
     assert (entry.status, entry.code) == (QuarantinedMessage.Status.PENDING, "invalid_characters")
     assert Event.objects.count() == 0
+
+
+def test_a_message_json_is_fetched_when_opened_and_audited(admin_client, superuser):
+    source = SourceFactory()
+    _ingest(source, [{"type": "identify", "userId": "u-77", "traits": {"plan": "gold"}}])
+    event = Event.objects.get()
+    html = admin_client.get(f"/sources/{source.pk}/debugger/", HTTP_HX_REQUEST="true")
+    url = f"/sources/{source.pk}/debugger/messages/{event.pk}/"
+    assert url in html.content.decode()
+    assert "gold" not in html.content.decode()
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert '"plan": "gold"' in response.content.decode()
+    assert AuditEvent.objects.filter(action="source_debugger_message_view").count() == 1
+    other = SourceFactory()
+    assert admin_client.get(f"/sources/{other.pk}/debugger/messages/{event.pk}/").status_code == 404
+    assert admin_client.get(f"/sources/{source.pk}/debugger/messages/{2**70}/").status_code == 404
+
+
+def test_the_whole_quarantine_is_paged(admin_client):
+    source = SourceFactory()
+    _ingest(source, [{"type": "track", "userId": "u", "n": i} for i in range(60)])
+    live = admin_client.get(f"/sources/{source.pk}/debugger/", HTTP_HX_REQUEST="true")
+    html = live.content.decode()
+    assert html.count('id="quarantine-') == 20
+    assert "See all 60 quarantined messages" in html
+    first = admin_client.get(f"/sources/{source.pk}/quarantine/").content.decode()
+    second = admin_client.get(f"/sources/{source.pk}/quarantine/?page=2").content.decode()
+    assert first.count('id="quarantine-') == 50
+    assert second.count('id="quarantine-') == 10
+    assert "Page 2 of 2" in second
+    entry = QuarantinedMessage.objects.order_by("pk").first()
+    payload = admin_client.get(f"/sources/{source.pk}/quarantine/{entry.pk}/").content.decode()
+    assert '"n": 0' in payload
+    garbage = admin_client.get(f"/sources/{source.pk}/quarantine/?page=zzz")
+    assert garbage.status_code == 200
+
+
+def test_the_quarantine_pages_need_the_integration_admin_role(marketer, client_for):
+    source = SourceFactory()
+    _ingest(source, [{"type": "track", "userId": "u"}])
+    entry = QuarantinedMessage.objects.get()
+    client = client_for(marketer)
+    assert client.get(f"/sources/{source.pk}/quarantine/").status_code == 403
+    assert client.get(f"/sources/{source.pk}/quarantine/{entry.pk}/").status_code == 403
