@@ -11,7 +11,12 @@ class ComplianceConfig(AppConfig):
     navigation = ()
 
     def ready(self) -> None:
-        from profiles.signals import events_resolved, profile_merge_undone, profiles_merged
+        from profiles.signals import (
+            events_resolved,
+            profile_merge_undone,
+            profiles_merged,
+            profiles_rebuilt,
+        )
 
         from . import consent, services  # noqa: F401  (records every personal_data_accessed signal)
 
@@ -20,3 +25,4 @@ class ComplianceConfig(AppConfig):
         profile_merge_undone.connect(
             consent.on_profile_merge_undone, dispatch_uid="compliance.merge_undone"
         )
+        profiles_rebuilt.connect(consent.on_profiles_rebuilt, dispatch_uid="compliance.rebuilt")

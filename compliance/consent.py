@@ -190,20 +190,26 @@ def consent_state(profile_id: int) -> list[dict]:
 
 
 @transaction.atomic
-def consent_follow_profiles(*, profile_ids: Iterable[int]) -> int:
-    """Keep the consent choices of these profiles with their person after a merge or its undo.
+def consent_follow_profiles(*, profile_ids: Iterable[int] | None) -> int:
+    """Keep the consent choices of these profiles (None: of all) with their person after a
+    merge, its undo or a rebuild.
 
     A choice an event carried goes where that event is now (to the winner of a merge, back to
     the loser when it is undone); any other choice on a merged-away profile goes to the profile
     it was merged into. Idempotent. Returns how many records moved.
     """
-    ids = sorted({int(pk) for pk in profile_ids})
-    if not ids:
-        return 0
+    records = ConsentRecord.objects.all()
+    profiles = Profile.objects.all()
+    if profile_ids is not None:
+        ids = sorted({int(pk) for pk in profile_ids})
+        if not ids:
+            return 0
+        records = records.filter(profile_id__in=ids)
+        profiles = profiles.filter(pk__in=ids)
     moved = 0
     event_profile = Event.objects.filter(pk=OuterRef("event_pk")).values("profile_id")[:1]
     stale = (
-        ConsentRecord.objects.filter(profile_id__in=ids, evidence__has_key="event_id")
+        records.filter(evidence__has_key="event_id")
         .annotate(event_pk=Cast(KT("evidence__event_id"), BigIntegerField()))
         .annotate(now_on=Subquery(event_profile))
         .exclude(now_on__isnull=True)
@@ -215,7 +221,8 @@ def consent_follow_profiles(*, profile_ids: Iterable[int]) -> int:
         by_target.setdefault(target, []).append(record_pk)
     for target, record_pks in by_target.items():
         moved += ConsentRecord.objects.filter(pk__in=record_pks).update(profile_id=target)
-    for merged in Profile.objects.filter(pk__in=ids, merged_into__isnull=False):
+    with_records = records.values("profile_id")
+    for merged in profiles.filter(merged_into__isnull=False, pk__in=with_records):
         live = profile_live(merged)
         if live.pk != merged.pk:
             moved += ConsentRecord.objects.filter(profile=merged).update(profile=live)
@@ -233,3 +240,7 @@ def on_profiles_merged(sender, *, merges, **_kwargs) -> None:
 
 def on_profile_merge_undone(sender, *, winner_id, loser_id, **_kwargs) -> None:
     consent_follow_profiles(profile_ids=[winner_id, loser_id])
+
+
+def on_profiles_rebuilt(sender, **_kwargs) -> None:
+    consent_follow_profiles(profile_ids=None)

@@ -882,10 +882,12 @@ def events_resolve_pending(
     batch_size: int = 5000,
     max_batches: int | None = None,
     progress: Callable[[int], None] | None = None,
+    announce: bool = True,
 ) -> int:
     """Resolve every event with no profile yet, batch by batch; returns how many were resolved.
 
-    `max_batches` stops early; `progress(resolved so far)` is called after each batch.
+    `max_batches` stops early; `progress(resolved so far)` is called after each batch;
+    `announce=False` sends no signal per batch (a rebuild tells the other apps once, at its end).
 
     Idempotent and safe to run in several workers at once (see the module docstring).
     """
@@ -908,8 +910,9 @@ def events_resolve_pending(
         if not events:
             return total
         event_ids = [e["id"] for e in events]
-        # Immediately when the batch committed on its own; at the caller's commit otherwise.
-        transaction.on_commit(lambda ids=event_ids, c=changed, m=merges: _announce(ids, c, m))
+        if announce:
+            # Immediately when the batch committed on its own; at the caller's commit otherwise.
+            transaction.on_commit(lambda ids=event_ids, c=changed, m=merges: _announce(ids, c, m))
         total += len(events)
         batches += 1
         after = (events[-1]["timestamp"], events[-1]["id"])

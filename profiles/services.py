@@ -1,6 +1,6 @@
 """Writes of the profiles app besides resolution itself: undoing a merge, rebuilding profiles."""
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ from .models import (
     ProfileMerge,
 )
 from .normalise import RuleBook, identifiers_extract
-from .signals import profile_merge_undone
+from .signals import profile_merge_undone, profiles_rebuilt
 
 
 class ProfilesError(Exception):
@@ -207,18 +207,116 @@ def _split_record(*, merge: ProfileMerge, stayed: Profile, came_back: Profile) -
 def profiles_rebuild(*, batch_size: int = 5000, progress=None) -> int:
     """Re-derive every profile from the stored events, e.g. after the identity rules changed.
 
-    Profiles, identities and merges are dropped and the events resolved again from scratch, in
-    event-time order. Splits people made by undoing merges are kept: they hold identifiers, not
-    profiles, and the new profiles respect them. `progress(done, total)` is called after each
-    batch. Returns the number of events resolved.
+    Identities and merges are dropped and the events resolved again from scratch, in event-time
+    order. Splits people made by undoing merges are kept: they hold identifiers, not profiles,
+    and the new profiles respect them. `progress(done, total)` is called after each batch.
+    Returns the number of events resolved.
+
+    Profile ids are kept wherever they can be, so links, audit rows, consent records and
+    segment memberships stay with their person (see `_previous_ids_restore`).
     """
     with transaction.atomic():
+        max_previous_id = Profile.objects.aggregate(top=Max("pk"))["top"] or 0
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS rebuild_previous")
+            # Which profile each event had: the new profiles take the ids of the old ones.
+            cursor.execute(
+                "CREATE TEMPORARY TABLE rebuild_previous AS "
+                "SELECT id AS event_id, profile_id FROM profiles_event "
+                "WHERE profile_id IS NOT NULL"
+            )
         Event.objects.exclude(profile=None, resolved_at=None).update(profile=None, resolved_at=None)
         ProfileMerge.objects.all().delete()
         Identity.objects.all().delete()
-        Profile.objects.all().delete()
     total = Event.objects.count()
-    return events_resolve_pending(
+    resolved = events_resolve_pending(
         batch_size=batch_size,
         progress=(lambda done: progress(done, total)) if progress is not None else None,
+        announce=False,
     )
+    with transaction.atomic():
+        _previous_ids_restore(max_previous_id)
+        transaction.on_commit(lambda: profiles_rebuilt.send(sender=Profile))
+    return resolved
+
+
+# Per rebuilt profile, the previous profile that held most of its events, when that previous
+# profile holds no more of any other rebuilt profile's events.
+_RENUMBER = """
+CREATE TEMPORARY TABLE rebuild_renumber AS
+WITH shared AS (
+    SELECT e.profile_id AS new_id, p.profile_id AS old_id, COUNT(*) AS events
+    FROM profiles_event e JOIN rebuild_previous p ON p.event_id = e.id
+    WHERE e.profile_id > %s
+    GROUP BY e.profile_id, p.profile_id
+), best_old AS (
+    SELECT new_id, old_id, events,
+           ROW_NUMBER() OVER (PARTITION BY new_id ORDER BY events DESC, old_id) AS rank
+    FROM shared
+), best_new AS (
+    SELECT new_id, old_id,
+           ROW_NUMBER() OVER (PARTITION BY old_id ORDER BY events DESC, new_id) AS rank
+    FROM best_old WHERE rank = 1
+)
+SELECT new_id, old_id FROM best_new WHERE rank = 1
+"""
+
+# Each previous profile that no rebuilt one took over: the rebuilt profile (by its final id)
+# that holds most of its events, which it is merged into so its links lead there.
+_REDIRECTS = """
+SELECT old_id, new_id FROM (
+    SELECT p.profile_id AS old_id, COALESCE(r.old_id, e.profile_id) AS new_id,
+           ROW_NUMBER() OVER (PARTITION BY p.profile_id ORDER BY COUNT(*) DESC,
+                              COALESCE(r.old_id, e.profile_id)) AS rank
+    FROM rebuild_previous p
+    JOIN profiles_event e ON e.id = p.event_id
+    LEFT JOIN rebuild_renumber r ON r.new_id = e.profile_id
+    WHERE e.profile_id IS NOT NULL
+      AND p.profile_id NOT IN (SELECT old_id FROM rebuild_renumber)
+    GROUP BY p.profile_id, COALESCE(r.old_id, e.profile_id)
+) AS ranked WHERE rank = 1
+"""
+
+
+def _previous_ids_restore(max_previous_id: int) -> None:
+    """Give the rebuilt profiles the ids their people had, and redirect the ids left over.
+
+    A rebuilt profile takes over the previous profile that held most of its events (when that
+    one is not the better match of another): its identities, events, merges and traits move
+    to the previous id, and the new row goes. A previous profile no rebuilt one took over (its
+    person is now part of another, under new rules) is merged into the profile holding most of
+    its events; a person the new rules split in two keeps the id in the larger part.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS rebuild_renumber")
+        cursor.execute(_RENUMBER, [max_previous_id])
+        for table, column in (
+            ("profiles_identity", "profile_id"),
+            ("profiles_event", "profile_id"),
+            ("profiles_profilemerge", "winner_id"),
+            ("profiles_profilemerge", "loser_id"),
+            ("profiles_profile", "merged_into_id"),
+        ):
+            cursor.execute(
+                f"UPDATE {table} SET {column} = r.old_id FROM rebuild_renumber r "  # noqa: S608
+                f"WHERE {table}.{column} = r.new_id"
+            )
+        cursor.execute(
+            "UPDATE profiles_profile SET traits = n.traits, trait_meta = n.trait_meta, "
+            "first_seen = n.first_seen, last_seen = n.last_seen, merged_into_id = NULL, "
+            "updated_at = %s FROM (SELECT r.old_id, p.traits, p.trait_meta, p.first_seen, "
+            "p.last_seen FROM rebuild_renumber r JOIN profiles_profile p ON p.id = r.new_id) AS n "
+            "WHERE profiles_profile.id = n.old_id",
+            [now],
+        )
+        cursor.execute(
+            "DELETE FROM profiles_profile WHERE id IN (SELECT new_id FROM rebuild_renumber)"
+        )
+        cursor.execute(
+            "UPDATE profiles_profile SET merged_into_id = x.new_id, updated_at = %s "  # noqa: S608
+            f"FROM ({_REDIRECTS}) AS x WHERE profiles_profile.id = x.old_id",
+            [now],
+        )
+        cursor.execute("DROP TABLE rebuild_renumber")
+        cursor.execute("DROP TABLE rebuild_previous")

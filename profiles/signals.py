@@ -14,3 +14,9 @@ events_resolved = Signal()
 profiles_merged = Signal()
 # A person undid a merge: winner_id, loser_id.
 profile_merge_undone = Signal()
+
+# `rebuild` re-derived every profile from the events. No arguments: listeners re-check all they
+# keep per profile (consent records, segment memberships). Profiles kept their ids where the
+# same person came back; the others were merged into the profile that holds most of their
+# events now.
+profiles_rebuilt = Signal()

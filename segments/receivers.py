@@ -2,7 +2,12 @@
 
 from django.db import transaction
 
-from profiles.signals import events_resolved, profile_merge_undone, profiles_merged
+from profiles.signals import (
+    events_resolved,
+    profile_merge_undone,
+    profiles_merged,
+    profiles_rebuilt,
+)
 
 
 def _queue(profile_ids: list[int], event_ids: list[int] | None) -> None:
@@ -28,7 +33,19 @@ def on_merge_undone(sender, *, winner_id, loser_id, **_kwargs):
     _queue([winner_id, loser_id], None)
 
 
+def on_profiles_rebuilt(sender, **_kwargs):
+    # Every profile may have changed: every segment is refreshed in full (and consent, which
+    # segments may test, is realigned first by the same rule as after a merge).
+    from compliance.consent import consent_follow_profiles
+
+    from .tasks import segments_refresh_all_task
+
+    consent_follow_profiles(profile_ids=None)
+    transaction.on_commit(segments_refresh_all_task.delay)
+
+
 def connect() -> None:
     events_resolved.connect(on_events_resolved, dispatch_uid="segments.events_resolved")
     profiles_merged.connect(on_profiles_merged, dispatch_uid="segments.profiles_merged")
     profile_merge_undone.connect(on_merge_undone, dispatch_uid="segments.profile_merge_undone")
+    profiles_rebuilt.connect(on_profiles_rebuilt, dispatch_uid="segments.profiles_rebuilt")

@@ -4,7 +4,9 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from compliance.models import ConsentPurpose, ConsentRecord
 from profiles.identity import events_resolve_pending
 from profiles.models import Event, Identity, IdentityRule, Profile
 from tests.factories import EventFactory
@@ -51,3 +53,95 @@ def test_rebuild_asks_first(monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     call_command("rebuild", stdout=io.StringIO())
     assert Profile.objects.get() == profile
+
+
+def _by_person() -> dict[frozenset, int]:
+    return {
+        frozenset(p.identities.values_list("kind", "value")): p.pk
+        for p in Profile.objects.filter(merged_into__isnull=True)
+    }
+
+
+def _consent(profile, key="email_marketing", **evidence):
+    return ConsentRecord.objects.create(
+        profile=profile,
+        purpose=ConsentPurpose.objects.get(key=key),
+        granted=False,
+        recorded_at=timezone.now(),
+        evidence=evidence,
+    )
+
+
+def test_rebuild_keeps_every_profile_id_and_what_hangs_off_it(django_capture_on_commit_callbacks):
+    EventFactory(type="page", anonymous_id="a-1")
+    EventFactory(type="identify", anonymous_id="a-1", user_id="u-1", traits={"email": "x@y.io"})
+    EventFactory(type="identify", anonymous_id="a-2", user_id="u-2", traits={"name": "Bo"})
+    events_resolve_pending()
+    before = _by_person()
+    kept = Profile.objects.get(pk=before[frozenset({("user_id", "u-2"), ("anonymous_id", "a-2")})])
+    choice = _consent(kept, by="support")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rebuild", yes=True, batch_size=1, stdout=io.StringIO())
+
+    assert _by_person() == before
+    kept.refresh_from_db()
+    assert kept.traits == {"name": "Bo"}
+    assert kept.merged_into_id is None
+    choice.refresh_from_db()
+    assert choice.profile_id == kept.pk
+    assert Profile.objects.count() == 2
+
+
+def test_a_person_the_new_rules_split_keeps_the_id_in_one_part(django_capture_on_commit_callbacks):
+    EventFactory(type="identify", anonymous_id="tablet", user_id="u-1")
+    carried = EventFactory(
+        type="identify",
+        anonymous_id="tablet",
+        traits={"email": "x@y.io"},
+        context={"consent": {"categoryPreferences": {"email_marketing": False}}},
+    )
+    events_resolve_pending()
+    old = Profile.objects.get()
+    choice = _consent(old, event_id=carried.pk)
+    IdentityRule.objects.create(kind="anonymous_id", blocked_values=["tablet"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rebuild", yes=True, stdout=io.StringIO())
+
+    people = _by_person()
+    assert set(people) == {frozenset({("user_id", "u-1")}), frozenset({("email", "x@y.io")})}
+    assert people[frozenset({("user_id", "u-1")})] == old.pk
+    carried.refresh_from_db()
+    assert carried.profile_id == people[frozenset({("email", "x@y.io")})] != old.pk
+    # The choice the event carried went with the event.
+    choice.refresh_from_db()
+    assert choice.profile_id == carried.profile_id
+
+
+def test_people_the_new_rules_join_keep_one_id_and_the_other_leads_there(
+    client_for, support_agent, django_capture_on_commit_callbacks
+):
+    IdentityRule.objects.create(kind="phone", blocked_values=[".*"])
+    EventFactory(type="identify", anonymous_id="a-1", traits={"phone": "+12065550100"})
+    EventFactory(type="page", anonymous_id="a-1")
+    EventFactory(type="identify", anonymous_id="a-2", traits={"phone": "+12065550100"})
+    events_resolve_pending()
+    first = Identity.objects.get(value="a-1").profile
+    second = Identity.objects.get(value="a-2").profile
+    manual = _consent(second, by="support")
+    IdentityRule.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("rebuild", yes=True, stdout=io.StringIO())
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.merged_into_id is None
+    assert second.merged_into_id == first.pk
+    assert set(first.identities.values_list("value", flat=True)) == {"a-1", "a-2", "+12065550100"}
+    manual.refresh_from_db()
+    assert manual.profile_id == first.pk
+    response = client_for(support_agent).get(f"/customers/{second.pk}/")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/customers/{first.pk}/")

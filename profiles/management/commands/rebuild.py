@@ -1,7 +1,9 @@
 """`rebuild`: re-derive every profile from the stored events, e.g. after the identity rules changed.
 
-Profiles, identities and merges are dropped and built again; data that hangs off a profile id
-elsewhere (segment memberships, consent records) goes with them, so it asks first.
+Identities and merges are dropped and built again. Profiles keep their ids where the same person
+comes back, so links, consent records and segment memberships stay with them; a profile whose
+person the new rules joined to another leads to that one. It asks first: people may come out
+grouped differently.
 """
 
 import sys
@@ -24,8 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args, yes: bool, batch_size: int, **options):
         if not yes:
             answer = input(
-                "This drops every profile, identity and merge and rebuilds them from the events. "
-                "Type 'yes' to go on: "
+                "This re-derives every profile from the events: identities and merges are "
+                "built again, and people may come out grouped differently. Type 'yes' to go on: "
             )
             if answer.strip().lower() != "yes":
                 self.stdout.write("Nothing changed.")
