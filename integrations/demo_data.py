@@ -1,10 +1,12 @@
 """A synthetic online shop: Segment-spec messages for N customers, reproducible from a seed.
 
 Pure Python, no database: `shop_messages` yields `(source name, message)` pairs exactly as the
-SDKs would send them, with the messiness of real data: e-mails in mixed case with stray spaces,
-phones in national and international formats, one person on a laptop, a phone app and a work
-computer, households sharing a tablet, anonymous browsing before sign-up, people who never sign
-up at all, support tickets and e-mail engagement from other systems, consent choices.
+SDKs would send them, with the messiness of real data: e-mails in mixed case with stray spaces
+(now and then one mistyped past a form), phones in national and international formats,
+placeholder ids ("undefined", "null", zeros) from broken tags, one person on a laptop, a phone
+app and a work computer, households sharing a tablet, anonymous browsing before sign-up, people
+who never sign up at all, support tickets and e-mail engagement from other systems, consent
+choices.
 """
 
 import random
@@ -176,6 +178,25 @@ def _messy_email(rng: random.Random, email: str) -> str:
     return email
 
 
+def _rarely(message_id: str, percent: int) -> bool:
+    """True for about `percent` in 100 messages, decided by the message id: the random sequence
+    (and with it every other message of a seed) stays as it was."""
+    return int(message_id[:8], 16) % 100 < percent
+
+
+def _placeholder_id(message_id: str) -> str:
+    """A value broken tags send for an id: blocked, so it never matches anyone."""
+    return ("undefined", "null", "00000000-0000-0000-0000-000000000000")[
+        int(message_id[-1], 16) % 3
+    ]
+
+
+def _typo_email(email: str) -> str:
+    """An address as a hurried form lets it through: it never matches anyone, and stays a trait."""
+    local, _, domain = email.partition("@")
+    return f"{local} at {domain}" if len(local) % 2 else f"{local}@{domain.split('.')[0]}"
+
+
 def _messy_phone(rng: random.Random, area: str, number: str) -> str:
     """One US number in the ways forms store it."""
     formats = (
@@ -239,20 +260,19 @@ def _web_session(
     user = person.user_id if known else None
     for _ in range(rng.randint(1, 4)):
         path, title = rng.choice(PAGES)
-        person.messages.append(
-            (
-                WEB,
-                _base(
-                    "page",
-                    clock.tick(),
-                    rng,
-                    anonymousId=anonymous_id,
-                    userId=user,
-                    name=title,
-                    properties={"path": path, "title": title, "url": f"https://shop.example{path}"},
-                ),
-            )
+        message = _base(
+            "page",
+            clock.tick(),
+            rng,
+            anonymousId=anonymous_id,
+            userId=user,
+            name=title,
+            properties={"path": path, "title": title, "url": f"https://shop.example{path}"},
         )
+        if user and _rarely(message["messageId"], 2):
+            # A broken tag writes the placeholder instead of the browser's id.
+            message["anonymousId"] = _placeholder_id(message["messageId"])
+        person.messages.append((WEB, message))
     for _ in range(rng.randint(0, 3)):
         sku, name, category, price = rng.choice(PRODUCTS)
         person.messages.append(
@@ -312,7 +332,12 @@ def _order(rng: random.Random, clock: _Clock, person: Person, anonymous_id: str)
 
 
 def _identify(
-    rng: random.Random, clock: _Clock, person: Person, anonymous_id: str, source: str = WEB
+    rng: random.Random,
+    clock: _Clock,
+    person: Person,
+    anonymous_id: str,
+    source: str = WEB,
+    typos: bool = False,
 ) -> dict:
     traits = {
         "email": _messy_email(rng, person.email),
@@ -323,7 +348,7 @@ def _identify(
     }
     if rng.random() < 0.8:
         traits["phone"] = _messy_phone(rng, person.phone[:3], person.phone[3:])
-    return _base(
+    message = _base(
         "identify",
         clock.tick(),
         rng,
@@ -331,6 +356,9 @@ def _identify(
         userId=person.user_id,
         traits=traits,
     )
+    if typos and _rarely(message["messageId"], 5):
+        traits["email"] = _typo_email(person.email)
+    return message
 
 
 def _life(rng: random.Random, person: Person, start: datetime, days: int) -> None:
@@ -369,9 +397,9 @@ def _life(rng: random.Random, person: Person, start: datetime, days: int) -> Non
         clock.jump(1, days / 6)
         device = rng.choice(person.devices)
         if device != first_device and rng.random() < 0.6:
-            # A new browser: anonymous at first, then logs in.
+            # A new browser: anonymous at first, then logs in (a form there may take a typo).
             _web_session(rng, clock, person, device, known=False)
-            person.messages.append((WEB, _identify(rng, clock, person, device)))
+            person.messages.append((WEB, _identify(rng, clock, person, device, typos=True)))
         else:
             _web_session(rng, clock, person, device, known=known)
         if rng.random() < 0.55:

@@ -27,6 +27,10 @@ def test_messages_follow_the_tracking_spec_and_are_messy():
     emails = [m["traits"]["email"] for _, m in messages if m["type"] == "identify"]
     assert any(e != e.strip() for e in emails)
     assert any(e != e.lower() and e.strip() for e in emails)
+    # A few mistyped past a form (never matched, kept as traits), and placeholder ids.
+    assert any(" at " in e or "." not in e.partition("@")[2] for e in emails)
+    placeholders = {m.get("anonymousId") for _, m in messages} & {"undefined", "null"}
+    assert placeholders
     phones = {m["traits"].get("phone", "")[:2] for _, m in messages if m["type"] == "identify"}
     assert "+1" in phones
     assert "(" in {p[:1] for p in phones}
@@ -55,6 +59,8 @@ def test_generate_data_goes_through_ingest_and_resolves_one_profile_per_person()
     assert Event.objects.count() == len(list(shop_messages(profiles=60, seed=5)))
     assert not Event.objects.filter(resolved_at__isnull=True).exists()
     assert Profile.objects.filter(merged_into__isnull=True).count() == 60
+    assert not Identity.objects.filter(value__in=["undefined", "null"]).exists()
+    assert not Identity.objects.filter(kind="email", value__contains=" ").exists()
     # Each signed-up person has exactly one user id and one e-mail on one profile.
     for profile in Profile.objects.filter(identities__kind="user_id"):
         kinds = list(profile.identities.values_list("kind", flat=True))
