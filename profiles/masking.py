@@ -70,7 +70,8 @@ def mask_identifier(kind: str, value: str) -> str:
     return mask_text(value)
 
 
-def _is_personal_key(key: object) -> bool:
+def is_personal_key(key: object) -> bool:
+    """Whether a trait or property key names personal data (`customer_email`, `lastName`...)."""
     flat = _SEPARATORS.sub("", str(key).lower())
     return flat in _PERSONAL_KEYS or any(part in flat for part in _PERSONAL_PARTS)
 
@@ -91,7 +92,7 @@ def mask_personal(value: object) -> object:
     if isinstance(value, dict):
         masked = {}
         for key, item in value.items():
-            if _is_personal_key(key):
+            if is_personal_key(key):
                 flat = _SEPARATORS.sub("", str(key).lower())
                 kind = "phone" if ("phone" in flat or "mobile" in flat) else flat
                 masked[key] = _mask_whole(item, kind)

@@ -11,13 +11,14 @@ from cdp_site.roles import Role, user_has_role
 from .definition import DefinitionError, definition_validate
 from .models import Segment, SegmentMembership
 from .selectors import (
+    definition_rules_for,
     profile_get_active,
     segment_can_change,
-    segment_definition_lookup,
     segment_get_for_user,
     segment_list_for_user,
     segment_members,
     segment_preview,
+    segments_shown_on_profiles,
 )
 from .services import segment_create, segment_delete, segment_update
 
@@ -104,7 +105,7 @@ class SegmentPreview(APIView):
             )
         try:
             definition = definition_validate(
-                data["definition"], segment_lookup=segment_definition_lookup
+                data["definition"], **definition_rules_for(request.user)
             )
         except DefinitionError as error:
             return _definition_error(error)
@@ -163,6 +164,7 @@ class SegmentDetail(generics.RetrieveUpdateDestroyAPIView):
                 name=data.get("name"),
                 definition=data.get("definition"),
                 description=data.get("description"),
+                user=request.user,
             )
         except DefinitionError as error:
             return _definition_error(error)
@@ -219,7 +221,9 @@ class ProfileSegments(generics.ListAPIView):
     def get_queryset(self):
         profile = profile_get_active(self.kwargs["profile_id"])
         return (
-            SegmentMembership.objects.filter(profile=profile)
+            SegmentMembership.objects.filter(
+                profile=profile, segment__in=segments_shown_on_profiles(self.request.user)
+            )
             .select_related("segment")
             .order_by("exited_at", "-entered_at", "pk")
         )

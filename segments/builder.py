@@ -311,5 +311,6 @@ def builder_tree(
     return walk({**definition, "type": "group"}, "r", "", 0)
 
 
-def builder_problems(definition: dict, lookup, self_id: int | None):
-    return definition_problems(definition, segment_lookup=lookup, self_id=self_id)
+def builder_problems(definition: dict, rules: dict, self_id: int | None):
+    """The definition's problems by the rules of the person editing it (`definition_rules_for`)."""
+    return definition_problems(definition, self_id=self_id, **rules)

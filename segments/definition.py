@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from profiles.masking import is_personal_key
+
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
 
@@ -109,23 +111,42 @@ def _is_number(value: object) -> bool:
 
 
 def parse_date(value: object) -> dt.date | None:
-    """An ISO date (or the date part of an ISO date-time), else None."""
+    """An ISO date (or the date part of an ISO date-time) up to `MAX_DATE`, else None."""
     if not isinstance(value, str) or len(value) < 10:
         return None
     try:
-        return dt.date.fromisoformat(value[:10])
+        date = dt.date.fromisoformat(value[:10])
     except ValueError:
         return None
+    return date if date <= MAX_DATE else None
 
 
 def empty_definition() -> dict:
     return {"match": "all", "negate": False, "conditions": []}
 
 
+# Operators that only say whether a value is one given exactly: all that people who see
+# personal data masked may test a personal trait or an identifier with. Prefixes, substrings and
+# ranges would let them spell a masked value out, one count at a time.
+EXACT_OPERATORS = ("equals", "not_equals", "in", "not_in", "is_set", "is_not_set")
+# Numbers beyond this are not compared (they are kept exactly, but nobody segments on them).
+MAX_NUMBER = 10**30
+# Dates end before the last day Python can hold, so that "the day after" always exists.
+MAX_DATE = dt.date(9998, 12, 31)
+
+
 class _Validator:
-    def __init__(self, segment_lookup: Callable[[int], dict | None] | None, self_id: int | None):
+    def __init__(
+        self,
+        segment_lookup: Callable[[int], dict | None] | None,
+        self_id: int | None,
+        personal: bool = True,
+        visible: Callable[[int], bool] | None = None,
+    ):
         self.segment_lookup = segment_lookup
         self.self_id = self_id
+        self.personal = personal
+        self.visible = visible
         self.problems: list[Problem] = []
         self.count = 0
 
@@ -173,13 +194,19 @@ class _Validator:
     def c_trait(self, node: dict, path: str, depth: int) -> None:
         if not _nonempty_str(node.get("trait")):
             self.fail(_join(path, "trait"), "Choose a trait.")
+        if not self.personal and is_personal_key(node.get("trait")):
+            self.value_test(node, path, allowed=EXACT_OPERATORS, exact_only=True)
+            return
         self.value_test(node, path)
 
     def c_identifier(self, node: dict, path: str, depth: int) -> None:
         if not _nonempty_str(node.get("kind")):
             self.fail(_join(path, "kind"), "Choose an identifier kind.")
         if "operator" in node:
-            self.value_test(node, path, allowed=STRING_OPERATORS + LIST_OPERATORS)
+            allowed = STRING_OPERATORS + LIST_OPERATORS
+            if not self.personal:
+                allowed = tuple(op for op in allowed if op in EXACT_OPERATORS)
+            self.value_test(node, path, allowed=allowed, exact_only=not self.personal)
 
     def c_consent(self, node: dict, path: str, depth: int) -> None:
         if not _nonempty_str(node.get("purpose")):
@@ -189,6 +216,10 @@ class _Validator:
         ref = node.get("segment")
         if not isinstance(ref, int) or isinstance(ref, bool):
             self.fail(_join(path, "segment"), "Choose a segment.")
+            return
+        if self.visible is not None and not self.visible(ref):
+            # Said as for a missing one: another person's private segment is not to be known.
+            self.fail(_join(path, "segment"), f"Segment {ref} does not exist.")
             return
         if self.segment_lookup is None:
             return
@@ -244,9 +275,18 @@ class _Validator:
         if parse_date(start) and parse_date(end) and parse_date(start) > parse_date(end):
             self.fail(path, "The window starts after it ends.")
 
-    def value_test(self, node: dict, path: str, allowed: tuple = VALUE_OPERATORS) -> None:
+    def value_test(
+        self, node: dict, path: str, allowed: tuple = VALUE_OPERATORS, exact_only: bool = False
+    ) -> None:
         operator = node.get("operator")
         op_path = _join(path, "operator")
+        if exact_only and operator in VALUE_OPERATORS and operator not in allowed:
+            self.fail(
+                op_path,
+                "Personal data can only be tested for an exact value with your role "
+                "(is, is not, is one of, is set).",
+            )
+            return
         if operator not in allowed:
             self.fail(op_path, f"Unknown operator {operator!r}.")
             return
@@ -264,19 +304,17 @@ def value_problem(operator: str, value: object) -> str | None:
     if operator in LIST_OPERATORS:
         if not isinstance(value, list) or not value:
             return "Give a list of one or more values."
-        if not all(isinstance(v, str | int | float) for v in value):
+        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
             return "List values must be text or numbers."
-        return None
+        return _number_problem([v for v in value if _is_number(v)])
     if operator == "between":
-        if (
-            not isinstance(value, list)
-            or len(value) != 2
-            or not all(_is_number(v) or parse_date(v) for v in value)
-        ):
+        if not isinstance(value, list) or len(value) != 2:
             return "Between needs two numbers (or two dates): [low, high]."
-        return None
+        if all(_is_number(v) for v in value) or all(parse_date(v) for v in value):
+            return _number_problem(value) if _is_number(value[0]) else None
+        return "Between needs two numbers (or two dates): [low, high]."
     if operator in ("greater_than", "greater_or_equal", "less_than", "less_or_equal"):
-        return None if _is_number(value) else "Enter a number."
+        return _number_problem([value]) if _is_number(value) else "Enter a number."
     if operator in ("before", "after"):
         return None if parse_date(value) else "Enter a date as YYYY-MM-DD."
     if operator in ("within_last_days", "more_than_days_ago"):
@@ -284,12 +322,45 @@ def value_problem(operator: str, value: object) -> str | None:
             return None
         return "Enter a whole number of days."
     if operator in ("equals", "not_equals"):
-        if isinstance(value, str | int | float) and value != "":
-            return None
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
+            return _number_problem([value]) if _is_number(value) else None
         return "Enter a value."
     if isinstance(value, str) and value != "":
         return None
     return "Enter some text."
+
+
+def _number_problem(values: list) -> str | None:
+    if any(abs(v) >= MAX_NUMBER for v in values):
+        return "That number is too large to compare."
+    return None
+
+
+def _text_problem(definition: object) -> tuple[str, str] | None:
+    """(path, message) of the first text in the definition no database can hold, or None."""
+    stack: list[tuple[object, str]] = [(definition, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not _storable(str(key)):
+                    return path, "Text may not hold NUL characters or broken Unicode."
+                stack.append((child, _join(path, key)))
+        elif isinstance(node, list):
+            stack.extend((child, _join(path, index)) for index, child in enumerate(node))
+        elif isinstance(node, str) and not _storable(node):
+            return path, "Text may not hold NUL characters or broken Unicode."
+    return None
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _nonempty_str(value: object) -> bool:
@@ -344,9 +415,19 @@ def definition_problems(
     *,
     segment_lookup: Callable[[int], dict | None] | None = None,
     self_id: int | None = None,
+    personal: bool = True,
+    visible: Callable[[int], bool] | None = None,
 ) -> list[Problem]:
-    """Every problem of `definition`, each with its path; empty if it is valid."""
-    validator = _Validator(segment_lookup, self_id)
+    """Every problem of `definition`, each with its path; empty if it is valid.
+
+    For a person's own definition: `visible(segment id)` says which segments they may refer to,
+    and `personal=False` (people who see personal data masked) allows only exact tests of
+    personal traits and identifiers.
+    """
+    text = _text_problem(definition)
+    if text is not None:
+        return [Problem(*text)]
+    validator = _Validator(segment_lookup, self_id, personal, visible)
     validator.group(definition, "", 0)
     return validator.problems
 
@@ -356,9 +437,17 @@ def definition_validate(
     *,
     segment_lookup: Callable[[int], dict | None] | None = None,
     self_id: int | None = None,
+    personal: bool = True,
+    visible: Callable[[int], bool] | None = None,
 ) -> dict:
     """Return the definition if valid, else raise DefinitionError for the first problem."""
-    problems = definition_problems(definition, segment_lookup=segment_lookup, self_id=self_id)
+    problems = definition_problems(
+        definition,
+        segment_lookup=segment_lookup,
+        self_id=self_id,
+        personal=personal,
+        visible=visible,
+    )
     if problems:
         raise DefinitionError(problems[0].path, problems[0].message)
     return definition  # type: ignore[return-value]

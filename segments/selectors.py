@@ -12,6 +12,8 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
+from cdp_site.roles import Role, user_has_role
+from profiles.masking import can_view_personal_data
 from profiles.models import Profile
 
 from .models import CatalogueField, Segment, SegmentMembership, SegmentSnapshot
@@ -89,6 +91,33 @@ def segment_members(segment: Segment) -> QuerySet[SegmentMembership]:
 
 def segment_definition_lookup(segment_id: int) -> dict | None:
     return Segment.objects.filter(pk=segment_id).values_list("definition", flat=True).first()
+
+
+def segments_shown_on_profiles(user) -> QuerySet[Segment]:
+    """The segments whose memberships a person sees on a customer's page.
+
+    Support agents and compliance officers see every segment a customer is in (answering the
+    customer, or an access request, needs all of them); a marketer sees those they may open,
+    since another marketer's private segment, its name and rules, are that marketer's.
+    """
+    if user.is_superuser or user_has_role(user, (Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)):
+        return Segment.objects.all()
+    return segment_list_for_user(user)
+
+
+def definition_rules_for(user) -> dict:
+    """The arguments of `definition_problems` / `definition_validate` for what this person
+    writes: the segments they may refer to, and whether they may test personal data freely."""
+    visible_ids = segment_list_for_user(user)
+
+    def visible(segment_id: int) -> bool:
+        return visible_ids.filter(pk=segment_id).exists()
+
+    return {
+        "segment_lookup": segment_definition_lookup,
+        "visible": visible,
+        "personal": can_view_personal_data(user),
+    }
 
 
 def segment_snapshots(segment: Segment, *, limit: int = 365) -> list[SegmentSnapshot]:

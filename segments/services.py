@@ -8,11 +8,12 @@ memberships after it are exactly the compiler's answer at that moment.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -29,23 +30,35 @@ from .definition import (
     segment_references,
 )
 from .models import Segment, SegmentMembership, SegmentSnapshot
-from .selectors import segment_definition_lookup
+from .selectors import definition_rules_for, segment_definition_lookup
+
+logger = logging.getLogger(__name__)
 
 
 class SegmentError(Exception):
     code = "segment_error"
 
 
-def _validated(definition: object, self_id: int | None) -> dict:
-    return definition_validate(
-        definition, segment_lookup=segment_definition_lookup, self_id=self_id
+def _validated(definition: object, self_id: int | None, user=None) -> dict:
+    """The definition, valid for saving; by `user`'s rules when a person wrote it."""
+    rules = (
+        definition_rules_for(user)
+        if user is not None
+        else {"segment_lookup": segment_definition_lookup}
     )
+    return definition_validate(definition, self_id=self_id, **rules)
 
 
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise DefinitionError("name", "Give the segment a name.")
+    if any(ord(ch) < 32 for ch in name):
+        raise DefinitionError("name", "The name may not hold control characters.")
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        raise DefinitionError("name", "The name holds broken Unicode.") from None
     return name[:200]
 
 
@@ -54,7 +67,7 @@ def segment_create(*, user, name: str, definition: object, description: str = ""
     segment = Segment.objects.create(
         name=_clean_name(name),
         description=description or "",
-        definition=_validated(definition if definition else empty_definition(), None),
+        definition=_validated(definition if definition else empty_definition(), None, user),
         owner=user,
     )
     _queue_refresh(segment.pk)
@@ -68,13 +81,16 @@ def segment_update(
     name: str | None = None,
     definition: object | None = None,
     description: str | None = None,
+    user=None,
 ) -> Segment:
+    """Change a segment; `user`, the person making the change, whose rules the definition
+    must follow (see `definition_rules_for`)."""
     if name is not None:
         segment.name = _clean_name(name)
     if description is not None:
         segment.description = description
     if definition is not None:
-        segment.definition = _validated(definition, segment.pk)
+        segment.definition = _validated(definition, segment.pk, user)
     segment.save()
     if definition is not None:
         _queue_refresh(segment.pk)
@@ -289,14 +305,29 @@ def segments_refresh_for_profiles(
             names, profile_level = definition_dependencies(definition)
             if not profile_level and not (names & event_names):
                 continue
-        try:
-            result = segment_refresh(segment_id=segment_id, profile_ids=profile_ids)
-        except DefinitionError as error:
-            segment_mark_failed(segment_id=segment_id, error=str(error))
-            continue
+        result = segment_refresh_or_mark_failed(segment_id=segment_id, profile_ids=profile_ids)
         if result:
             results.append(result)
     return results
+
+
+def segment_refresh_or_mark_failed(
+    *, segment_id: int, profile_ids: Iterable[int] | None = None
+) -> RefreshResult | None:
+    """`segment_refresh`, but a segment that cannot be computed is marked failed with the
+    reason (shown on its page) instead of stopping the refresh of every other segment."""
+    try:
+        return segment_refresh(segment_id=segment_id, profile_ids=profile_ids)
+    except DefinitionError as error:
+        segment_mark_failed(segment_id=segment_id, error=str(error))
+    except (DatabaseError, ArithmeticError, ValueError, TypeError) as error:
+        # A definition saved before today's checks (a date past year 9998, say), or data the
+        # database cannot compare: logged for the operators, shown to the owner.
+        logger.warning("segment %s could not be computed: %s", segment_id, error)
+        segment_mark_failed(
+            segment_id=segment_id, error="This segment could not be computed; edit its conditions."
+        )
+    return None
 
 
 def segments_refresh_all() -> list[int]:

@@ -6,14 +6,9 @@ from celery import shared_task
 @shared_task(name="segments.refresh_membership")
 def segment_refresh_task(segment_id: int) -> int | None:
     """Full refresh of one segment. Idempotent: a second run changes nothing."""
-    from .definition import DefinitionError
-    from .services import segment_mark_failed, segment_refresh
+    from .services import segment_refresh_or_mark_failed
 
-    try:
-        result = segment_refresh(segment_id=segment_id)
-    except DefinitionError as error:
-        segment_mark_failed(segment_id=segment_id, error=str(error))
-        return None
+    result = segment_refresh_or_mark_failed(segment_id=segment_id)
     return result.size if result else None
 
 

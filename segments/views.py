@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cdp_site.roles import Role, role_required
+from cdp_site.signals import personal_data_accessed
 from compliance.models import ConsentPurpose
 from profiles.masking import can_view_personal_data, mask_traits
 
@@ -34,6 +35,7 @@ from .describe import describe_condition
 from .models import Segment
 from .selectors import (
     catalogue_fields,
+    definition_rules_for,
     profile_get_active,
     profile_memberships,
     segment_can_change,
@@ -46,6 +48,7 @@ from .selectors import (
     segment_preview,
     segment_shares,
     segment_snapshots,
+    segments_shown_on_profiles,
 )
 from .services import (
     segment_create,
@@ -59,6 +62,13 @@ from .services import (
 from .tasks import segment_refresh_task
 
 PROFILE_ROLES = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
+
+
+def _is_id(value: str) -> bool:
+    # isdigit() alone accepts "²", which int() refuses; ids beyond a bigint are no row.
+    return value.isascii() and value.isdigit() and 0 < int(value) < 2**63
+
+
 ADD_KINDS = (
     ("trait", "Trait"),
     ("event", "Event"),
@@ -74,14 +84,15 @@ ADD_KINDS = (
 def profile_segments(request, profile_id: int):
     """Fragment for the customer 360 page: the profile's segments, with "why?" for each."""
     profile = profile_get_active(profile_id)
-    memberships = list(profile_memberships(profile.pk))
-    visible = set(segment_list_for_user(request.user).values_list("pk", flat=True))
+    shown = set(segments_shown_on_profiles(request.user).values_list("pk", flat=True))
+    memberships = [m for m in profile_memberships(profile.pk) if m.segment_id in shown]
+    linked = set(segment_list_for_user(request.user).values_list("pk", flat=True))
     current, past = [], []
     for membership in memberships:
         row = {
             "membership": membership,
             "segment": membership.segment,
-            "linked": membership.segment_id in visible,
+            "linked": membership.segment_id in linked,
         }
         if membership.exited_at is None:
             row["why"] = explain(
@@ -147,7 +158,20 @@ def _preview(request, definition, problems, segment) -> dict:
         return {"problems": problems}
     preview = segment_preview(definition, self_id=segment.pk if segment else None)
     preview["rows"] = _sample_rows(request.user, preview["sample"])
+    if preview["sample"] and can_view_personal_data(request.user):
+        _audit_members_shown(request, segment, [p.pk for p in preview["sample"]])
     return preview
+
+
+def _audit_members_shown(request, segment, profile_ids: list[int]) -> None:
+    """Members' personal data shown unmasked (a members page, a preview's sample): audited."""
+    personal_data_accessed.send(
+        sender=Segment,
+        user=request.user,
+        profile_id=None,
+        action="segment.members_view",
+        detail={"segment_id": segment.pk if segment else None, "profile_ids": profile_ids},
+    )
 
 
 @role_required(Role.MARKETER)
@@ -166,12 +190,14 @@ def segment_builder(request, segment_id: int | None = None):
         if op:
             definition = apply_op(definition, op)
     self_id = segment.pk if segment else None
-    problems = builder_problems(definition, segment_definition_lookup, self_id)
+    problems = builder_problems(definition, definition_rules_for(request.user), self_id)
     show_errors = request.method == "POST" and "save" in request.POST
     if show_errors and not problems:
         try:
             if segment:
-                segment = segment_update(segment=segment, name=name, definition=definition)
+                segment = segment_update(
+                    segment=segment, name=name, definition=definition, user=request.user
+                )
             else:
                 segment = segment_create(user=request.user, name=name, definition=definition)
         except DefinitionError as error:
@@ -203,13 +229,13 @@ def segment_builder_preview(request):
     segment_id = request.POST.get("segment_id")
     segment = (
         segment_get_for_user(request.user, int(segment_id))
-        if segment_id and segment_id.isdigit()
+        if segment_id and _is_id(segment_id)
         else None
     )
     problems = definition_problems(
         definition,
-        segment_lookup=segment_definition_lookup,
         self_id=segment.pk if segment else None,
+        **definition_rules_for(request.user),
     )
     return render(
         request,
@@ -234,13 +260,15 @@ def segment_detail(request, segment_id: int):
         }
         for m in page
     ]
+    if personal and rows:
+        _audit_members_shown(request, segment, [row["membership"].profile_id for row in rows])
     context = {"segment": segment, "page": page, "rows": rows}
     if request.htmx and request.GET.get("page"):
         return render(request, "segments/_members.html", context)
     why = None
     explain_id = request.GET.get("explain", "").strip()
     if explain_id:
-        if explain_id.isdigit() and segment.definition is not None:
+        if _is_id(explain_id) and segment.definition is not None:
             try:
                 profile = profile_get_active(int(explain_id))
             except Http404:
@@ -351,7 +379,7 @@ def _share_target(request):
 
     def pk(name: str) -> int:
         value = request.POST.get(name, "")
-        return int(value) if value.isdigit() else 0
+        return int(value) if _is_id(value) else 0
 
     user = get_user_model().objects.filter(pk=pk("user")).first()
     group = Group.objects.filter(pk=pk("group")).first()
@@ -361,6 +389,13 @@ def _share_target(request):
 class _Echo:
     def write(self, value):
         return value
+
+
+def _csv_cell(value: object) -> str:
+    """A trait as a CSV cell a spreadsheet shows as text: customers write traits, and a cell
+    starting with =, +, - or @ would run as a formula when the file is opened."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @role_required(Role.MARKETER)
@@ -382,9 +417,7 @@ def segment_export(request, segment_id: int):
                 [
                     m.profile_id,
                     m.entered_at.isoformat(),
-                    traits.get("email", ""),
-                    traits.get("name", ""),
-                    traits.get("country", ""),
+                    *(_csv_cell(traits.get(key, "")) for key in ("email", "name", "country")),
                 ]
             )
 
