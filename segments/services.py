@@ -251,7 +251,11 @@ def segment_mark_failed(*, segment_id: int, error: str) -> None:
 def definition_dependencies(
     definition: dict, lookup=segment_definition_lookup
 ) -> tuple[set[str], bool]:
-    """(event names the definition counts, whether it reads profile state: traits/consent/ids).
+    """(event names the definition counts, whether any change of a profile may decide it).
+
+    The second is true when it reads profile state (traits, consent, identifiers), and when a
+    profile may meet it without any of those events: a negation, an "at most" or "exactly"
+    count, an empty group (a new profile, say).
 
     Referenced segments are followed, since the compiler inlines them.
     """
@@ -264,8 +268,18 @@ def definition_dependencies(
         if not isinstance(node, dict):
             continue
         kind = node.get("type", "group")
+        if node.get("negate"):
+            # Met by what a profile lacks: any profile, new ones included, may meet it.
+            profile_level = True
         if kind == "event":
             names.add(node.get("event", ""))
+            count = node.get("count") if isinstance(node.get("count"), dict) else {}
+            value = count.get("value", 1)
+            if count.get("operator", "at_least") != "at_least" or not (
+                isinstance(value, int) and value >= 1
+            ):
+                # "At most" / "exactly" counts are met without that event (a new profile).
+                profile_level = True
         elif kind in ("trait", "consent", "identifier"):
             profile_level = True
         elif kind == "segment":
@@ -274,7 +288,11 @@ def definition_dependencies(
                 seen.add(ref)
                 stack.append(lookup(ref))
         else:
-            stack.extend(node.get("conditions", []))
+            conditions = node.get("conditions", [])
+            if not conditions:
+                # An empty group is met by everyone.
+                profile_level = True
+            stack.extend(conditions)
     return names, profile_level
 
 

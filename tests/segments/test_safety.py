@@ -9,11 +9,11 @@ from rest_framework.test import APIClient
 
 from cdp_site.roles import Role
 from compliance.models import AuditEvent
-from profiles.models import Profile
+from profiles.models import Event, Profile
 from segments.models import Segment, SegmentMembership
 from segments.services import segment_create, segments_refresh_for_profiles
 from segments.views import _csv_cell
-from tests.factories import UserFactory
+from tests.factories import EventFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +191,33 @@ def test_members_shown_unmasked_are_audited(client_for):
 )
 def test_export_cells_never_run_as_formulas(value, cell):
     assert _csv_cell(value) == cell
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        {"match": "all", "conditions": []},
+        {
+            "match": "all",
+            "conditions": [
+                {
+                    "type": "event",
+                    "event": "Order Completed",
+                    "count": {"operator": "at_most", "value": 0},
+                }
+            ],
+        },
+        {
+            "match": "all",
+            "negate": True,
+            "conditions": [{"type": "event", "event": "Order Completed"}],
+        },
+    ],
+)
+def test_a_new_profile_joins_segments_it_meets_without_their_events(marketer, definition):
+    segment = Segment.objects.create(name="Never ordered", owner=marketer, definition=definition)
+    viewed = EventFactory(type="track", event="Product Viewed", user_id="u-1")
+    profile = Profile.objects.create()
+    Event.objects.filter(pk=viewed.pk).update(profile=profile)
+    segments_refresh_for_profiles(profile_ids=[profile.pk], event_ids=[viewed.pk])
+    assert SegmentMembership.objects.filter(segment=segment, profile=profile).exists()
