@@ -27,6 +27,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -130,8 +131,10 @@ class JsonTest(Expression):
             txt = f"({column_sql} ->> %s)"
             txt_params = [*column_params, self.key]
             is_string, is_number = f"{typ} = 'string'", f"{typ} = 'number'"
-            num = f"(CASE WHEN {is_number} THEN ({txt})::double precision END)"
-            num_params = [*typ_params, *txt_params]
+            # numeric, not double precision: exact for 64-bit ids and never out of range for a
+            # long number a customer sent (the ingest keeps them exact).
+            num = f"(CASE WHEN {is_number} THEN ({column_sql} -> %s)::numeric END)"
+            num_params = [*typ_params, *column_params, self.key]
             is_true = (f"({column_sql} -> %s) = 'true'::jsonb", [*column_params, self.key])
             is_false = (f"({column_sql} -> %s) = 'false'::jsonb", [*column_params, self.key])
         else:
@@ -156,6 +159,7 @@ class JsonTest(Expression):
             return string_test(f"LOWER({txt}) LIKE %s ESCAPE '\\'", [*txt_params, pattern])
 
         op, value = self.operator, self.value
+        number = _exact if connection.vendor == "postgresql" else (lambda v: v)
         if op == "is_set":
             sql, params = f"({typ} IS NOT NULL AND {typ} <> 'null')", [*typ_params, *typ_params]
         elif op == "is_true":
@@ -177,7 +181,7 @@ class JsonTest(Expression):
             if numbers:
                 marks = ", ".join(["%s"] * len(numbers))
                 parts.append(f"{num} IN ({marks})")
-                params += [*num_params, *numbers]
+                params += [*num_params, *map(number, numbers)]
             sql = "(" + " OR ".join(parts) + ")" if parts else "1=0"
         elif op == "contains":
             sql, params = like("%" + _like_escape(str(value).lower()) + "%")
@@ -192,11 +196,11 @@ class JsonTest(Expression):
                 "less_than": "<",
                 "less_or_equal": "<=",
             }[op]
-            sql, params = f"{num} {symbol} %s", [*num_params, value]
+            sql, params = f"{num} {symbol} %s", [*num_params, number(value)]
         elif op == "between":
             low, high = value
             if _is_number(low) and _is_number(high):
-                sql, params = f"{num} BETWEEN %s AND %s", [*num_params, low, high]
+                sql, params = f"{num} BETWEEN %s AND %s", [*num_params, number(low), number(high)]
             else:
                 start, end = parse_date(low), parse_date(high)
                 sql, params = date_test(
@@ -236,6 +240,11 @@ def _could_be_json_text(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _exact(value: int | float) -> Decimal:
+    """A number as PostgreSQL `numeric`: compared with a float, numeric would be cast to float."""
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 
 
 def _like_escape(text: str) -> str:

@@ -221,3 +221,21 @@ def test_a_new_profile_joins_segments_it_meets_without_their_events(marketer, de
     Event.objects.filter(pk=viewed.pk).update(profile=profile)
     segments_refresh_for_profiles(profile_ids=[profile.pk], event_ids=[viewed.pk])
     assert SegmentMembership.objects.filter(segment=segment, profile=profile).exists()
+
+
+def test_numbers_compare_exactly_and_a_huge_one_breaks_no_count(marketer):
+    for n in (2**53, 2**53 + 1):  # beyond a double's exact integers
+        Profile.objects.create(traits={"account": n})
+    Profile.objects.create(traits={"account": 10**400})  # sent by a customer, kept exactly
+    client = api(marketer)
+
+    def count(operator, value):
+        body = {"definition": _trait(operator, value, "account")}
+        response = client.post("/api/segments/preview/", body, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()["count"]
+
+    assert count("equals", 2**53) == 1
+    assert count("in", [2**53 + 1]) == 1
+    assert count("greater_than", 2**53) == 2  # 2**53 + 1 and the huge one
+    assert count("less_than", 1.5) == 0
