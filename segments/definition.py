@@ -16,6 +16,9 @@ from profiles.masking import is_personal_key
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
+# With the segments it refers to inlined, as the compiler does: ten references to a segment
+# that refers ten times to another would otherwise multiply into a query nobody can run.
+MAX_EXPANDED_CONDITIONS = 1000
 
 STRING_OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with")
 LIST_OPERATORS = ("in", "not_in")
@@ -429,7 +432,39 @@ def definition_problems(
         return [Problem(*text)]
     validator = _Validator(segment_lookup, self_id, personal, visible)
     validator.group(definition, "", 0)
+    if (
+        not validator.problems
+        and segment_lookup is not None
+        and _expanded_size(definition, segment_lookup, {}, ()) > MAX_EXPANDED_CONDITIONS
+    ):
+        validator.fail(
+            "",
+            "With the segments it refers to, this definition holds more than "
+            f"{MAX_EXPANDED_CONDITIONS} conditions. Refer to fewer segments.",
+        )
     return validator.problems
+
+
+def _expanded_size(
+    node: object,
+    lookup: Callable[[int], dict | None],
+    sizes: dict[int, int],
+    trail: tuple[int, ...],
+) -> int:
+    """How many conditions `node` holds once every referenced segment is inlined."""
+    if not isinstance(node, dict):
+        return 0
+    if node.get("type") == "segment":
+        ref = node.get("segment")
+        if not isinstance(ref, int) or ref in trail:
+            return 1
+        if ref not in sizes:
+            sizes[ref] = _expanded_size(lookup(ref), lookup, sizes, (*trail, ref))
+        return 1 + sizes[ref]
+    children = node.get("conditions") if isinstance(node.get("conditions"), list) else []
+    return (1 if "type" in node else 0) + sum(
+        _expanded_size(child, lookup, sizes, trail) for child in children
+    )
 
 
 def definition_validate(

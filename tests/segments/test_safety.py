@@ -239,3 +239,21 @@ def test_numbers_compare_exactly_and_a_huge_one_breaks_no_count(marketer):
     assert count("in", [2**53 + 1]) == 1
     assert count("greater_than", 2**53) == 2  # 2**53 + 1 and the huge one
     assert count("less_than", 1.5) == 0
+
+
+def test_references_cannot_multiply_into_a_query_nobody_can_run(marketer):
+    base = segment_create(user=marketer, name="Base", definition=DE)
+    previous = base
+    for level in range(3):
+        fan = {
+            "match": "any",
+            "conditions": [{"type": "segment", "segment": previous.pk} for _ in range(12)],
+        }
+        body = {"name": f"Level {level}", "definition": fan}
+        response = api(marketer).post("/api/segments/", body, format="json")
+        if response.status_code != 201:
+            break
+        previous = Segment.objects.get(pk=response.json()["id"])
+    assert response.status_code == 400
+    assert "more than 1000 conditions" in response.json()["detail"]
+    assert level == 2  # 12 x 12 x 12 references: refused before the third level is saved
