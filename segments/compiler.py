@@ -38,6 +38,8 @@ from profiles.models import Event, Identity, Profile
 from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
 
 SegmentLookup = Callable[[int], dict | None]
+# The start of a text that is a date: year, month 01-12, day 01-31.
+DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 
 
 def _saved_definition(segment_id: int) -> dict | None:
@@ -153,7 +155,9 @@ class JsonTest(Expression):
             return f"({is_string} AND {sql})", [*typ_params, *params]
 
         def date_test(sql: str, params: list) -> tuple[str, list]:
-            return string_test(f"{txt} LIKE '____-__-__%%' AND {sql}", [*txt_params, *params])
+            # A real month and day, so "2024-13-45" (or a legacy "0000-00-00") is no date.
+            match = "~" if connection.vendor == "postgresql" else "REGEXP"
+            return string_test(f"{txt} {match} %s AND {sql}", [*txt_params, DATE_PATTERN, *params])
 
         def like(pattern: str) -> tuple[str, list]:
             return string_test(f"LOWER({txt}) LIKE %s ESCAPE '\\'", [*txt_params, pattern])

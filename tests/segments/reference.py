@@ -6,6 +6,7 @@ It works on plain data (dicts), not on the database: each profile is
 """
 
 import datetime as dt
+import re
 
 NEGATIVE = {
     "not_equals": "equals",
@@ -14,13 +15,16 @@ NEGATIVE = {
     "is_not_set": "is_set",
 }
 
+# A date: a year, then a month 01-12 and a day 01-31.
+_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+
 
 def _num(value):
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _date_like(value):
-    return isinstance(value, str) and len(value) >= 10 and value[4] == "-" and value[7] == "-"
+    return isinstance(value, str) and _DATE.match(value) is not None
 
 
 def _day(text):

@@ -257,3 +257,11 @@ def test_references_cannot_multiply_into_a_query_nobody_can_run(marketer):
     assert response.status_code == 400
     assert "more than 1000 conditions" in response.json()["detail"]
     assert level == 2  # 12 x 12 x 12 references: refused before the third level is saved
+
+
+def test_impossible_dates_are_no_dates(marketer):
+    for signup in ("2024-13-45", "0000-00-00", "2024-02-10"):
+        Profile.objects.create(traits={"signup": signup})
+    body = {"definition": _trait("before", "2025-01-01", "signup")}
+    response = api(marketer).post("/api/segments/preview/", body, format="json")
+    assert response.json()["count"] == 1
