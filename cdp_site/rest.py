@@ -4,25 +4,13 @@ Kept apart from any view module, because DRF imports these while it is still loa
 """
 
 from django.http import JsonResponse
-from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class StandardPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
-
-
-class SafeJSONParser(JSONParser):
-    """DRF's JSON parser, with nesting too deep for the parser answered as a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
 def exception_handler(exc, context):
