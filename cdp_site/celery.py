@@ -5,6 +5,7 @@ import os
 import time
 
 from celery import Celery, signals
+from kombu.exceptions import KombuError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdp_site.settings")
 
@@ -14,6 +15,23 @@ app.autodiscover_tasks()
 
 logger = logging.getLogger("cdp.tasks")
 _started: dict[str, float] = {}
+
+# What publishing raises when the broker cannot be reached (kombu wraps the transports' errors).
+BROKER_ERRORS = (KombuError, OSError)
+
+
+def task_publish(task, *args):
+    """Queue `task(*args)`; the AsyncResult, or None when the broker cannot take it.
+
+    A person's request never fails for that: the change it made is committed, the error is
+    logged, and the scheduled runs in Celery beat (the resolve sweep, the hourly segment
+    refresh) catch up once the broker is back.
+    """
+    try:
+        return task.delay(*args)
+    except BROKER_ERRORS:
+        logger.exception("task could not be queued", extra={"task_name": task.name})
+        return None
 
 
 @signals.task_prerun.connect

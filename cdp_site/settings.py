@@ -217,6 +217,20 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
+# A broker that is down must not hold a person's request for long: publishing gives up after
+# about a second (the scheduled runs catch up), and connecting after two.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
+# No task runs without end: resolution works in batches and stops after `RESOLVE_MAX_BATCHES`
+# (queuing a follow-up), segment refreshes take seconds. Well under Redis's one-hour visibility
+# timeout, after which an unacknowledged task would be handed to a second worker.
+CELERY_TASK_SOFT_TIME_LIMIT = 20 * 60
+CELERY_TASK_TIME_LIMIT = 25 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -225,11 +239,24 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Identity resolution is queued by each ingest; the sweep resolves anything a lost task left.
-    "profiles-resolve-sweep": {"task": "profiles.resolve_events", "schedule": 60.0},
+    # Each entry expires by its next run: while no worker runs, they do not pile up.
+    "profiles-resolve-sweep": {
+        "task": "profiles.resolve_events",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     # Full segment refresh: catches time windows that expire without any new event.
-    "segments-refresh-all": {"task": "segments.refresh_all", "schedule": 3600.0},
+    "segments-refresh-all": {
+        "task": "segments.refresh_all",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     # The builder's field catalogue (trait keys, events, property keys and their types).
-    "segments-refresh-catalogue": {"task": "segments.refresh_catalogue", "schedule": 6 * 3600.0},
+    "segments-refresh-catalogue": {
+        "task": "segments.refresh_catalogue",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # Identity resolution: the country assumed for phone numbers written without a country code.

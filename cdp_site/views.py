@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
+from .celery import task_publish
 from .navigation import nav_items_for_user
 from .rest import json_error
 from .roles import ALL_ROLES, Role, role_required, user_roles
@@ -38,7 +39,9 @@ def system_status(request):
 @require_POST
 def worker_check(request):
     """Queue a ping for the worker; the returned fragment polls until the worker answers."""
-    result = worker_ping_task.delay()
+    result = task_publish(worker_ping_task)
+    if result is None:
+        return render(request, "cdp_site/_worker_check.html", {"broker_down": True})
     return render(
         request, "cdp_site/_worker_check.html", {"task_id": result.id, "state": "PENDING"}
     )

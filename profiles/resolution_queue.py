@@ -20,6 +20,8 @@ from functools import cache
 import redis
 from celery import current_app
 
+from cdp_site.celery import task_publish
+
 logger = logging.getLogger(__name__)
 
 FLAG_KEY = "cdp:profiles:resolve-task-waiting"
@@ -49,12 +51,9 @@ def resolution_request() -> None:
         except redis.RedisError:
             # The flag is an optimisation: without it, publish as if there were none.
             logger.warning("resolve-task flag unavailable; publishing anyway", exc_info=True)
-    try:
-        events_resolve_task.delay()
-    except Exception:
+    if task_publish(events_resolve_task) is None:
         # The events are committed and the beat's sweep resolves them; the client's request
         # succeeded. No task will clear the flag, so drop it for the next request.
-        logger.exception("the resolve task could not be queued; the sweep will resolve")
         resolution_started()
 
 

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from cdp_site.celery import task_publish
 from profiles.signals import (
     events_resolved,
     profile_merge_undone,
@@ -17,7 +18,7 @@ def _queue(profile_ids: list[int], event_ids: list[int] | None) -> None:
     event_ids = None if event_ids is None else sorted({int(i) for i in event_ids})
     if profile_ids:
         transaction.on_commit(
-            lambda: segments_refresh_for_profiles_task.delay(profile_ids, event_ids)
+            lambda: task_publish(segments_refresh_for_profiles_task, profile_ids, event_ids)
         )
 
 
@@ -41,7 +42,7 @@ def on_profiles_rebuilt(sender, **_kwargs):
     from .tasks import segments_refresh_all_task
 
     consent_follow_profiles(profile_ids=None)
-    transaction.on_commit(segments_refresh_all_task.delay)
+    transaction.on_commit(lambda: task_publish(segments_refresh_all_task))
 
 
 def connect() -> None:

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from cdp_site.celery import task_publish
 from cdp_site.signals import personal_data_accessed
 from compliance.consent import consent_follow_profiles, consent_record_from_events
 from profiles.models import Event
@@ -142,7 +143,7 @@ def segment_unshare(*, segment: Segment, user=None, group=None) -> None:
 def _queue_refresh(segment_id: int) -> None:
     from .tasks import segment_refresh_task
 
-    transaction.on_commit(lambda: segment_refresh_task.delay(segment_id))
+    transaction.on_commit(lambda: task_publish(segment_refresh_task, segment_id))
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,7 @@ def segments_refresh_all() -> list[int]:
 
     ids = list(Segment.objects.values_list("pk", flat=True))
     for segment_id in ids:
-        segment_refresh_task.delay(segment_id)
+        task_publish(segment_refresh_task, segment_id)
     return ids
 
 

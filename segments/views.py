@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cdp_site.celery import task_publish
 from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
 from compliance.models import ConsentPurpose
@@ -339,8 +340,14 @@ def segment_action(request, segment_id: int):
         messages.success(request, f"Deleted “{segment.name}”.")
         return redirect("segments:list")
     if action == "refresh":
-        segment_refresh_task.delay(segment.pk)
-        messages.success(request, "Refresh queued.")
+        if task_publish(segment_refresh_task, segment.pk) is None:
+            messages.error(
+                request,
+                "The refresh could not be queued (the task broker is unreachable); "
+                "the hourly refresh will bring the members up to date.",
+            )
+        else:
+            messages.success(request, "Refresh queued.")
     elif action == "share":
         user, group = _share_target(request)
         if user or group:
