@@ -91,3 +91,12 @@ def bad_request(request, exception):
     if request.path.startswith(API_PREFIXES):
         return json_error(400, "bad_request", "The request could not be understood.")
     return defaults.bad_request(request, exception)
+
+
+def csrf_failure(request, reason=""):
+    """A form sent without its security token (an expired page, say): the product's 403 page,
+    or JSON under the APIs, rather than Django's bare one."""
+    message = "The form had expired or came from another site. Reload the page and try again."
+    if request.path.startswith(API_PREFIXES):
+        return json_error(403, "csrf_failed", message)
+    return render(request, "403.html", {"reason": message}, status=403)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.test import Client
 
 from tests.conftest import PASSWORD
 
@@ -115,3 +116,11 @@ def test_worker_check_ignores_a_garbled_attempt_count(client_for, integration_ad
     response = client_for(integration_admin).get(f"/system/worker-check/{task_id}/?attempt=x")
     assert response.status_code == 200
     assert b"?attempt=1" in response.content
+
+
+def test_a_form_without_its_csrf_token_gets_the_products_403(marketer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(marketer)
+    response = client.post("/segments/new/", {"name": "x"})
+    assert response.status_code == 403
+    assert "Reload the page and try again" in response.content.decode()
