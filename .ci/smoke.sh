@@ -45,7 +45,7 @@ case "$mode" in
     .venv/bin/python manage.py create_demo_users >>"$log" 2>&1
     setsid .venv/bin/celery -A cdp_site worker --loglevel=INFO --concurrency=1 >>"$log" 2>&1 &
     pids+=($!)
-    setsid .venv/bin/gunicorn cdp_site.wsgi -w 2 -b "127.0.0.1:$port" >>"$log" 2>&1 &
+    setsid .venv/bin/gunicorn -c python:cdp_site.gunicorn_conf cdp_site.wsgi -w 2 -b "127.0.0.1:$port" >>"$log" 2>&1 &
     pids+=($!)
     ;;
   *) echo "usage: $0 embedded|production" >&2; exit 2 ;;

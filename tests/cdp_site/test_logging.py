@@ -2,8 +2,12 @@
 
 import json
 import logging
+import logging.config
+
+from django.conf import settings
 
 from cdp_site.celery import _log_task_finish, _log_task_start
+from cdp_site.gunicorn_conf import logconfig_dict
 from cdp_site.logging import JsonFormatter
 
 
@@ -33,3 +37,13 @@ def test_tasks_log_start_and_finish_with_ids(caplog):
         "SUCCESS",
     )
     assert finished.duration_ms >= 0
+
+
+def test_gunicorns_own_lines_are_json_too(capsys):
+    logging.config.dictConfig(logconfig_dict)
+    try:
+        logging.getLogger("gunicorn.error").info("Booting worker with pid: %s", 42)
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert json.loads(line)["message"] == "Booting worker with pid: 42"
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
