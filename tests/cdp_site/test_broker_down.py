@@ -29,8 +29,10 @@ def broker_down(monkeypatch):
     monkeypatch.setattr(Task, "apply_async", refuse)
 
 
-def test_publishing_to_a_dead_broker_returns_none(caplog):
-    # A real publish to a port nothing listens on, through an app of its own.
+def test_publishing_to_a_dead_broker_returns_none(caplog, monkeypatch):
+    # A real publish to a port nothing listens on, through an app of its own. Celery reads
+    # CELERY_BROKER_URL from the environment before the broker it is given.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     app = Celery("broker-down", broker=DEAD_BROKER, set_as_current=False)
     app.conf.broker_connection_timeout = 1
     app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0}
