@@ -2,13 +2,15 @@
 
 from django.apps import AppConfig
 
+from cdp_site.navigation import NavItem
+
 
 class ComplianceConfig(AppConfig):
     name = "compliance"
     verbose_name = "Compliance"
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
-    navigation = ()
+    navigation = (NavItem("Audit log", "compliance:audit_log", order=50),)
 
     def ready(self) -> None:
         from profiles.signals import (

@@ -7,6 +7,7 @@ from . import views
 app_name = "compliance"
 
 urlpatterns = [
+    path("compliance/audit/", views.audit_log, name="audit_log"),
     path(
         "compliance/profile/<int:profile_id>/consent/",
         views.profile_consent,
