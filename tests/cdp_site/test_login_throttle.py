@@ -1,0 +1,52 @@
+"""Password guessing is slowed: a few failed logins, then a pause, with a message saying so."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from cdp_site.login_throttle import MAX_FAILURES_PER_USER
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _login(client, username, password, path="/accounts/login/"):
+    return client.post(path, {"username": username, "password": password})
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_after_a_few_failures_even_the_right_password_waits(superuser, path):
+    client = Client()
+    for _ in range(MAX_FAILURES_PER_USER):
+        response = _login(client, superuser.username, "wrong", path)
+        assert "Too many failed logins" not in response.content.decode()
+    refused = _login(client, superuser.username, PASSWORD, path)
+    assert refused.status_code == 200
+    assert "Too many failed logins" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_another_address_is_not_locked_out(support_agent):
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(MAX_FAILURES_PER_USER + 1):
+        _login(attacker, support_agent.username, "wrong")
+    colleague = Client(REMOTE_ADDR="198.51.100.7")
+    assert _login(colleague, support_agent.username, PASSWORD).status_code == 302
+
+
+def test_a_success_clears_the_count(support_agent):
+    client = Client()
+    for _ in range(MAX_FAILURES_PER_USER - 1):
+        _login(client, support_agent.username, "wrong")
+    assert _login(client, support_agent.username, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(MAX_FAILURES_PER_USER - 1):
+        _login(client, support_agent.username, "wrong")
+    assert _login(client, support_agent.username, PASSWORD).status_code == 302
