@@ -16,17 +16,16 @@ class SourceAdmin(GuardedModelAdmin):
 
 @admin.register(QuarantinedMessage)
 class QuarantinedMessageAdmin(admin.ModelAdmin):
+    """What failed and why. The messages themselves carry personal data: they are read in the
+    product's quarantine pages, where each opening is written to the audit log."""
+
     list_display = ("source", "code", "reason", "status", "received_at")
     list_filter = ("status", "code", "source")
-    readonly_fields = (
+    fields = readonly_fields = (
         "source",
         "index",
         "code",
         "reason",
-        "payload",
-        "batch_context",
-        "batch_integrations",
-        "sent_at",
         "received_at",
         "status",
         "replayed_at",

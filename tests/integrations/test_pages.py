@@ -278,3 +278,13 @@ def test_the_quarantine_pages_need_the_integration_admin_role(marketer, client_f
     client = client_for(marketer)
     assert client.get(f"/sources/{source.pk}/quarantine/").status_code == 403
     assert client.get(f"/sources/{source.pk}/quarantine/{entry.pk}/").status_code == 403
+
+
+def test_the_admin_shows_why_a_message_failed_but_not_the_message(superuser, client_for):
+    source = SourceFactory()
+    _ingest(source, [{"type": "track", "userId": "secret-user-77"}])
+    entry = QuarantinedMessage.objects.get()
+    page = client_for(superuser).get(f"/admin/integrations/quarantinedmessage/{entry.pk}/change/")
+    assert page.status_code == 200
+    assert "missing_event" in page.content.decode()
+    assert "secret-user-77" not in page.content.decode()
