@@ -5,6 +5,8 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.factories import UserFactory
+
 
 def test_me_with_token(marketer):
     token = Token.objects.create(user=marketer)
@@ -80,3 +82,10 @@ def test_pagination_answers_with_a_results_list(rf, marketer):
     body = paginator.get_paginated_response(page).data
     assert body["count"] == 10
     assert body["results"] == [3, 4, 5]
+
+
+def test_the_api_description_is_for_people_with_a_role(marketer, client_for):
+    nobody = UserFactory(username="no_role_yet")
+    for path in ("/api/schema/", "/api/docs/"):
+        assert client_for(nobody).get(path).status_code == 403
+        assert client_for(marketer).get(path).status_code == 200
