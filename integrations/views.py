@@ -107,8 +107,25 @@ def source_debugger(request, pk: int):
     }
     if not request.htmx:
         _audit_debugger(request, source, action="source_debugger_view", shown=len(events))
+        _debugger_seen_store(request, source, events)
         return render(request, "integrations/source_debugger.html", context)
+    newest_seen = request.session.get(_debugger_seen_key(source), 0)
+    new = [event.pk for event in events if event.pk > newest_seen]
+    if new:
+        # The poll shows ids of messages the person had not seen: audited, once per new batch
+        # rather than every two seconds.
+        _audit_debugger(request, source, action="source_debugger_poll", event_ids=new)
+        _debugger_seen_store(request, source, events)
     return render(request, "integrations/_source_debugger_live.html", context)
+
+
+def _debugger_seen_key(source) -> str:
+    return f"debugger-seen:{source.pk}"
+
+
+def _debugger_seen_store(request, source, events) -> None:
+    if events:
+        request.session[_debugger_seen_key(source)] = max(event.pk for event in events)
 
 
 def _audit_debugger(request, source, *, action: str, **detail) -> None:

@@ -288,3 +288,18 @@ def test_the_admin_shows_why_a_message_failed_but_not_the_message(superuser, cli
     assert page.status_code == 200
     assert "missing_event" in page.content.decode()
     assert "secret-user-77" not in page.content.decode()
+
+
+def test_a_poll_showing_new_messages_is_audited_once(admin_client):
+    source = SourceFactory()
+    _ingest(source, [{"type": "page", "anonymousId": "a", "name": "Pricing"}])
+    admin_client.get(f"/sources/{source.pk}/debugger/")
+    poll = f"/sources/{source.pk}/debugger/"
+    admin_client.get(poll, HTTP_HX_REQUEST="true")
+    assert not AuditEvent.objects.filter(action="source_debugger_poll").exists()
+    _ingest(source, [{"type": "page", "anonymousId": "b", "name": "Docs"}])
+    admin_client.get(poll, HTTP_HX_REQUEST="true")
+    admin_client.get(poll, HTTP_HX_REQUEST="true")
+    polls = AuditEvent.objects.filter(action="source_debugger_poll")
+    assert polls.count() == 1
+    assert polls.get().detail["event_ids"] == [Event.objects.get(anonymous_id="b").pk]
