@@ -76,10 +76,20 @@ def is_personal_key(key: object) -> bool:
     return flat in _PERSONAL_KEYS or any(part in flat for part in _PERSONAL_PARTS)
 
 
+# Inside an address, the parts that name a place rather than a door: shown, as the profile
+# header's location is (segmenting by country is a marketer's daily work).
+_PLACE_KEYS = frozenset({"city", "country", "countrycode", "state", "region", "province"})
+# Parts of an event's context that describe the software that sent it, not the person.
+_SOFTWARE_CONTEXT_KEYS = frozenset({"library", "app", "os", "screen", "network", "locale"})
+
+
 def _mask_whole(value: object, kind: str) -> object:
-    """Every scalar inside `value` masked, the shape kept."""
+    """Every scalar inside `value` masked, the shape kept (an address keeps its place names)."""
     if isinstance(value, dict):
-        return {k: _mask_whole(v, kind) for k, v in value.items()}
+        return {
+            k: v if _SEPARATORS.sub("", str(k).lower()) in _PLACE_KEYS else _mask_whole(v, kind)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_mask_whole(v, kind) for v in value]
     if value is None or isinstance(value, bool):
@@ -132,5 +142,6 @@ def mask_event_payload(payload: dict) -> dict:
             key: _mask_whole(value, "device_id") if key in _DEVICE_ID_KEYS else value
             for key, value in device.items()
         }
-    masked["context"] = mask_personal(context)
+    software = {key: context.pop(key) for key in list(context) if key in _SOFTWARE_CONTEXT_KEYS}
+    masked["context"] = {**mask_personal(context), **software}
     return masked

@@ -127,9 +127,23 @@ def _catalogue_types() -> tuple[dict, dict, dict]:
     return fields, types, property_types
 
 
+def _country(traits: dict) -> str:
+    """The country trait, or the address's: shops send it either way."""
+    address = traits.get("address")
+    nested = address.get("country") if isinstance(address, dict) else None
+    return str(traits.get("country") or nested or "")
+
+
 def _sample_rows(user, sample) -> list[dict]:
     personal = can_view_personal_data(user)
-    return [{"id": p.pk, "traits": p.traits if personal else mask_traits(p.traits)} for p in sample]
+    return [
+        {
+            "id": p.pk,
+            "traits": p.traits if personal else mask_traits(p.traits),
+            "country": _country(p.traits or {}),
+        }
+        for p in sample
+    ]
 
 
 def _builder_context(request, *, segment, definition, name, problems, show_errors) -> dict:
@@ -258,6 +272,7 @@ def segment_detail(request, segment_id: int):
         {
             "membership": m,
             "traits": m.profile.traits if personal else mask_traits(m.profile.traits),
+            "country": _country(m.profile.traits or {}),
         }
         for m in page
     ]
@@ -424,7 +439,9 @@ def segment_export(request, segment_id: int):
                 [
                     m.profile_id,
                     m.entered_at.isoformat(),
-                    *(_csv_cell(traits.get(key, "")) for key in ("email", "name", "country")),
+                    _csv_cell(traits.get("email", "")),
+                    _csv_cell(traits.get("name", "")),
+                    _csv_cell(_country(m.profile.traits or {})),
                 ]
             )
 

@@ -65,7 +65,8 @@ def test_masking_reaches_every_depth_and_type():
     )
     assert masked == {
         "phone": "********23",
-        "address": {"street": "1*** M*** S***", "city": "S***"},
+        # The door is masked, the place is not (as the profile header's location).
+        "address": {"street": "1*** M*** S***", "city": "Springfield"},
         "emails": ["j***@example.com"],
         "customer_email": "j***@example.com",
         "contact": "Jane <x>",
@@ -88,6 +89,7 @@ def test_event_payload_masks_ids_context_and_drops_the_ip():
                 "externalIds": [{"id": "jane@example.com", "type": "email"}],
                 "device": {"id": "dev-123", "model": "Pixel"},
                 "page": {"path": "/cart"},
+                "library": {"name": "analytics-python", "version": "2.3"},
             },
         }
     )
@@ -98,3 +100,4 @@ def test_event_payload_masks_ids_context_and_drops_the_ip():
     assert masked["context"]["externalIds"] == [{"id": "j***@example.com", "type": "e***"}]
     assert masked["context"]["device"] == {"id": "d***-1***", "model": "Pixel"}
     assert masked["context"]["page"] == {"path": "/cart"}
+    assert masked["context"]["library"] == {"name": "analytics-python", "version": "2.3"}
