@@ -89,3 +89,16 @@ def test_the_api_description_is_for_people_with_a_role(marketer, client_for):
     for path in ("/api/schema/", "/api/docs/"):
         assert client_for(nobody).get(path).status_code == 403
         assert client_for(marketer).get(path).status_code == 200
+
+
+def test_the_admin_never_shows_a_whole_api_token(superuser, client_for):
+    token = Token.objects.create(user=superuser)
+    client = client_for(superuser)
+    listing = client.get("/admin/cdp_site/apitoken/")
+    detail = client.get(f"/admin/cdp_site/apitoken/{superuser.pk}/change/")
+    assert (listing.status_code, detail.status_code) == (200, 200)
+    for page in (listing.content.decode(), detail.content.decode()):
+        assert token.key[:6] in page
+        assert token.key not in page
+    # DRF's own token admin, which shows keys whole, is gone.
+    assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
