@@ -9,6 +9,27 @@ from .models import AuditEvent
 
 AUDIT_PAGE_SIZE = 50
 
+# What each recorded action means, for people reading the log; an action not listed here is
+# shown by its code.
+ACTION_LABELS = {
+    "profile.view": "Viewed a customer profile",
+    "profile.search": "Searched customers",
+    "profile.api_list": "Listed customers through the API",
+    "profile.merge_undo": "Undid a merge",
+    "consent.view": "Viewed consent choices",
+    "segment.export": "Exported segment members",
+    "segment.members_view": "Viewed segment members unmasked",
+    "source_debugger_view": "Opened a source's live debugger",
+    "source_debugger_poll": "Saw new messages in the live debugger",
+    "source_debugger_message_view": "Opened a tracked message",
+    "quarantine_message_view": "Opened a quarantined message",
+    "audit_log.view": "Read the audit log",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
 
 @dataclass(frozen=True)
 class AuditFilter:
@@ -21,9 +42,10 @@ class AuditFilter:
     before: tuple[dt.datetime, int] | None = None
 
 
-def audit_actions() -> list[str]:
-    """Every action the log holds, for the filter's choices."""
-    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+def audit_actions() -> list[tuple[str, str]]:
+    """(code, label) of every action the log holds, for the filter's choices, by label."""
+    codes = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    return sorted(((code, action_label(code)) for code in codes), key=lambda pair: pair[1])
 
 
 def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetime, int] | None]:

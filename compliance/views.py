@@ -12,7 +12,7 @@ from cdp_site.signals import personal_data_accessed
 from profiles.models import Profile
 
 from .consent import consent_state
-from .selectors import AuditFilter, audit_actions, audit_page
+from .selectors import AuditFilter, action_label, audit_actions, audit_page
 
 MAX_ID = 2**63 - 1
 
@@ -91,7 +91,7 @@ def audit_log(request):
         request,
         "compliance/audit_log.html",
         {
-            "rows": rows,
+            "rows": [(row, action_label(row.action)) for row in rows],
             "filters": filters,
             "actions": audit_actions(),
             "next_url": next_url,
