@@ -148,6 +148,8 @@ def _sample_rows(user, sample) -> list[dict]:
 
 def _builder_context(request, *, segment, definition, name, problems, show_errors) -> dict:
     fields, types, property_types = _catalogue_types()
+    # A missing name is said once, under the name: the conditions and the count are fine.
+    problems = [p for p in problems if p.path != "name"]
     return {
         "segment": segment,
         "name": name,

@@ -261,3 +261,12 @@ def test_share_forms_with_garbled_ids_change_nothing(marketer, client_for, germa
     assert response.status_code == 200
     assert "Choose a user or a group" in response.content.decode()
     assert "Not shared with anyone yet." in response.content.decode()
+
+
+def test_saving_without_a_name_says_so_once_and_still_counts(marketer, client_for, people):
+    catalogue_refresh()
+    response = client_for(marketer).post("/segments/new/", _form(save="1", name=""))
+    body = response.content.decode()
+    assert body.count("Give the segment a name.") == 1
+    assert 'data-count="1"' in body
+    assert not Segment.objects.exists()
