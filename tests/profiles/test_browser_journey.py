@@ -2,6 +2,7 @@
 through and filter the timeline, expand an event, undo a merge."""
 
 import datetime as dt
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -83,3 +84,17 @@ def test_support_agent_searches_opens_profile_reads_timeline_and_undoes_merge(
     page.get_by_role("button", name="Undo merge").click()
     page.get_by_text("Merge undone").wait_for()
     assert ProfileMerge.objects.get().undone
+
+
+def test_back_brings_the_previous_search_back_into_the_box(customer, support_agent, login):
+    page = login(support_agent)
+    page.goto("/customers/")
+    box = page.get_by_label("Find a customer")
+    box.fill("ROSA.SILVA@example.com")
+    page.get_by_text("exact email").wait_for()
+    expect(page).to_have_url(re.compile(r"/customers/\?q=ROSA\.SILVA%40example\.com$"))
+    box.fill("nobody@nowhere.example")
+    page.get_by_text("No customer matches").wait_for()
+    page.go_back()
+    expect(page.get_by_label("Find a customer")).to_have_value("ROSA.SILVA@example.com")
+    page.get_by_text("exact email").wait_for()
