@@ -67,9 +67,12 @@ def profile_detail(request, profile_id: int):
         messages.info(request, f"Profile {profile.pk} was merged into profile {live.pk}.")
         return redirect("profiles:detail", profile_id=live.pk)
     _audit(request, profile_id=profile.pk, action="profile.view", detail={"page": "customer 360"})
+    # The timeline's filters come from the address, so a filtered view can be reloaded or sent.
     # The first page is short so the page paints fast; "Older events" then loads full pages.
+    first = _parse_filters(request)
+    filters = selectors.TimelineFilter(source_id=first.source_id, type=first.type)
     events, cursor = selectors.profile_timeline(
-        profile=profile, filters=selectors.TimelineFilter(), limit=FIRST_TIMELINE_PAGE
+        profile=profile, filters=filters, limit=FIRST_TIMELINE_PAGE
     )
     activity = selectors.profile_activity_weekly(profile=profile)
     # The activity rows already name every source of the profile's events: no second scan.
@@ -93,9 +96,18 @@ def profile_detail(request, profile_id: int):
         "merges": selectors.profile_merges(profile=profile),
         "can_undo": request.user.has_perm("profiles.change_profilemerge"),
         "activity_chart": charts.activity_weekly_figure(activity) if activity else None,
-        **_timeline_context(request, profile, events, cursor, selectors.TimelineFilter()),
+        **_timeline_context(request, profile, events, cursor, filters),
     }
     return render(request, "profiles/profile_detail.html", context)
+
+
+def _filters_query(filters) -> str:
+    params = []
+    if filters.source_id:
+        params.append(f"source={filters.source_id}")
+    if filters.type:
+        params.append(f"type={filters.type}")
+    return "&".join(params)
 
 
 def _is_number(text: str) -> bool:
@@ -147,10 +159,8 @@ def _timeline_context(request, profile, events, cursor, filters) -> dict:
     next_url = ""
     if cursor is not None:
         params = [f"before={cursor[0].isoformat()}_{cursor[1]}"]
-        if filters.source_id:
-            params.append(f"source={filters.source_id}")
-        if filters.type:
-            params.append(f"type={filters.type}")
+        if _filters_query(filters):
+            params.append(_filters_query(filters))
         next_url = (
             reverse("profiles:timeline", args=[profile.pk]) + "?" + "&".join(params)
         ).replace("+", "%2B")
@@ -185,7 +195,13 @@ def profile_timeline(request, profile_id: int):
     if request.htmx:
         # The next page, or the first page of a new filter: only the items. The filter form
         # stays in place, so a choice made while a response is on its way is never lost.
-        return render(request, "profiles/_timeline_items.html", context)
+        response = render(request, "profiles/_timeline_items.html", context)
+        if not filters.before and request.headers.get("HX-Target") == "timeline-list":
+            # A new filter: the address of the profile page with it, for reload and Back.
+            query = _filters_query(filters)
+            url = reverse("profiles:detail", args=[profile.pk])
+            response["HX-Push-Url"] = url + ("?" + query if query else "")
+        return response
     return render(request, "profiles/profile_timeline.html", context)
 
 

@@ -187,3 +187,27 @@ def test_odd_search_input_is_no_error(jane, support_agent, client_for, query):
 def test_odd_timeline_source_is_ignored(jane, support_agent, client_for):
     response = client_for(support_agent).get(f"/customers/{jane.pk}/timeline/", {"source": "²"})
     assert response.status_code == 200
+
+
+def test_the_profile_page_takes_the_timeline_filters_from_its_address(
+    jane, support_agent, client_for
+):
+    client = client_for(support_agent)
+    page = client.get(f"/customers/{jane.pk}/", {"type": "page"})
+    assert page.content.decode().count('class="timeline-item"') == 1
+    assert '<option value="page" selected>' in page.content.decode()
+    # Filtering in the page puts the filter into the address of the profile page.
+    fragment = client.get(
+        f"/customers/{jane.pk}/timeline/",
+        {"type": "page"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="timeline-list",
+    )
+    assert fragment["HX-Push-Url"] == f"/customers/{jane.pk}/?type=page"
+
+
+def test_a_filter_that_matches_nothing_offers_all_events(jane, support_agent, client_for):
+    page = client_for(support_agent).get(f"/customers/{jane.pk}/", {"type": "alias"})
+    body = page.content.decode()
+    assert "No events match these filters." in body
+    assert f'href="/customers/{jane.pk}/">Show all events' in body
