@@ -24,7 +24,12 @@ class CdpSiteConfig(AppConfig):
     verbose_name = "Customer data platform"
     navigation = (
         NavItem("Home", "home", order=0),
-        NavItem("System", "system_status", order=900),
+        NavItem(
+            "System",
+            "system_status",
+            order=900,
+            description="Check that the background worker answers.",
+        ),
     )
 
     def ready(self) -> None:

@@ -17,6 +17,8 @@ class NavItem:
     label: str
     url_name: str
     order: int = 100
+    # One line on the home page's tile: what people do there.
+    description: str = ""
 
     @property
     def url(self) -> str:

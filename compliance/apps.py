@@ -10,7 +10,14 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
-    navigation = (NavItem("Audit log", "compliance:audit_log", order=50),)
+    navigation = (
+        NavItem(
+            "Audit log",
+            "compliance:audit_log",
+            order=50,
+            description="Who looked at or exported personal data, and when.",
+        ),
+    )
 
     def ready(self) -> None:
         from profiles.signals import (

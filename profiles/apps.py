@@ -10,4 +10,11 @@ class ProfilesConfig(AppConfig):
     verbose_name = "Profiles"
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
-    navigation = (NavItem("Customers", "profiles:search", order=20),)
+    navigation = (
+        NavItem(
+            "Customers",
+            "profiles:search",
+            order=20,
+            description="Find a customer by any identifier or name; their 360 and timeline.",
+        ),
+    )

@@ -10,7 +10,14 @@ class SegmentsConfig(AppConfig):
     verbose_name = "Segments"
     # Entries of the main navigation (cdp_site.navigation.NavItem); who sees each is read from
     # the view its URL resolves to.
-    navigation = (NavItem("Segments", "segments:list", order=30),)
+    navigation = (
+        NavItem(
+            "Segments",
+            "segments:list",
+            order=30,
+            description="Build audiences with a live count; see who is in them and why.",
+        ),
+    )
 
     def ready(self) -> None:
         from . import receivers
