@@ -258,6 +258,10 @@ class _Validator:
                 continue
             if not _nonempty_str(item.get("property")):
                 self.fail(_join(item_path, "property"), "Choose a property.")
+            if not self.personal and is_personal_key(item.get("property")):
+                # Event properties are masked as traits are (a customer_email, say).
+                self.value_test(item, item_path, allowed=EXACT_OPERATORS, exact_only=True)
+                continue
             self.value_test(item, item_path)
 
     def window(self, window: object, path: str) -> None:

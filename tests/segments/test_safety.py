@@ -265,3 +265,24 @@ def test_impossible_dates_are_no_dates(marketer):
     body = {"definition": _trait("before", "2025-01-01", "signup")}
     response = api(marketer).post("/api/segments/preview/", body, format="json")
     assert response.json()["count"] == 1
+
+
+def test_masked_event_properties_allow_only_exact_tests_for_marketers(marketer):
+    definition = {
+        "match": "all",
+        "conditions": [
+            {
+                "type": "event",
+                "event": "Signed Up",
+                "where": [{"property": "email", "operator": "starts_with", "value": "ja"}],
+            }
+        ],
+    }
+    response = api(marketer).post(
+        "/api/segments/preview/", {"definition": definition}, format="json"
+    )
+    assert response.status_code == 400
+    assert "exact value" in response.json()["detail"]
+    definition["conditions"][0]["where"][0].update(operator="equals", value="jane@example.com")
+    ok = api(marketer).post("/api/segments/preview/", {"definition": definition}, format="json")
+    assert ok.status_code == 200
