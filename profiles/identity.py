@@ -809,8 +809,15 @@ def _claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
 def _resolve_batch(
     batch_size: int, rules: RuleBook, after: tuple[datetime, int] | None
 ) -> tuple[list[dict], list[int], list[tuple[int, int]]]:
-    """Resolve one batch in one transaction; returns (events, changed profiles, merges)."""
+    """Resolve one batch in one transaction; returns (events, changed profiles, merges).
+
+    Nothing while a `rebuild` runs in another session (see `rebuild_lock`): its last step
+    renumbers every profile, and a batch resolved meanwhile would be left out of it.
+    """
     with transaction.atomic():
+        if not _rebuild_allows_resolution():
+            logger.info("identity resolution waits: a rebuild is running")
+            return [], [], []
         events = _claim(batch_size, after)
         if not events:
             return [], [], []
@@ -838,6 +845,39 @@ def _resolve_batch(
         if orphans:
             Event.objects.filter(id__in=orphans).update(resolved_at=now)
     return events, changed, merges
+
+
+# An advisory lock: resolution batches hold it shared, a rebuild holds it exclusively for its
+# whole run. Any constant does; this one is "cdp.profiles" spelled in ASCII.
+REBUILD_LOCK_KEY = 0x6364702E70726F66
+
+
+def _rebuild_allows_resolution() -> bool:
+    """Take the shared side of the rebuild lock for this batch's transaction, if free."""
+    if not _on_postgresql():
+        return True  # SQLite: one process, no concurrent rebuild to guard against
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", [REBUILD_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+@contextmanager
+def rebuild_lock() -> Iterator[None]:
+    """Hold the rebuild lock for this session: other sessions resolve nothing until it ends.
+
+    Waits for batches in flight to commit. The session's own batches still resolve: a
+    session never conflicts with a lock it holds.
+    """
+    if not _on_postgresql():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [REBUILD_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
 
 
 def _announce(event_ids: list[int], changed: list[int], merges: list[tuple[int, int]]) -> None:

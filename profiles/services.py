@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from cdp_site.signals import personal_data_accessed
 
-from .identity import events_resolve_pending, traits_apply
+from .identity import events_resolve_pending, rebuild_lock, traits_apply
 from .models import (
     Event,
     Identity,
@@ -213,8 +213,15 @@ def profiles_rebuild(*, batch_size: int = 5000, progress=None) -> int:
     Returns the number of events resolved.
 
     Profile ids are kept wherever they can be, so links, audit rows, consent records and
-    segment memberships stay with their person (see `_previous_ids_restore`).
+    segment memberships stay with their person (see `_previous_ids_restore`). Workers resolve
+    nothing until it is done (`rebuild_lock`); new events wait, unresolved, and are resolved
+    after.
     """
+    with rebuild_lock():
+        return _profiles_rebuild(batch_size, progress)
+
+
+def _profiles_rebuild(batch_size: int, progress) -> int:
     with transaction.atomic():
         max_previous_id = Profile.objects.aggregate(top=Max("pk"))["top"] or 0
         with connection.cursor() as cursor:

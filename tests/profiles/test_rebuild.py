@@ -2,12 +2,14 @@
 
 import io
 
+import psycopg
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from compliance.models import ConsentPurpose, ConsentRecord
-from profiles.identity import events_resolve_pending
+from profiles.identity import REBUILD_LOCK_KEY, events_resolve_pending
 from profiles.models import Event, Identity, IdentityRule, Profile
 from tests.factories import EventFactory
 
@@ -145,3 +147,22 @@ def test_people_the_new_rules_join_keep_one_id_and_the_other_leads_there(
     response = client_for(support_agent).get(f"/customers/{second.pk}/")
     assert response.status_code == 302
     assert response["Location"].endswith(f"/customers/{first.pk}/")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL advisory lock")
+def test_workers_resolve_nothing_while_a_rebuild_runs_elsewhere():
+    EventFactory(type="identify", anonymous_id="", user_id="u-1")
+    settings = connection.settings_dict
+    # Another session holds the rebuild lock, as a running rebuild does.
+    with psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as rebuild:
+        rebuild.execute("SELECT pg_advisory_lock(%s)", [REBUILD_LOCK_KEY])
+        assert events_resolve_pending() == 0
+        assert Event.objects.filter(resolved_at__isnull=True).count() == 1
+        rebuild.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
+    assert events_resolve_pending() == 1
