@@ -62,6 +62,9 @@ MIDDLEWARE = [
 ]
 
 CSRF_FAILURE_VIEW = "cdp_site.views.csrf_failure"
+# Behind a reverse proxy: the header in which it passes the client's address (e.g.
+# X-Forwarded-For), for the login limits. Empty: the connection's own address.
+CDP_CLIENT_IP_HEADER = env.str("CDP_CLIENT_IP_HEADER", default="")
 ROOT_URLCONF = "cdp_site.urls"
 WSGI_APPLICATION = "cdp_site.wsgi.application"
 

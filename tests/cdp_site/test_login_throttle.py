@@ -50,3 +50,15 @@ def test_a_success_clears_the_count(support_agent):
     for _ in range(MAX_FAILURES_PER_USER - 1):
         _login(client, support_agent.username, "wrong")
     assert _login(client, support_agent.username, PASSWORD).status_code == 302
+
+
+def test_behind_a_proxy_the_address_it_reports_is_counted(support_agent, settings):
+    settings.CDP_CLIENT_IP_HEADER = "X-Forwarded-For"
+    # Every request reaches the server from the proxy; the proxy names each client last.
+    attacker = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
+    for _ in range(MAX_FAILURES_PER_USER + 1):
+        _login(attacker, support_agent.username, "wrong")
+    colleague = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert _login(colleague, support_agent.username, PASSWORD).status_code == 302
+    still_refused = _login(attacker, support_agent.username, PASSWORD)
+    assert "Too many failed logins" in still_refused.content.decode()
