@@ -232,6 +232,7 @@ def _profiles_rebuild(batch_size: int, progress) -> int:
                 "SELECT id AS event_id, profile_id FROM profiles_event "
                 "WHERE profile_id IS NOT NULL"
             )
+        merged_away = _merged_away_identifiers(ProfileMerge.objects.filter(undone_at__isnull=True))
         Event.objects.exclude(profile=None, resolved_at=None).update(profile=None, resolved_at=None)
         ProfileMerge.objects.all().delete()
         Identity.objects.all().delete()
@@ -242,9 +243,49 @@ def _profiles_rebuild(batch_size: int, progress) -> int:
         announce=False,
     )
     with transaction.atomic():
-        _previous_ids_restore(max_previous_id)
+        _previous_ids_restore(max_previous_id, merged_away)
         transaction.on_commit(lambda: profiles_rebuilt.send(sender=Profile))
     return resolved
+
+
+def _merged_away_identifiers(merges) -> dict[int, frozenset[tuple[str, str]]]:
+    """Per profile these merges merged away: the identifiers it brought to the winner."""
+    rows = list(merges.values_list("loser_id", "moved_identity_ids"))
+    wanted = {pk for _, moved in rows for pk in moved or []}
+    pairs = {
+        pk: (kind, value)
+        for pk, kind, value in Identity.objects.filter(pk__in=wanted).values_list(
+            "pk", "kind", "value"
+        )
+    }
+    return {
+        loser: frozenset(pairs[pk] for pk in moved or [] if pk in pairs) for loser, moved in rows
+    }
+
+
+def _merged_away_matches(
+    previous: dict[int, frozenset], rebuilt: dict[int, frozenset]
+) -> list[tuple[int, int]]:
+    """(rebuilt id, previous id) of profiles merged away before and again, matched by the
+    identifiers they brought (most shared first, each used once)."""
+    candidates = sorted(
+        (
+            (len(brought & before), new_id, old_id)
+            for new_id, brought in rebuilt.items()
+            for old_id, before in previous.items()
+            if brought & before
+        ),
+        key=lambda c: (-c[0], c[1], c[2]),
+    )
+    taken_new: set[int] = set()
+    taken_old: set[int] = set()
+    matches = []
+    for _shared, new_id, old_id in candidates:
+        if new_id not in taken_new and old_id not in taken_old:
+            taken_new.add(new_id)
+            taken_old.add(old_id)
+            matches.append((new_id, old_id))
+    return matches
 
 
 # Per rebuilt profile, the previous profile that held most of its events, when that previous
@@ -285,7 +326,9 @@ SELECT old_id, new_id FROM (
 """
 
 
-def _previous_ids_restore(max_previous_id: int) -> None:
+def _previous_ids_restore(
+    max_previous_id: int, merged_away: dict[int, frozenset[tuple[str, str]]]
+) -> None:
     """Give the rebuilt profiles the ids their people had, and redirect the ids left over.
 
     A rebuilt profile takes over the previous profile that held most of its events (when that
@@ -293,11 +336,23 @@ def _previous_ids_restore(max_previous_id: int) -> None:
     to the previous id, and the new row goes. A previous profile no rebuilt one took over (its
     person is now part of another, under new rules) is merged into the profile holding most of
     its events; a person the new rules split in two keeps the id in the larger part.
+
+    A profile merged away again (it holds no events, they went to the winner) takes the id of
+    the previous profile merged away with the same identifiers, so an undo after the rebuild
+    brings the person back under their old id, and no extra row is left per merge.
     """
     now = timezone.now()
+    rebuilt_merges = ProfileMerge.objects.filter(
+        loser_id__gt=max_previous_id, undone_at__isnull=True
+    )
+    loser_matches = _merged_away_matches(merged_away, _merged_away_identifiers(rebuilt_merges))
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS rebuild_renumber")
         cursor.execute(_RENUMBER, [max_previous_id])
+        if loser_matches:
+            cursor.executemany(
+                "INSERT INTO rebuild_renumber (new_id, old_id) VALUES (%s, %s)", loser_matches
+            )
         for table, column in (
             ("profiles_identity", "profile_id"),
             ("profiles_event", "profile_id"),
@@ -311,10 +366,11 @@ def _previous_ids_restore(max_previous_id: int) -> None:
             )
         cursor.execute(
             "UPDATE profiles_profile SET traits = n.traits, trait_meta = n.trait_meta, "
-            "first_seen = n.first_seen, last_seen = n.last_seen, merged_into_id = NULL, "
-            "updated_at = %s FROM (SELECT r.old_id, p.traits, p.trait_meta, p.first_seen, "
-            "p.last_seen FROM rebuild_renumber r JOIN profiles_profile p ON p.id = r.new_id) AS n "
-            "WHERE profiles_profile.id = n.old_id",
+            "first_seen = n.first_seen, last_seen = n.last_seen, "
+            "merged_into_id = n.merged_into_id, updated_at = %s "
+            "FROM (SELECT r.old_id, p.traits, p.trait_meta, p.first_seen, p.last_seen, "
+            "p.merged_into_id FROM rebuild_renumber r JOIN profiles_profile p ON p.id = r.new_id) "
+            "AS n WHERE profiles_profile.id = n.old_id",
             [now],
         )
         cursor.execute(

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from compliance.models import ConsentPurpose, ConsentRecord
 from profiles.identity import REBUILD_LOCK_KEY, events_resolve_pending
-from profiles.models import Event, Identity, IdentityRule, Profile
+from profiles.models import Event, Identity, IdentityRule, Profile, ProfileMerge
+from profiles.services import profile_merge_undo
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +167,23 @@ def test_workers_resolve_nothing_while_a_rebuild_runs_elsewhere():
         assert Event.objects.filter(resolved_at__isnull=True).count() == 1
         rebuild.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
     assert events_resolve_pending() == 1
+
+
+def test_a_profile_merged_away_keeps_its_id_through_a_rebuild(support_agent):
+    EventFactory(type="identify", anonymous_id="laptop", traits={"email": "kim@x.io"})
+    EventFactory(type="identify", anonymous_id="", user_id="kim-1")
+    events_resolve_pending()
+    EventFactory(type="identify", anonymous_id="", user_id="kim-1", traits={"email": "kim@x.io"})
+    events_resolve_pending()
+    merge = ProfileMerge.objects.get()
+    before = set(Profile.objects.values_list("pk", "merged_into_id"))
+
+    call_command("rebuild", yes=True, stdout=io.StringIO())
+
+    # The same rows: no new row for the profile merged away again.
+    assert set(Profile.objects.values_list("pk", "merged_into_id")) == before
+    again = ProfileMerge.objects.get()
+    assert (again.winner_id, again.loser_id) == (merge.winner_id, merge.loser_id)
+    # An undo after the rebuild brings the person back under their old id.
+    profile_merge_undo(merge=again, user=support_agent)
+    assert Identity.objects.get(kind="user_id", value="kim-1").profile_id == merge.loser_id
