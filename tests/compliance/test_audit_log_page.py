@@ -101,3 +101,14 @@ def test_actions_read_as_words(compliance_officer, support_agent, client_for):
     page = client_for(compliance_officer).get("/compliance/audit/").content.decode()
     assert "Viewed a customer profile" in page
     assert "some.future_action" in page  # unknown codes are shown as they are
+
+
+def test_date_filters_take_whole_utc_days(compliance_officer, support_agent, client_for):
+    late = _log(support_agent, "profile.view", 1)
+    client = client_for(compliance_officer)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    rows = client.get("/compliance/audit/", {"since": today, "until": today}).context["rows"]
+    assert [row.pk for row, _label in rows] == [late.pk]
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    none = client.get("/compliance/audit/", {"until": yesterday}).context["rows"]
+    assert [row for row, _label in none if row.action == "profile.view"] == []
