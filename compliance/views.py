@@ -1,20 +1,24 @@
 """Pages and htmx fragments of the compliance app."""
 
-import datetime as dt
 from urllib.parse import urlencode
 
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from cdp_site.params import (
+    iso_date,
+    keyset_cursor,
+    keyset_cursor_text,
+    positive_id,
+    storable_text,
+)
 from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
 from profiles.models import Profile
 
 from .consent import consent_state
 from .selectors import AuditFilter, action_label, audit_actions, audit_page
-
-MAX_ID = 2**63 - 1
 
 
 @role_required(Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
@@ -36,35 +40,21 @@ def profile_consent(request, profile_id: int):
     )
 
 
-def _date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        return None
+def _text_filter(request, name: str, length: int) -> str:
+    # A text no stored row can hold (NUL, broken Unicode) matches nothing: it is left out.
+    text = request.GET.get(name, "").strip()[:length]
+    return text if storable_text(text) else ""
 
 
 def _audit_filter(request) -> AuditFilter:
     """The filters as typed; anything that is not a valid value is left out."""
-    profile = request.GET.get("profile", "").strip()
-    before = None
-    stamp, _, pk = request.GET.get("before", "").rpartition("_")
-    if stamp and pk.isascii() and pk.isdigit() and int(pk) <= MAX_ID:
-        try:
-            at = dt.datetime.fromisoformat(stamp)
-        except ValueError:
-            at = None
-        if at is not None and at.tzinfo is not None:
-            before = (at, int(pk))
     return AuditFilter(
-        # No stored name holds NUL, which PostgreSQL refuses in a query parameter.
-        username=request.GET.get("user", "").replace("\x00", "").strip()[:150],
-        action=request.GET.get("action", "").replace("\x00", "").strip()[:64],
-        profile_id=int(profile)
-        if profile.isascii() and profile.isdigit() and int(profile) <= MAX_ID
-        else None,
-        since=_date(request.GET.get("since", "").strip()),
-        until=_date(request.GET.get("until", "").strip()),
-        before=before,
+        username=_text_filter(request, "user", 150),
+        action=_text_filter(request, "action", 64),
+        profile_id=positive_id(request.GET.get("profile", "")),
+        since=iso_date(request.GET.get("since", "")),
+        until=iso_date(request.GET.get("until", "")),
+        before=keyset_cursor(request.GET.get("before", "")),
     )
 
 
@@ -85,7 +75,7 @@ def audit_log(request):
     next_url = ""
     if cursor is not None:
         params = {k: v for k, v in request.GET.items() if k != "before" and v}
-        params["before"] = f"{cursor[0].isoformat()}_{cursor[1]}"
+        params["before"] = keyset_cursor_text(cursor)
         next_url = "?" + urlencode(params)
     return render(
         request,

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
+from cdp_site.params import MAX_ID, storable_text
 from profiles.models import Event
 
 from .models import QuarantinedMessage, Source
@@ -16,8 +17,6 @@ from .models import QuarantinedMessage, Source
 # How long a process trusts its cached write-key lookup. Disabling a source takes effect at once
 # in the process that disabled it and within this many seconds everywhere else.
 WRITE_KEY_CACHE_SECONDS = 10.0
-# Ids in URLs beyond a bigint are no row, not a database error.
-MAX_ID = 2**63 - 1
 
 _write_keys: dict[str, tuple[float, Source]] = {}
 _write_keys_lock = threading.Lock()
@@ -29,24 +28,15 @@ def source_get_by_write_key(write_key: str) -> Source | None:
     cached = _write_keys.get(write_key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    if len(write_key) > Source._meta.get_field("write_key").max_length or not _storable(write_key):
+    if len(write_key) > Source._meta.get_field("write_key").max_length or not storable_text(
+        write_key
+    ):
         return None
     source = Source.objects.filter(write_key=write_key).first()
     if source is not None:
         with _write_keys_lock:
             _write_keys[write_key] = (now + WRITE_KEY_CACHE_SECONDS, source)
     return source
-
-
-def _storable(text: str) -> bool:
-    """Text the database can compare: no NUL character, no lone surrogate (keys never hold them)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def write_key_cache_clear() -> None:

@@ -8,6 +8,8 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.http import Http404
 
+from cdp_site.params import MAX_ID, positive_id, storable_text
+
 from .masking import can_view_personal_data, mask_identifier, mask_traits
 from .models import Event, Identity, Profile, ProfileMerge
 from .normalise import email_normalise, phone_normalise
@@ -15,7 +17,6 @@ from .normalise import email_normalise, phone_normalise
 SEARCH_LIMIT = 20
 MAX_QUERY_LENGTH = 200
 TIMELINE_PAGE = 50
-MAX_BIGINT = 2**63 - 1
 
 
 def profile_get_for_user(*, user, profile_id: int) -> Profile:
@@ -23,7 +24,7 @@ def profile_get_for_user(*, user, profile_id: int) -> Profile:
 
     A profile merged into another is returned as it is: callers redirect to `merged_into`.
     """
-    if not user.has_perm("profiles.view_profile") or not 0 < profile_id <= MAX_BIGINT:
+    if not user.has_perm("profiles.view_profile") or not 0 < profile_id <= MAX_ID:
         raise Http404("No such profile.")
     try:
         return Profile.objects.get(pk=profile_id)
@@ -41,7 +42,7 @@ def profile_live(profile: Profile) -> Profile:
 
 
 def merge_get_for_user(*, user, merge_id: int) -> ProfileMerge:
-    if not user.has_perm("profiles.change_profilemerge") or not 0 < merge_id <= MAX_BIGINT:
+    if not user.has_perm("profiles.change_profilemerge") or not 0 < merge_id <= MAX_ID:
         raise Http404("No such merge.")
     try:
         return ProfileMerge.objects.select_related("winner", "loser").get(pk=merge_id)
@@ -77,10 +78,11 @@ def profile_search(
     if not query:
         return []
     exact: list[tuple[int, str]] = []
-    if query.isascii() and query.isdigit() and 0 < int(query) <= MAX_BIGINT:
+    profile_id = positive_id(query)
+    if profile_id is not None:
         exact.extend(
             (pk, "profile id")
-            for pk in Profile.objects.filter(pk=int(query)).values_list("pk", flat=True)
+            for pk in Profile.objects.filter(pk=profile_id).values_list("pk", flat=True)
         )
     email = email_normalise(query)
     if email:
@@ -149,8 +151,8 @@ def profile_filter_by_identifiers(
 
     With `q`, in the search's order (`partial` as for `profile_search`).
     """
-    if any("\x00" in value for value in (email, phone, user_id, anonymous_id)):
-        # No stored value holds NUL, and PostgreSQL refuses it in a query parameter.
+    if not all(storable_text(value) for value in (email, phone, user_id, anonymous_id)):
+        # No stored value holds NUL or broken Unicode, which the database refuses to compare.
         return Profile.objects.none()
     qs = Profile.objects.filter(merged_into__isnull=True).order_by("-last_seen", "-id")
     wanted = []

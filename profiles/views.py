@@ -1,6 +1,5 @@
 """Pages of the customer 360: search, the profile page, its timeline, and undoing a merge."""
 
-import datetime as dt
 import json
 
 from django.contrib import messages
@@ -8,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from cdp_site.params import keyset_cursor, keyset_cursor_text, positive_id
 from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
 
@@ -110,28 +110,12 @@ def _filters_query(filters) -> str:
     return "&".join(params)
 
 
-def _is_number(text: str) -> bool:
-    # isdigit() alone accepts "²" and other digits int() refuses.
-    return text.isascii() and text.isdigit()
-
-
 def _parse_filters(request) -> selectors.TimelineFilter:
-    source = request.GET.get("source", "")
     event_type = request.GET.get("type", "")
-    before = None
-    raw = request.GET.get("before", "")
-    if "_" in raw:
-        stamp, _, pk = raw.rpartition("_")
-        try:
-            at = dt.datetime.fromisoformat(stamp)
-            if at.tzinfo is not None and _is_number(pk) and int(pk) < 2**63:
-                before = (at, int(pk))
-        except ValueError:
-            before = None
     return selectors.TimelineFilter(
-        source_id=int(source) if _is_number(source) and int(source) < 2**63 else None,
+        source_id=positive_id(request.GET.get("source", "")),
         type=event_type if event_type in Event.Type.values else "",
-        before=before,
+        before=keyset_cursor(request.GET.get("before", "")),
     )
 
 
@@ -158,12 +142,14 @@ def _timeline_context(request, profile, events, cursor, filters) -> dict:
     full = can_view_personal_data(request.user)
     next_url = ""
     if cursor is not None:
-        params = [f"before={cursor[0].isoformat()}_{cursor[1]}"]
-        if _filters_query(filters):
-            params.append(_filters_query(filters))
-        next_url = (
-            reverse("profiles:timeline", args=[profile.pk]) + "?" + "&".join(params)
-        ).replace("+", "%2B")
+        query = "&".join(
+            part
+            for part in (f"before={keyset_cursor_text(cursor)}", _filters_query(filters))
+            if part
+        )
+        next_url = (reverse("profiles:timeline", args=[profile.pk]) + "?" + query).replace(
+            "+", "%2B"
+        )
     return {
         "timeline": [{"event": e, "payload": _event_payload(e, full)} for e in events],
         "timeline_next": next_url,

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cdp_site.params import storable_text
 from profiles.masking import is_personal_key
 
 MAX_DEPTH = 8
@@ -350,24 +351,14 @@ def _text_problem(definition: object) -> tuple[str, str] | None:
         node, path = stack.pop()
         if isinstance(node, dict):
             for key, child in node.items():
-                if not _storable(str(key)):
+                if not storable_text(str(key)):
                     return path, "Text may not hold NUL characters or broken Unicode."
                 stack.append((child, _join(path, key)))
         elif isinstance(node, list):
             stack.extend((child, _join(path, index)) for index, child in enumerate(node))
-        elif isinstance(node, str) and not _storable(node):
+        elif isinstance(node, str) and not storable_text(node):
             return path, "Text may not hold NUL characters or broken Unicode."
     return None
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _nonempty_str(value: object) -> bool:

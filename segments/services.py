@@ -19,6 +19,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from cdp_site.celery import task_publish
+from cdp_site.params import storable_text
 from cdp_site.signals import personal_data_accessed
 from compliance.consent import consent_follow_profiles, consent_record_from_events
 from profiles.models import Event
@@ -54,12 +55,8 @@ def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise DefinitionError("name", "Give the segment a name.")
-    if any(ord(ch) < 32 for ch in name):
-        raise DefinitionError("name", "The name may not hold control characters.")
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        raise DefinitionError("name", "The name holds broken Unicode.") from None
+    if any(ord(ch) < 32 for ch in name) or not storable_text(name):
+        raise DefinitionError("name", "The name may not hold control characters or broken Unicode.")
     return name[:200]
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cdp_site.celery import task_publish
+from cdp_site.params import positive_id
 from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
 from compliance.models import ConsentPurpose
@@ -63,11 +64,6 @@ from .services import (
 from .tasks import segment_refresh_task
 
 PROFILE_ROLES = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
-
-
-def _is_id(value: str) -> bool:
-    # isdigit() alone accepts "²", which int() refuses; ids beyond a bigint are no row.
-    return value.isascii() and value.isdigit() and 0 < int(value) < 2**63
 
 
 ADD_KINDS = (
@@ -243,12 +239,8 @@ def segment_builder_preview(request):
     """The live count for the builder's current form (debounced by the page)."""
     _fields, types, property_types = _catalogue_types()
     definition = FormReader(request.POST, types, property_types).definition()
-    segment_id = request.POST.get("segment_id")
-    segment = (
-        segment_get_for_user(request.user, int(segment_id))
-        if segment_id and _is_id(segment_id)
-        else None
-    )
+    segment_id = positive_id(request.POST.get("segment_id", ""))
+    segment = segment_get_for_user(request.user, segment_id) if segment_id else None
     problems = definition_problems(
         definition,
         self_id=segment.pk if segment else None,
@@ -286,7 +278,7 @@ def segment_detail(request, segment_id: int):
     why = None
     explain_id = request.GET.get("explain", "").strip()
     if explain_id:
-        if _is_id(explain_id) and segment.definition is not None:
+        if positive_id(explain_id) and segment.definition is not None:
             try:
                 profile = profile_get_active(int(explain_id))
             except Http404:
@@ -403,7 +395,7 @@ def _share_target(request):
 
     def pk(name: str) -> int:
         value = request.POST.get(name, "")
-        return int(value) if _is_id(value) else 0
+        return positive_id(value) or 0
 
     user = get_user_model().objects.filter(pk=pk("user")).first()
     group = Group.objects.filter(pk=pk("group")).first()

@@ -15,6 +15,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from cdp_site.params import storable_text
 from integrations.models import QuarantinedMessage, Source
 from profiles.event_store import events_store
 
@@ -327,13 +328,8 @@ def _sent_at_text(sent_at: object) -> str:
     """sentAt as sent, for the quarantine; JSON-escaped unless it is text any database keeps."""
     if sent_at is None:
         return ""
-    if isinstance(sent_at, str) and "\x00" not in sent_at:
-        try:
-            sent_at.encode()
-        except UnicodeEncodeError:
-            pass
-        else:
-            return sent_at[:100]
+    if isinstance(sent_at, str) and storable_text(sent_at):
+        return sent_at[:100]
     return payload_dump(sent_at)[:100]
 
 
