@@ -11,17 +11,17 @@ def audit_event_record(*, user, action: str, profile_id: int | None, detail: dic
         username=user.get_username() if getattr(user, "pk", None) else "",
         action=action,
         profile_id=profile_id,
-        detail=_storable(detail or {}),
+        detail=_storable_copy(detail or {}),
     )
 
 
-def _storable(value: object) -> object:
+def _storable_copy(value: object) -> object:
     """`value` with text any database keeps: details echo what people typed, and an access
     must be recorded even when that held a NUL character or broken Unicode."""
     if isinstance(value, dict):
-        return {_storable(str(key)): _storable(item) for key, item in value.items()}
+        return {_storable_copy(str(key)): _storable_copy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_storable(item) for item in value]
+        return [_storable_copy(item) for item in value]
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
     return value

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from . import pgjson
 from .models import Event, Identity, IdentitySplitMember, Profile, ProfileMerge
-from .normalise import RuleBook, identifiers_extract
+from .normalise import RuleBook, event_identifiers
 from .signals import events_resolved, profiles_merged
 
 logger = logging.getLogger(__name__)
@@ -485,17 +485,23 @@ def _identity_owners(pairs: set[Pair]) -> dict[Pair, int]:
             [pgjson.dumps(list(pairs))],
         )
         return {(kind, value): profile_id for kind, value, profile_id in rows}
+    owners: dict[Pair, int] = {}
+    for kind, values in _values_by_kind(pairs):
+        for value, profile_id in Identity.objects.filter(
+            Q(kind=kind) & Q(value__in=values)
+        ).values_list("value", "profile_id"):
+            owners[(kind, value)] = profile_id
+    return owners
+
+
+def _values_by_kind(pairs: Iterable[Pair]) -> Iterator[tuple[str, list[str]]]:
+    """(kind, values) for the ORM's look-ups: one kind at a time, a few hundred values each."""
     by_kind: dict[str, list[str]] = defaultdict(list)
     for kind, value in pairs:
         by_kind[kind].append(value)
-    owners: dict[Pair, int] = {}
     for kind, values in by_kind.items():
         for chunk in _chunks(values, _LOOKUP_CHUNK):
-            for value, profile_id in Identity.objects.filter(
-                Q(kind=kind) & Q(value__in=chunk)
-            ).values_list("value", "profile_id"):
-                owners[(kind, value)] = profile_id
-    return owners
+            yield kind, chunk
 
 
 def _profiles_lock(ids: set[int]) -> list[dict]:
@@ -533,17 +539,13 @@ def _split_members(pairs: set[Pair]) -> list[tuple[int, int, str, str]]:
             "JOIN jsonb_array_elements(%s::jsonb) AS p ON m.kind = p ->> 0 AND m.value = p ->> 1",
             [pgjson.dumps(list(pairs))],
         )
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for kind, value in pairs:
-        by_kind[kind].append(value)
     found: list[tuple[int, int, str, str]] = []
-    for kind, values in by_kind.items():
-        for chunk in _chunks(values, _LOOKUP_CHUNK):
-            found.extend(
-                IdentitySplitMember.objects.filter(kind=kind, value__in=chunk).values_list(
-                    "split_id", "side", "kind", "value"
-                )
+    for kind, values in _values_by_kind(pairs):
+        found.extend(
+            IdentitySplitMember.objects.filter(kind=kind, value__in=values).values_list(
+                "split_id", "side", "kind", "value"
             )
+        )
     return found
 
 
@@ -821,18 +823,7 @@ def _resolve_batch(
         events = _claim(batch_size, after)
         if not events:
             return [], [], []
-        extracted = [
-            identifiers_extract(
-                user_id=e["user_id"],
-                anonymous_id=e["anonymous_id"],
-                previous_id=e["previous_id"],
-                event_type=e["type"],
-                traits=e["traits"],
-                context=e["context"],
-                rules=rules,
-            )
-            for e in events
-        ]
+        extracted = [event_identifiers(e, rules) for e in events]
         batch = _Batch(rules)
         batch.load({pair for pairs in extracted for pair in pairs})
         for event, pairs in zip(events, extracted, strict=True):

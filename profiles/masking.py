@@ -70,9 +70,14 @@ def mask_identifier(kind: str, value: str) -> str:
     return mask_text(value)
 
 
+def _flat(key: object) -> str:
+    """A key in any naming style, compared as one: `customer_email`, `customerEmail`..."""
+    return _SEPARATORS.sub("", str(key).lower())
+
+
 def is_personal_key(key: object) -> bool:
     """Whether a trait or property key names personal data (`customer_email`, `lastName`...)."""
-    flat = _SEPARATORS.sub("", str(key).lower())
+    flat = _flat(key)
     return flat in _PERSONAL_KEYS or any(part in flat for part in _PERSONAL_PARTS)
 
 
@@ -86,10 +91,7 @@ _SOFTWARE_CONTEXT_KEYS = frozenset({"library", "app", "os", "screen", "network",
 def _mask_whole(value: object, kind: str) -> object:
     """Every scalar inside `value` masked, the shape kept (an address keeps its place names)."""
     if isinstance(value, dict):
-        return {
-            k: v if _SEPARATORS.sub("", str(k).lower()) in _PLACE_KEYS else _mask_whole(v, kind)
-            for k, v in value.items()
-        }
+        return {k: v if _flat(k) in _PLACE_KEYS else _mask_whole(v, kind) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask_whole(v, kind) for v in value]
     if value is None or isinstance(value, bool):
@@ -103,7 +105,7 @@ def mask_personal(value: object) -> object:
         masked = {}
         for key, item in value.items():
             if is_personal_key(key):
-                flat = _SEPARATORS.sub("", str(key).lower())
+                flat = _flat(key)
                 kind = "phone" if ("phone" in flat or "mobile" in flat) else flat
                 masked[key] = _mask_whole(item, kind)
             else:

@@ -180,3 +180,17 @@ def identifiers_extract(
             elif kind:
                 add(kind, _plain(item.get("id")))
     return sorted(found, key=lambda pair: rules.rule(pair[0]).sort_key)
+
+
+def event_identifiers(event: Mapping, rules: RuleBook) -> list[tuple[str, str]]:
+    """`identifiers_extract` of a stored event read as a row (`user_id`, `anonymous_id`,
+    `previous_id`, `type`, `traits`, `context`)."""
+    return identifiers_extract(
+        user_id=event["user_id"],
+        anonymous_id=event["anonymous_id"],
+        previous_id=event["previous_id"],
+        event_type=event["type"],
+        traits=event["traits"],
+        context=event["context"],
+        rules=rules,
+    )

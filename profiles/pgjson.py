@@ -15,6 +15,7 @@ keep their ORM path for other databases.
 """
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -53,14 +54,33 @@ def has_long_number(data: bytes) -> bool:
     return _LONG_NUMBER in data.translate(_DIGITS_TO_ZERO)
 
 
-def loads(text: str) -> Any:
-    """Parse JSON text exactly as `json.loads` would, at orjson's speed where that is the same."""
-    if not has_long_number(text.encode()):
+def loads(text: str | bytes, *, strict: bool = False) -> Any:
+    """Parse JSON text exactly as `json.loads` would, at orjson's speed where that is the same.
+
+    The standard library also takes what orjson refuses but is JSON (a lone surrogate escape,
+    a number beyond a double's range). `strict` refuses, as ValueError, what is not JSON but
+    the standard library would take: NaN, Infinity, and numbers too large for a float.
+    """
+    data = text if isinstance(text, bytes) else text.encode()
+    if not has_long_number(data):
         try:
-            return orjson.loads(text)
+            return orjson.loads(data)
         except orjson.JSONDecodeError:
-            pass  # a number beyond a double's range: the standard library reads it as infinity
-    return json.loads(text)
+            pass
+    if strict:
+        return json.loads(data, parse_float=_finite_float, parse_constant=_not_json)
+    return json.loads(data)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def bigint_array(ids: Iterable[int]) -> str:

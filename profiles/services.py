@@ -15,7 +15,7 @@ from .models import (
     Profile,
     ProfileMerge,
 )
-from .normalise import RuleBook, identifiers_extract
+from .normalise import RuleBook, event_identifiers
 from .signals import profile_merge_undone, profiles_rebuilt
 
 
@@ -154,20 +154,7 @@ def _activity_after_merge_of_loser(
         pair for pair, (_, first_seen) in winner_identities.items() if first_seen > trigger_at
     }
     winner_before = set(winner_identities) - new_since
-    carried = {
-        event["id"]: set(
-            identifiers_extract(
-                user_id=event["user_id"],
-                anonymous_id=event["anonymous_id"],
-                previous_id=event["previous_id"],
-                event_type=event["type"],
-                traits=event["traits"],
-                context=event["context"],
-                rules=rules,
-            )
-        )
-        for event in events
-    }
+    carried = {event["id"]: set(event_identifiers(event, rules)) for event in events}
     # Spread from the loser's identifiers through the events, until nothing changes.
     theirs = set(loser_pairs)
     moved: set[int] = set()

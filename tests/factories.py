@@ -1,8 +1,13 @@
-"""factory_boy factories for the project's models."""
+"""factory_boy factories for the project's models, and small scenes built with them."""
+
+import datetime as dt
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+
+from profiles.identity import events_resolve_pending
+from profiles.models import ProfileMerge
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -46,3 +51,20 @@ class EventFactory(factory.django.DjangoModelFactory):
     anonymous_id = factory.Sequence(lambda n: f"anon-{n}")
     timestamp = factory.LazyFunction(lambda: _now())
     received_at = factory.LazyAttribute(lambda e: e.timestamp)
+
+
+def merged_pair(start):
+    """Two people's profiles resolved apart, then merged by an event that carries both their
+    identifiers (an e-mail and a user id): the `ProfileMerge`."""
+    EventFactory(type="identify", anonymous_id="a", traits={"email": "m@x.io"}, timestamp=start)
+    EventFactory(type="identify", anonymous_id="", user_id="u", timestamp=start + dt.timedelta(1))
+    events_resolve_pending()
+    EventFactory(
+        type="identify",
+        anonymous_id="",
+        user_id="u",
+        traits={"email": "m@x.io"},
+        timestamp=start + dt.timedelta(2),
+    )
+    events_resolve_pending()
+    return ProfileMerge.objects.get()

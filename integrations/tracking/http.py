@@ -7,11 +7,7 @@ view turns into `{"code": ..., "message": ...}`; nothing a client sends reaches 
 import base64
 import binascii
 import codecs
-import json
-import math
 import zlib
-
-import orjson
 
 from profiles import pgjson
 
@@ -77,38 +73,21 @@ def body_read(request) -> bytes:
     return body
 
 
-def _exact_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"the number {text[:40]} is out of range")
-    return value
-
-
-def _constant(name: str):
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def json_parse(body: bytes) -> dict:
-    """The body as a JSON object, every value as the client wrote it.
+    """The body as a JSON object, every value as the client wrote it (`pgjson.loads`, strict).
 
-    orjson reads integers beyond 64 bits as floats and refuses a whole body for one lone
-    surrogate (a cut emoji, which browsers' JSON.stringify writes); the standard library reads
-    both exactly, so it takes those bodies. A lone surrogate then fails its own message only,
-    which is quarantined; the rest of the batch is stored.
+    Integers beyond 64 bits stay exact, and a lone surrogate (a cut emoji, which browsers'
+    JSON.stringify writes) does not refuse the whole body: it fails its own message only, which
+    is quarantined, and the rest of the batch is stored.
     """
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
     try:
-        if pgjson.has_long_number(body):
-            raise orjson.JSONDecodeError("long number", "", 0)
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        try:
-            data = json.loads(body, parse_float=_exact_float, parse_constant=_constant)
-        except (ValueError, RecursionError):
-            raise TrackingRequestError(
-                400, "invalid_json", f"The body is not valid JSON: {error}"
-            ) from None
+        data = pgjson.loads(body, strict=True)
+    except (ValueError, RecursionError) as error:
+        raise TrackingRequestError(
+            400, "invalid_json", f"The body is not valid JSON: {error}"
+        ) from None
     if not isinstance(data, dict):
         raise TrackingRequestError(400, "invalid_json", "The body must be a JSON object.")
     return data

@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
 from profiles.identity import events_resolve_pending
-from profiles.models import Identity, ProfileMerge
-from tests.factories import EventFactory
+from profiles.models import Identity
+from tests.factories import EventFactory, merged_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -92,18 +92,7 @@ def test_events_newest_first_paginated(lee, support_agent):
 
 
 def test_merged_profile_redirects_to_winner(support_agent):
-    EventFactory(type="identify", anonymous_id="a", traits={"email": "m@x.io"}, timestamp=T0)
-    EventFactory(type="identify", anonymous_id="", user_id="u", timestamp=T0 + dt.timedelta(1))
-    events_resolve_pending()
-    EventFactory(
-        type="identify",
-        anonymous_id="",
-        user_id="u",
-        traits={"email": "m@x.io"},
-        timestamp=T0 + dt.timedelta(2),
-    )
-    events_resolve_pending()
-    merge = ProfileMerge.objects.get()
+    merge = merged_pair(T0)
     client = api_for(support_agent)
     response = client.get(f"/api/profiles/{merge.loser_id}/")
     assert response.status_code == 302
@@ -132,18 +121,7 @@ def test_q_is_one_more_filter(lee, support_agent):
 
 
 def test_q_with_a_merged_away_id_finds_the_winner(support_agent):
-    EventFactory(type="identify", anonymous_id="a", traits={"email": "m@x.io"}, timestamp=T0)
-    EventFactory(type="identify", anonymous_id="", user_id="u", timestamp=T0 + dt.timedelta(1))
-    events_resolve_pending()
-    EventFactory(
-        type="identify",
-        anonymous_id="",
-        user_id="u",
-        traits={"email": "m@x.io"},
-        timestamp=T0 + dt.timedelta(2),
-    )
-    events_resolve_pending()
-    merge = ProfileMerge.objects.get()
+    merge = merged_pair(T0)
     found = api_for(support_agent).get("/api/profiles/", {"q": str(merge.loser_id)}).json()
     assert [row["id"] for row in found["results"]] == [merge.winner_id]
 

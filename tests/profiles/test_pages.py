@@ -6,8 +6,8 @@ import pytest
 
 from compliance.models import AuditEvent
 from profiles.identity import events_resolve_pending
-from profiles.models import Identity, ProfileMerge
-from tests.factories import EventFactory, SourceFactory
+from profiles.models import Identity
+from tests.factories import EventFactory, SourceFactory, merged_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -118,18 +118,7 @@ def test_unknown_profile_is_404(support_agent, client_for):
 
 
 def test_merged_profile_redirects_to_winner(support_agent, client_for):
-    EventFactory(type="identify", anonymous_id="a", traits={"email": "m@x.io"}, timestamp=T0)
-    EventFactory(type="identify", anonymous_id="", user_id="u", timestamp=T0 + dt.timedelta(1))
-    events_resolve_pending()
-    EventFactory(
-        type="identify",
-        anonymous_id="",
-        user_id="u",
-        traits={"email": "m@x.io"},
-        timestamp=T0 + dt.timedelta(2),
-    )
-    events_resolve_pending()
-    merge = ProfileMerge.objects.get()
+    merge = merged_pair(T0)
     response = client_for(support_agent).get(f"/customers/{merge.loser_id}/")
     assert response.status_code == 302
     assert response["Location"] == f"/customers/{merge.winner_id}/"

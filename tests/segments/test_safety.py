@@ -5,7 +5,6 @@ import json
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from cdp_site.roles import Role
 from compliance.models import AuditEvent
@@ -14,19 +13,9 @@ from segments.models import Segment, SegmentMembership
 from segments.services import segment_create, segments_refresh_for_profiles
 from segments.views import _csv_cell
 from tests.factories import EventFactory, UserFactory
+from tests.segments.test_api import DE, api
 
 pytestmark = pytest.mark.django_db
-
-DE = {
-    "match": "all",
-    "conditions": [{"type": "trait", "trait": "country", "operator": "equals", "value": "DE"}],
-}
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def _trait(operator, value, trait="country"):
