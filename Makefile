@@ -21,8 +21,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	./scripts/run_local.sh
 
+# The official Node SDKs the tracking API is tested against; skipped (with a message) without npm.
+tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Node SDK tests will be skipped (apt-get install nodejs npm)"; fi
+
 ## test: install the test dependencies and run the whole suite (DATABASE_URL picks the database)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev tests/node/node_modules/.package-lock.json
 	$(BIN)/pytest
 
 ## lint: ruff lint and format check

@@ -13,9 +13,6 @@ from profiles import pgjson
 
 from .ingest import MAX_REQUEST_BYTES
 
-JSON_CONTENT_TYPES = frozenset({"application/json", "text/plain"})
-
-
 class TrackingRequestError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -31,12 +28,13 @@ def _too_large() -> TrackingRequestError:
 
 
 def body_read(request) -> bytes:
-    """The request body, decompressed, within the request size limit."""
-    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-    if content_type not in JSON_CONTENT_TYPES:
-        raise TrackingRequestError(
-            400, "invalid_content_type", "The body must be sent as Content-Type: application/json."
-        )
+    """The request body, decompressed, within the request size limit.
+
+    The body is read as JSON whatever its Content-Type says, as the reference gateways do:
+    RudderStack's Node SDK posts its gzipped batch as `application/x-www-form-urlencoded`, and
+    browsers send `text/plain` to spare a CORS preflight. (Django parses a form body only when
+    `request.POST` is read, which nothing here does.)
+    """
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
