@@ -13,6 +13,7 @@ from profiles import pgjson
 
 from .ingest import MAX_REQUEST_BYTES
 
+
 class TrackingRequestError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
