@@ -1,10 +1,11 @@
-"""The Celery application, and start/finish logging for every task."""
+"""The Celery application: publishing that survives a dead broker, catch-up when it returns, and
+start/finish logging for every task."""
 
 import logging
 import os
 import time
 
-from celery import Celery, signals
+from celery import Celery, bootsteps, signals
 from kombu.exceptions import KombuError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdp_site.settings")
@@ -20,18 +21,74 @@ _started: dict[str, float] = {}
 BROKER_ERRORS = (KombuError, OSError)
 
 
+class BrokerHealth:
+    """What this process knows of the broker: a publish that failed marks it down for a while.
+
+    While it is known to be down, requests skip publishing at once instead of each waiting out
+    the publish retries (up to a second or two per request). After `CDP_BROKER_RETRY_SECONDS` the
+    next publish tries again. The state is per process and needs no lock: it is one float.
+    """
+
+    def __init__(self) -> None:
+        self.down_until = 0.0
+
+    def known_down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def failed(self) -> None:
+        from django.conf import settings
+
+        self.down_until = time.monotonic() + settings.CDP_BROKER_RETRY_SECONDS
+
+    def recovered(self) -> None:
+        self.down_until = 0.0
+
+
+broker_health = BrokerHealth()
+
+
 def task_publish(task, *args):
     """Queue `task(*args)`; the AsyncResult, or None when the broker cannot take it.
 
     A person's request never fails for that: the change it made is committed, the error is
-    logged, and the scheduled runs in Celery beat (the resolve sweep, the hourly segment
-    refresh) catch up once the broker is back.
+    logged (once per outage, not once per request), and the work is caught up once the broker is
+    back: every worker queues `CDP_TASKS_ON_BROKER_CONNECT` when it reconnects, and Celery beat's
+    scheduled runs (the resolve sweep, the hourly segment refresh) run again.
     """
+    if broker_health.known_down():
+        return None
     try:
-        return task.delay(*args)
+        result = task.delay(*args)
     except BROKER_ERRORS:
+        broker_health.failed()
         logger.exception("task could not be queued", extra={"task_name": task.name})
         return None
+    broker_health.recovered()
+    return result
+
+
+class CatchUpOnBrokerConnect(bootsteps.StartStopStep):
+    """Queues the catch-up tasks each time a worker's consumer (re)connects to the broker.
+
+    Celery restarts the consumer's steps after it loses the broker and connects again, so this
+    runs at start and after every outage: events accepted while the broker was down are resolved
+    without waiting for beat, or without beat at all. The tasks are named in settings, so this
+    module imports no app.
+    """
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, consumer) -> None:
+        from django.conf import settings
+
+        for name in settings.CDP_TASKS_ON_BROKER_CONNECT:
+            try:
+                consumer.app.send_task(name)
+            except BROKER_ERRORS:
+                logger.warning("catch-up task could not be queued", extra={"task_name": name})
+
+
+app.steps["consumer"].add(CatchUpOnBrokerConnect)
 
 
 @signals.task_prerun.connect

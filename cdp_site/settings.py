@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 import plotly
 
+from .queues import TASK_QUEUES, TASK_ROUTES, WorkQueue
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -221,6 +223,16 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
+# One queue per workload (cdp_site/queues.py), so resolution never waits behind segment refreshes.
+CELERY_TASK_QUEUES = TASK_QUEUES
+CELERY_TASK_ROUTES = TASK_ROUTES
+CELERY_TASK_DEFAULT_QUEUE = WorkQueue.DEFAULT.value
+# While publishing is known to fail, requests skip it for this many seconds instead of each
+# waiting out the publish retries; the worker queues a resolution sweep when it reconnects.
+CDP_BROKER_RETRY_SECONDS = env.float("CDP_BROKER_RETRY_SECONDS", default=5.0)
+# Queued by every worker each time it (re)connects to the broker: whatever was accepted while
+# the broker was down is caught up without waiting for beat's schedule (or without beat at all).
+CDP_TASKS_ON_BROKER_CONNECT = ("profiles.resolve_events",)
 # A broker that is down must not hold a person's request for long: publishing gives up after
 # about a second (the scheduled runs catch up), and connecting after two.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

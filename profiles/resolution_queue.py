@@ -20,7 +20,7 @@ from functools import cache
 import redis
 from celery import current_app
 
-from cdp_site.celery import task_publish
+from cdp_site.celery import broker_health, task_publish
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ def resolution_request() -> None:
     # Imported here: the task module pulls in the resolver, which the web process rarely needs.
     from .tasks import events_resolve_task
 
+    if broker_health.known_down():
+        # The events are committed; the workers' catch-up when the broker returns (or beat's
+        # sweep) resolves them. Touching the flag would wait on the same dead Redis.
+        return
     store = _flag_store()
     if store is not None:
         try:

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from cdp_site import celery_app
+from cdp_site.celery import broker_health
 from cdp_site.roles import Role
 from tests.factories import UserFactory
 
@@ -24,6 +25,13 @@ celery_app.conf.update(
     task_store_eager_result=True,
     result_backend="cache+memory://",
 )
+
+
+@pytest.fixture(autouse=True)
+def _broker_known_up():
+    """A test that made publishing fail must not leave the broker "known down" for the next."""
+    yield
+    broker_health.recovered()
 
 
 def _persona(role: Role | None, username: str):
