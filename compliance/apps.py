@@ -29,6 +29,7 @@ class ComplianceConfig(AppConfig):
 
         from . import consent, services  # noqa: F401  (records every personal_data_accessed signal)
 
+        # Consent follows its person here, and only here: no other app writes it.
         events_resolved.connect(consent.on_events_resolved, dispatch_uid="compliance.consent")
         profiles_merged.connect(consent.on_profiles_merged, dispatch_uid="compliance.merged")
         profile_merge_undone.connect(

@@ -1,6 +1,9 @@
-"""Consent: recording choices carried by events, and reading the state in force per purpose.
+"""Consent, written here and nowhere else: choices carried by events, and keeping them with
+their person through merges, undone merges and rebuilds.
 
-The latest record per profile and purpose is in force; every record is kept as history.
+The receivers at the end follow the profiles signals; other apps read consent through
+`compliance.selectors`. The latest record per profile and purpose is in force; every record is
+kept as history.
 
 Recording runs after every batch identity resolution commits, over all of its events: on
 PostgreSQL it reads and writes through `profiles.pgjson` (one parameter for the batch's ids, only
@@ -94,9 +97,10 @@ def _events_with_consent(event_ids: list[int]) -> list[dict]:
         # Unresolved events are left out here rather than in SQL: given `profile_id IS NOT NULL`
         # the planner may walk every resolved event through the profile index, where the ids
         # alone lead it to the primary key.
+        events = connection.ops.quote_name(Event._meta.db_table)
         rows = pgjson.select(
-            'SELECT id AS pk, profile_id, message_id, source_id, "timestamp", '
-            "context -> 'consent' AS consent FROM profiles_event "
+            'SELECT id AS pk, profile_id, message_id, source_id, "timestamp", '  # noqa: S608 - a model's table
+            f"context -> 'consent' AS consent FROM {events} "
             "WHERE id = ANY(%s::bigint[]) AND context ? 'consent'",
             [pgjson.bigint_array(event_ids)],
             order='t."timestamp", t.pk',
@@ -167,26 +171,6 @@ def _records_insert(rows: list[tuple]) -> None:
         ],
         ignore_conflicts=True,
     )
-
-
-def consent_state(profile_id: int) -> list[dict]:
-    """Per known purpose: the record in force (or None) and the full history, newest first."""
-    records = list(
-        ConsentRecord.objects.filter(profile_id=profile_id)
-        .select_related("purpose", "source")
-        .order_by("-recorded_at", "-pk")
-    )
-    by_purpose: dict[int, list[ConsentRecord]] = {}
-    for record in records:
-        by_purpose.setdefault(record.purpose_id, []).append(record)
-    return [
-        {
-            "purpose": purpose,
-            "current": by_purpose.get(purpose.pk, [None])[0],
-            "history": by_purpose.get(purpose.pk, []),
-        }
-        for purpose in ConsentPurpose.objects.order_by("name")
-    ]
 
 
 @transaction.atomic

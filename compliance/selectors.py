@@ -1,11 +1,15 @@
-"""Reads of the compliance app: the audit log, filtered and a page at a time."""
+"""Reads of the compliance app: the audit log, filtered and a page at a time, and consent.
+
+Other apps read consent only here: the purposes, and the profiles whose choice in force grants
+one, as a subquery for their own queries.
+"""
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .models import AuditEvent
+from .models import AuditEvent, ConsentPurpose, ConsentRecord
 
 AUDIT_PAGE_SIZE = 50
 
@@ -79,3 +83,51 @@ def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetim
         page = page[:AUDIT_PAGE_SIZE]
         return page, (page[-1].at, page[-1].pk)
     return page, None
+
+
+def consent_purposes() -> QuerySet[ConsentPurpose]:
+    """Every purpose a person can agree to, by name."""
+    return ConsentPurpose.objects.order_by("name")
+
+
+def consent_granted_profile_ids(purpose_key: str) -> QuerySet[ConsentRecord]:
+    """The `profile_id` of every profile whose choice in force for this purpose is a grant.
+
+    A subquery for other apps' queries over profiles: `Q(pk__in=...)` finds them all in one
+    semi-join, and `Exists(....filter(profile_id=OuterRef("pk")))` tests one profile per row,
+    never NULL (as a condition under a NOT needs).
+    """
+    # In force: no later record for the same profile and purpose (ties broken by id), which
+    # the `consent_latest` index answers per record.
+    later = ConsentRecord.objects.filter(
+        profile_id=OuterRef("profile_id"), purpose_id=OuterRef("purpose_id")
+    ).filter(
+        Q(recorded_at__gt=OuterRef("recorded_at"))
+        | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
+    )
+    return (
+        ConsentRecord.objects.filter(purpose__key=purpose_key, granted=True)
+        .filter(~Exists(later))
+        .order_by()
+        .values("profile_id")
+    )
+
+
+def consent_state(profile_id: int) -> list[dict]:
+    """Per known purpose: the record in force (or None) and the full history, newest first."""
+    records = list(
+        ConsentRecord.objects.filter(profile_id=profile_id)
+        .select_related("purpose", "source")
+        .order_by("-recorded_at", "-pk")
+    )
+    by_purpose: dict[int, list[ConsentRecord]] = {}
+    for record in records:
+        by_purpose.setdefault(record.purpose_id, []).append(record)
+    return [
+        {
+            "purpose": purpose,
+            "current": by_purpose.get(purpose.pk, [None])[0],
+            "history": by_purpose.get(purpose.pk, []),
+        }
+        for purpose in consent_purposes()
+    ]

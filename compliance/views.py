@@ -17,8 +17,7 @@ from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
 from profiles.models import Profile
 
-from .consent import consent_state
-from .selectors import AuditFilter, action_label, audit_actions, audit_page
+from .selectors import AuditFilter, action_label, audit_actions, audit_page, consent_state
 
 
 @role_required(Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)

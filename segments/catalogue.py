@@ -1,13 +1,16 @@
 """The builder's catalogue: which trait keys, events and property keys the data holds, with types.
 
 Gathered from a sample of the newest profiles and events by one grouped SQL query each (json_each
-on SQLite, jsonb_each on PostgreSQL), and kept in CatalogueField by a scheduled task.
+on SQLite, jsonb_each on PostgreSQL), and kept in CatalogueField by a scheduled task. The
+queries name the profiles app's tables through its models, never by hand.
 """
 
 from __future__ import annotations
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from profiles.models import Event, Profile
 
 from .models import CatalogueField
 
@@ -66,15 +69,15 @@ def _collect(rows) -> dict[tuple[str, str], tuple[str, int]]:
 def catalogue_refresh() -> int:
     """Replace the catalogue with what the newest data holds; returns the number of fields."""
     now = timezone.now()
+    profiles = connection.ops.quote_name(Profile._meta.db_table)
+    events = connection.ops.quote_name(Event._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(_keys_sql("profiles_profile", "traits", PROFILE_SAMPLE, "", False))
+        cursor.execute(_keys_sql(profiles, "traits", PROFILE_SAMPLE, "", False))
         traits = _collect(cursor.fetchall())
-        cursor.execute(
-            _keys_sql("profiles_event", "properties", EVENT_SAMPLE, "WHERE type = 'track'", True)
-        )
+        cursor.execute(_keys_sql(events, "properties", EVENT_SAMPLE, "WHERE type = 'track'", True))
         properties = _collect(cursor.fetchall())
         cursor.execute(
-            "SELECT event, COUNT(*) FROM (SELECT event FROM profiles_event "
+            f"SELECT event, COUNT(*) FROM (SELECT event FROM {events} "  # noqa: S608 - a model's table
             "WHERE type = 'track' ORDER BY id DESC LIMIT %s) s GROUP BY event",
             [EVENT_SAMPLE],
         )

@@ -32,7 +32,7 @@ from decimal import Decimal
 from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from compliance.models import ConsentRecord
+from compliance.selectors import consent_granted_profile_ids
 from profiles.models import Event, Identity, Profile
 
 from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
@@ -336,18 +336,10 @@ def _event_q(node: dict, ctx: _Context, strict: bool) -> Q:
 
 
 def _consent_q(node: dict, strict: bool) -> Q:
-    later = ConsentRecord.objects.filter(
-        profile_id=OuterRef("profile_id"), purpose_id=OuterRef("purpose_id")
-    ).filter(
-        Q(recorded_at__gt=OuterRef("recorded_at"))
-        | Q(recorded_at=OuterRef("recorded_at"), pk__gt=OuterRef("pk"))
-    )
-    granted = ConsentRecord.objects.filter(purpose__key=node["purpose"], granted=True).filter(
-        ~Exists(later)
-    )
+    granted = consent_granted_profile_ids(node["purpose"])
     if strict:
         return Q(Exists(granted.filter(profile_id=OuterRef("pk"))))
-    return Q(pk__in=granted.order_by().values("profile_id"))
+    return Q(pk__in=granted)
 
 
 def _identifier_q(node: dict) -> Q:

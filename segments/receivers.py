@@ -1,4 +1,9 @@
-"""Real-time membership: react to identity resolution and merges with one task per signal."""
+"""Real-time membership: react to identity resolution and merges with one task per signal.
+
+Each task is queued with `on_commit`: the profiles signals run every receiver in one
+transaction, so the refresh runs after `compliance` has recorded or moved the consent the same
+change carried, and reads it as it now stands.
+"""
 
 from django.db import transaction
 
@@ -35,13 +40,9 @@ def on_merge_undone(sender, *, winner_id, loser_id, **_kwargs):
 
 
 def on_profiles_rebuilt(sender, **_kwargs):
-    # Every profile may have changed: every segment is refreshed in full (and consent, which
-    # segments may test, is realigned first by the same rule as after a merge).
-    from compliance.consent import consent_follow_profiles
-
+    # Every profile may have changed: every segment is refreshed in full.
     from .tasks import segments_refresh_all_task
 
-    consent_follow_profiles(profile_ids=None)
     transaction.on_commit(lambda: task_publish(segments_refresh_all_task))
 
 

@@ -21,7 +21,6 @@ from guardian.shortcuts import assign_perm, remove_perm
 from cdp_site.celery import task_publish
 from cdp_site.params import storable_text
 from cdp_site.signals import personal_data_accessed
-from compliance.consent import consent_follow_profiles, consent_record_from_events
 from profiles.models import Event
 
 from .compiler import segment_queryset
@@ -303,13 +302,6 @@ def segments_refresh_for_profiles(
     """
     if not profile_ids:
         return []
-    if event_ids:
-        # Consent carried by these events may decide membership. Its own receiver may not have
-        # run yet (receivers run in app order, workers in any order); recording is idempotent.
-        consent_record_from_events(event_ids=event_ids)
-    else:
-        # A merge or its undo: the people's consent follows them first, for the same reason.
-        consent_follow_profiles(profile_ids=profile_ids)
     event_names = (
         None
         if event_ids is None

@@ -18,7 +18,7 @@ from cdp_site.celery import task_publish
 from cdp_site.params import positive_id
 from cdp_site.roles import Role, role_required
 from cdp_site.signals import personal_data_accessed
-from compliance.models import ConsentPurpose
+from compliance.selectors import consent_purposes
 from profiles.masking import can_view_personal_data, mask_traits
 
 from . import charts
@@ -152,7 +152,7 @@ def _builder_context(request, *, segment, definition, name, problems, show_error
         "definition_json": json.dumps(definition),
         "tree": builder_tree(definition, types, property_types, problems if show_errors else []),
         "catalogue": fields,
-        "purposes": ConsentPurpose.objects.all(),
+        "purposes": consent_purposes(),
         "other_segments": segment_list_for_user(request.user).exclude(
             pk=segment.pk if segment else None
         ),

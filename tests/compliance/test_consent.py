@@ -4,8 +4,9 @@ import datetime as dt
 
 from django.utils import timezone
 
-from compliance.consent import consent_record_from_events, consent_state
+from compliance.consent import consent_record_from_events
 from compliance.models import ConsentPurpose, ConsentRecord
+from compliance.selectors import consent_state
 from integrations.models import Source
 from profiles.identity import events_resolve_pending
 from profiles.models import Event, Identity, Profile, ProfileMerge
