@@ -169,16 +169,16 @@ def test_actions_duplicate_rename_delete(
 ):
     client = client_for(marketer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/segments/{germany.pk}/action/", {"action": "duplicate"})
+        response = client.post(f"/segments/{germany.pk}/duplicate/", {})
     copy = Segment.objects.exclude(pk=germany.pk).get()
     assert (copy.name, copy.member_count, response["Location"]) == (
         "Copy of Germany",
         2,
         f"/segments/{copy.pk}/",
     )
-    client.post(f"/segments/{copy.pk}/action/", {"action": "rename", "name": "DE again"})
+    client.post(f"/segments/{copy.pk}/rename/", {"name": "DE again"})
     assert Segment.objects.get(pk=copy.pk).name == "DE again"
-    client.post(f"/segments/{copy.pk}/action/", {"action": "delete"})
+    client.post(f"/segments/{copy.pk}/delete/", {})
     assert not Segment.objects.filter(pk=copy.pk).exists()
     assert SegmentMembership.objects.filter(segment_id=copy.pk).count() == 0
 
@@ -214,7 +214,7 @@ def test_segment_get_for_user_over_every_role(persona_name, expected, request, c
     client = client_for(user)
     assert client.get(f"/segments/{germany.pk}/").status_code == expected
     assert client.get(f"/segments/{germany.pk}/export.csv").status_code == expected
-    response = client.post(f"/segments/{germany.pk}/action/", {"action": "delete"})
+    response = client.post(f"/segments/{germany.pk}/delete/", {})
     assert response.status_code == (302 if expected == 200 else expected)
     assert Segment.objects.filter(pk=germany.pk).exists() is (expected != 200)
 
@@ -225,17 +225,15 @@ def test_share_is_listed_and_can_be_taken_back(marketer, client_for, germany):
     colleague = UserFactory(username="colleague", roles=["marketer"])
     client = client_for(marketer)
     client.post(
-        f"/segments/{germany.pk}/action/",
-        {"action": "share", "user": colleague.pk, "can_edit": "on"},
+        f"/segments/{germany.pk}/share/",
+        {"user": colleague.pk, "can_edit": "on"},
     )
     assert client_for(colleague).get(f"/segments/{germany.pk}/").status_code == 200
     page = client.get(f"/segments/{germany.pk}/").content.decode()
     assert "colleague" in page
     assert "view and edit" in page
 
-    response = client.post(
-        f"/segments/{germany.pk}/action/", {"action": "unshare", "user": colleague.pk}
-    )
+    response = client.post(f"/segments/{germany.pk}/unshare/", {"user": colleague.pk})
     assert response.status_code == 302
     assert client_for(colleague).get(f"/segments/{germany.pk}/").status_code == 404
     assert "Not shared with anyone yet." in client.get(f"/segments/{germany.pk}/").content.decode()
@@ -243,9 +241,7 @@ def test_share_is_listed_and_can_be_taken_back(marketer, client_for, germany):
 
 def test_owner_cannot_be_unshared(marketer, client_for, germany):
     client = client_for(marketer)
-    response = client.post(
-        f"/segments/{germany.pk}/action/", {"action": "unshare", "user": marketer.pk}, follow=True
-    )
+    response = client.post(f"/segments/{germany.pk}/unshare/", {"user": marketer.pk}, follow=True)
     assert "The owner of a segment always keeps it." in response.content.decode()
     assert client.get(f"/segments/{germany.pk}/").status_code == 200
 
@@ -254,8 +250,8 @@ def test_owner_cannot_be_unshared(marketer, client_for, germany):
 def test_share_forms_with_garbled_ids_change_nothing(marketer, client_for, germany, action):
     client = client_for(marketer)
     response = client.post(
-        f"/segments/{germany.pk}/action/",
-        {"action": action, "user": "abc", "group": "-1"},
+        f"/segments/{germany.pk}/{action}/",
+        {"user": "abc", "group": "-1"},
         follow=True,
     )
     assert response.status_code == 200
