@@ -21,7 +21,7 @@ from cdp_site.params import positive_id
 from cdp_site.roles import Role, role_required
 
 from . import charts, selectors, services
-from .builder import FormReader, apply_op, builder_problems, builder_tree
+from .builder import FormReader, apply_op, builder_tree
 from .definition import (
     COUNT_OPERATORS,
     OPERATOR_LABELS,
@@ -70,6 +70,15 @@ def _field_types(catalogue: dict) -> tuple[dict, dict]:
     return types, property_types
 
 
+def _problems(request, definition, segment) -> list[Problem]:
+    """The definition's problems by the rules of the person editing it."""
+    return definition_problems(
+        definition,
+        self_id=segment.pk if segment else None,
+        **selectors.definition_rules_for(request.user),
+    )
+
+
 def _preview(request, definition, problems, segment) -> dict:
     if problems:
         return {"problems": problems}
@@ -96,9 +105,7 @@ def segment_builder(request, segment_id: int | None = None):
         op = request.POST.get("op", "")
         if op:
             definition = apply_op(definition, op)
-    problems = builder_problems(
-        definition, selectors.definition_rules_for(request.user), segment.pk if segment else None
-    )
+    problems = _problems(request, definition, segment)
     show_errors = request.method == "POST" and "save" in request.POST
     if show_errors and not problems:
         try:
@@ -146,11 +153,7 @@ def segment_preview(request):
     definition = FormReader(request.POST, *_field_types(choices["catalogue"])).definition()
     segment_id = positive_id(request.POST.get("segment_id", ""))
     segment = selectors.segment_get_for_user(request.user, segment_id) if segment_id else None
-    problems = definition_problems(
-        definition,
-        self_id=segment.pk if segment else None,
-        **selectors.definition_rules_for(request.user),
-    )
+    problems = _problems(request, definition, segment)
     return render(
         request,
         "segments/segment_builder.html#preview",
