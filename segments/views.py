@@ -8,6 +8,7 @@ page and its htmx fragments come from one template (`{% partialdef %}`).
 import csv
 import datetime as dt
 import json
+from functools import wraps
 
 from django.contrib import messages
 from django.http import StreamingHttpResponse
@@ -190,32 +191,45 @@ def segment_detail(request, segment_id: int):
     return render(request, "segments/segment_detail.html", context)
 
 
-@role_required(Role.MARKETER)
-@require_POST
-def segment_duplicate(request, segment_id: int):
-    segment = selectors.segment_get_for_user(request.user, segment_id)
+def segment_action(*, perm: str = "change"):
+    """An action on one segment, posted from its page: the view gets the segment (404 unless
+    the person may `perm` it), acts, and says how it went; a refusal of the domain is said
+    instead. Both end on the segment's page unless the view answers otherwise."""
+
+    def decorator(act):
+        @role_required(Role.MARKETER)
+        @require_POST
+        @wraps(act)
+        def view(request, segment_id: int):
+            segment = selectors.segment_get_for_user(request.user, segment_id, perm=perm)
+            try:
+                response = act(request, segment)
+            except DomainError as error:
+                messages.error(request, error.message)
+                response = None
+            return response or redirect("segments:detail", segment.pk)
+
+        return view
+
+    return decorator
+
+
+@segment_action(perm="view")
+def segment_duplicate(request, segment):
     copy = services.segment_duplicate(user=request.user, segment=segment)
     messages.success(request, f"Created “{copy.name}”.")
     return redirect("segments:detail", copy.pk)
 
 
-@role_required(Role.MARKETER)
-@require_POST
-def segment_delete(request, segment_id: int):
-    segment = selectors.segment_get_for_user(request.user, segment_id, perm="change")
-    try:
-        services.segment_delete(segment=segment, user=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-        return redirect("segments:detail", segment.pk)
+@segment_action()
+def segment_delete(request, segment):
+    services.segment_delete(segment=segment, user=request.user)
     messages.success(request, f"Deleted “{segment.name}”.")
     return redirect("segments:list")
 
 
-@role_required(Role.MARKETER)
-@require_POST
-def segment_refresh(request, segment_id: int):
-    segment = selectors.segment_get_for_user(request.user, segment_id, perm="change")
+@segment_action()
+def segment_refresh(request, segment):
     if services.segment_refresh_request(segment=segment):
         messages.success(request, "Refresh queued.")
     else:
@@ -224,20 +238,11 @@ def segment_refresh(request, segment_id: int):
             "The refresh could not be queued (the task broker is unreachable); "
             "the hourly refresh will bring the members up to date.",
         )
-    return redirect("segments:detail", segment.pk)
 
 
-@role_required(Role.MARKETER)
-@require_POST
-def segment_rename(request, segment_id: int):
-    segment = selectors.segment_get_for_user(request.user, segment_id, perm="change")
-    try:
-        services.segment_update(
-            segment=segment, name=request.POST.get("name", ""), user=request.user
-        )
-    except DomainError as error:
-        messages.error(request, error.message)
-    return redirect("segments:detail", segment.pk)
+@segment_action()
+def segment_rename(request, segment):
+    services.segment_update(segment=segment, name=request.POST.get("name", ""), user=request.user)
 
 
 def _share_ids(request) -> dict:
@@ -248,35 +253,21 @@ def _share_ids(request) -> dict:
     }
 
 
-@role_required(Role.MARKETER)
-@require_POST
-def segment_share(request, segment_id: int):
-    segment = selectors.segment_get_for_user(request.user, segment_id, perm="change")
-    try:
-        target = services.segment_share(
-            segment=segment,
-            user=request.user,
-            can_edit=request.POST.get("can_edit") == "on",
-            **_share_ids(request),
-        )
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"Shared with {target}.")
-    return redirect("segments:detail", segment.pk)
+@segment_action()
+def segment_share(request, segment):
+    target = services.segment_share(
+        segment=segment,
+        user=request.user,
+        can_edit=request.POST.get("can_edit") == "on",
+        **_share_ids(request),
+    )
+    messages.success(request, f"Shared with {target}.")
 
 
-@role_required(Role.MARKETER)
-@require_POST
-def segment_unshare(request, segment_id: int):
-    segment = selectors.segment_get_for_user(request.user, segment_id, perm="change")
-    try:
-        target = services.segment_unshare(segment=segment, user=request.user, **_share_ids(request))
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"No longer shared with {target}.")
-    return redirect("segments:detail", segment.pk)
+@segment_action()
+def segment_unshare(request, segment):
+    target = services.segment_unshare(segment=segment, user=request.user, **_share_ids(request))
+    messages.success(request, f"No longer shared with {target}.")
 
 
 class _Echo:
