@@ -181,12 +181,12 @@ def segment_detail(request, segment_id: int):
             why = {"error": "Enter a profile id."}
     now = timezone.now()
     overview = selectors.segment_overview_for_user(request.user, segment, now=now)
-    snapshots = overview.pop("snapshots")
+    snapshots, flow = overview.pop("snapshots"), overview.pop("flow")
     context.update(
         overview,
         why=why,
         size_chart=charts.size_over_time(snapshots) if snapshots else "",
-        flow_chart=charts.flow_per_day(overview.pop("flow"), days=30, today=now.date()),
+        flow_chart=charts.flow_per_day(flow, days=30, today=now.date()),
     )
     return render(request, "segments/segment_detail.html", context)
 
