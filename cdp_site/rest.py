@@ -21,11 +21,14 @@ class StandardPagination(PageNumberPagination):
 
 def exception_handler(exc, context):
     """DRF's handler, with a stable `code` beside DRF's `detail` for programs to branch on, and
-    domain errors answered with their own status, code and message (and the field, if any)."""
+    domain errors answered with their own status, code and message (and the field, if any).
+
+    An error may carry `details`, more keys its API has promised (a bad definition's `path`)."""
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message}
         if exc.field:
             body["field"] = exc.field
+        body.update(getattr(exc, "details", {}))
         return Response(body, status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:

@@ -1,4 +1,8 @@
-"""REST API of segments: live preview, CRUD, members, and the segments of a profile."""
+"""REST API of segments: live preview, CRUD, members, and the segments of a profile.
+
+The views catch nothing: a refusal of the domain (a bad definition, a segment in use, a person
+who may only view it) is answered by the project's exception handler (`cdp_site.rest`).
+"""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -12,13 +16,11 @@ from .definition import DefinitionError, definition_validate
 from .models import Segment, SegmentMembership
 from .selectors import (
     definition_rules_for,
-    profile_get_active,
-    segment_can_change,
+    profile_memberships_for_user,
     segment_get_for_user,
     segment_list_for_user,
     segment_members,
     segment_preview,
-    segments_shown_on_profiles,
 )
 from .services import segment_create, segment_delete, segment_update
 
@@ -37,13 +39,6 @@ class CanViewProfiles(BasePermission):
         return user_has_role(
             request.user, [Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER]
         )
-
-
-def _definition_error(error: DefinitionError) -> Response:
-    return Response(
-        {"code": error.code, "path": error.path, "detail": error.message},
-        status=status.HTTP_400_BAD_REQUEST,
-    )
 
 
 class SegmentSerializer(serializers.ModelSerializer):
@@ -99,16 +94,8 @@ class SegmentPreview(APIView):
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         if "definition" not in data:
-            return Response(
-                {"code": "invalid_definition", "path": "", "detail": "Send a definition."},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            definition = definition_validate(
-                data["definition"], **definition_rules_for(request.user)
-            )
-        except DefinitionError as error:
-            return _definition_error(error)
+            raise DefinitionError("", "Send a definition.")
+        definition = definition_validate(data["definition"], **definition_rules_for(request.user))
         preview = segment_preview(definition)
         return Response(
             {
@@ -124,20 +111,17 @@ class SegmentList(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, IsMarketer]
 
     def get_queryset(self):
-        return segment_list_for_user(self.request.user).select_related("owner").order_by("pk")
+        return segment_list_for_user(self.request.user, with_owner=True).order_by("pk")
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            segment = segment_create(
-                user=request.user,
-                name=serializer.validated_data["name"],
-                definition=serializer.validated_data.get("definition") or {},
-                description=serializer.validated_data.get("description", ""),
-            )
-        except DefinitionError as error:
-            return _definition_error(error)
+        segment = segment_create(
+            user=request.user,
+            name=serializer.validated_data["name"],
+            definition=serializer.validated_data.get("definition") or {},
+            description=serializer.validated_data.get("description", ""),
+        )
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
 
@@ -150,40 +134,20 @@ class SegmentDetail(generics.RetrieveUpdateDestroyAPIView):
 
     def update(self, request, *args, **kwargs):
         segment = self.get_object()
-        if not segment_can_change(request.user, segment):
-            return Response(
-                {"code": "permission_denied", "detail": "You may view this segment only."},
-                status=status.HTTP_403_FORBIDDEN,
-            )
         serializer = self.get_serializer(segment, data=request.data, partial=kwargs.get("partial"))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            segment = segment_update(
-                segment=segment,
-                name=data.get("name"),
-                definition=data.get("definition"),
-                description=data.get("description"),
-                user=request.user,
-            )
-        except DefinitionError as error:
-            return _definition_error(error)
+        segment = segment_update(
+            segment=segment,
+            name=data.get("name"),
+            definition=data.get("definition"),
+            description=data.get("description"),
+            user=request.user,
+        )
         return Response(SegmentSerializer(segment).data)
 
     def destroy(self, request, *args, **kwargs):
-        segment = self.get_object()
-        if not segment_can_change(request.user, segment):
-            return Response(
-                {"code": "permission_denied", "detail": "You may view this segment only."},
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        try:
-            segment_delete(segment=segment)
-        except DefinitionError as error:
-            return Response(
-                {"code": "segment_in_use", "detail": error.message},
-                status=status.HTTP_409_CONFLICT,
-            )
+        segment_delete(segment=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -219,11 +183,4 @@ class ProfileSegments(generics.ListAPIView):
     permission_classes = [IsAuthenticated, CanViewProfiles]
 
     def get_queryset(self):
-        profile = profile_get_active(self.kwargs["profile_id"])
-        return (
-            SegmentMembership.objects.filter(
-                profile=profile, segment__in=segments_shown_on_profiles(self.request.user)
-            )
-            .select_related("segment")
-            .order_by("exited_at", "-entered_at", "pk")
-        )
+        return profile_memberships_for_user(self.request.user, self.kwargs["profile_id"])

@@ -19,7 +19,6 @@ from .definition import (
     OPERATOR_LABELS,
     OPERATORS_BY_TYPE,
     VALUE_OPERATORS,
-    definition_problems,
     empty_definition,
 )
 
@@ -309,8 +308,3 @@ def builder_tree(
         return item
 
     return walk({**definition, "type": "group"}, "r", "", 0)
-
-
-def builder_problems(definition: dict, rules: dict, self_id: int | None):
-    """The definition's problems by the rules of the person editing it (`definition_rules_for`)."""
-    return definition_problems(definition, self_id=self_id, **rules)

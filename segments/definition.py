@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cdp_site.errors import InvalidInputError
 from cdp_site.params import storable_text
 from profiles.masking import is_personal_key
 
@@ -89,15 +90,23 @@ OPERATOR_LABELS = {
 }
 
 
-class DefinitionError(ValueError):
-    """A definition that cannot be compiled; `path` points at the offending condition."""
+class DefinitionError(InvalidInputError):
+    """A definition that cannot be compiled; `path` (also its `field`) points at the offending
+    condition, as in `conditions.1.where.0.value`."""
 
     code = "invalid_definition"
 
     def __init__(self, path: str, message: str):
-        super().__init__(f"{path or 'definition'}: {message}")
+        super().__init__(message, field=path)
         self.path = path
-        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.path or 'definition'}: {self.message}"
+
+    @property
+    def details(self) -> dict:
+        """The keys the REST API has always answered a bad definition with."""
+        return {"path": self.path, "detail": self.message}
 
 
 @dataclass(frozen=True)

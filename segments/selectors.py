@@ -1,26 +1,48 @@
-"""Reads of segments: the permission-checked doors, memberships, catalogue and chart data."""
+"""Reads of segments: the permission-checked doors, memberships, catalogue and chart data.
+
+Members' traits are shown masked to people who may not see personal data; a read that shows
+them unmasked records it in the audit log.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from contextlib import contextmanager
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
+from cdp_site.audit import AuditAction, audit_record
 from cdp_site.roles import Role, user_has_role
-from profiles.masking import can_view_personal_data
+from compliance.selectors import consent_purposes
+from profiles.masking import can_view_personal_data, mask_traits
 from profiles.models import Profile
 
+from .definition import segment_references
+from .describe import describe_condition
 from .models import CatalogueField, Segment, SegmentMembership, SegmentSnapshot
 
+MEMBERS_PER_PAGE = 25
 
-def segment_list_for_user(user, *, perm: str = "view") -> QuerySet[Segment]:
-    """Segments the user owns or that were shared with them (or a group of theirs)."""
+
+def segment_list_for_user(
+    user, *, perm: str = "view", with_owner: bool = False
+) -> QuerySet[Segment]:
+    """Segments the user owns or that were shared with them (or a group of theirs); with their
+    owners fetched alongside when `with_owner` (a list that shows them)."""
+    segments = _segments_for_user(user, perm=perm)
+    return segments.select_related("owner") if with_owner else segments
+
+
+def _segments_for_user(user, *, perm: str) -> QuerySet[Segment]:
     if user.is_superuser:
         return Segment.objects.all()
     codenames = (
@@ -74,13 +96,41 @@ def profile_get_active(profile_id: int) -> Profile:
     return profile
 
 
-def profile_memberships(profile_id: int) -> QuerySet[SegmentMembership]:
-    """Every stay of the profile in a segment, current ones first."""
+def profile_memberships_for_user(user, profile_id: int) -> QuerySet[SegmentMembership]:
+    """Every stay of a live profile (else 404) in the segments `user` sees on a customer's page,
+    current ones first."""
+    profile = profile_get_active(profile_id)
     return (
-        SegmentMembership.objects.filter(profile_id=profile_id)
+        SegmentMembership.objects.filter(
+            profile=profile, segment__in=segments_shown_on_profiles(user)
+        )
         .select_related("segment")
-        .order_by("exited_at", "-entered_at")
+        .order_by("exited_at", "-entered_at", "pk")
     )
+
+
+def profile_segments_for_user(user, profile_id: int) -> dict:
+    """The customer 360's segments fragment: the profile, its current segments each with the
+    explanation of why it is in, and its 20 latest past stays."""
+    from .compiler import explain
+
+    profile = profile_get_active(profile_id)
+    linked = set(segment_list_for_user(user).values_list("pk", flat=True))
+    current, past = [], []
+    for membership in profile_memberships_for_user(user, profile.pk):
+        row = {
+            "membership": membership,
+            "segment": membership.segment,
+            "linked": membership.segment_id in linked,
+        }
+        if membership.exited_at is None:
+            row["why"] = explain(
+                membership.segment.definition, profile.pk, segment_lookup=segment_definition_lookup
+            )
+            current.append(row)
+        else:
+            past.append(row)
+    return {"profile": profile, "current": current, "past": past[:20]}
 
 
 def segment_members(segment: Segment) -> QuerySet[SegmentMembership]:
@@ -242,4 +292,113 @@ def segment_preview(definition: dict, *, sample_size: int = 10, self_id: int | N
         "total_profiles": total,
         "share": (count / total) if total else 0.0,
         "sample": sample,
+    }
+
+
+def _country(traits: dict) -> str:
+    """The country trait, or the address's: shops send it either way."""
+    address = traits.get("address")
+    nested = address.get("country") if isinstance(address, dict) else None
+    return str(traits.get("country") or nested or "")
+
+
+def member_traits_shown(user) -> Callable[[dict], dict]:
+    """How `user` sees a member's traits: `traits`, masked unless they may see personal data,
+    and `country`."""
+    personal = can_view_personal_data(user)
+
+    def shown(traits: dict) -> dict:
+        return {
+            "traits": traits if personal else mask_traits(traits),
+            "country": _country(traits or {}),
+        }
+
+    return shown
+
+
+def _audit_members_shown(user, segment: Segment | None, profile_ids: list[int]) -> None:
+    """Members' personal data shown unmasked (a members page, a preview's sample): audited."""
+    if profile_ids and can_view_personal_data(user):
+        audit_record(
+            user=user,
+            action=AuditAction.SEGMENT_MEMBERS_VIEW,
+            detail={"segment_id": segment.pk if segment else None, "profile_ids": profile_ids},
+            sender=Segment,
+        )
+
+
+def segment_preview_for_user(user, definition: dict, *, segment: Segment | None = None) -> dict:
+    """`segment_preview` for the builder: the sample as `rows` the way `user` may see them."""
+    preview = segment_preview(definition, self_id=segment.pk if segment else None)
+    shown = member_traits_shown(user)
+    preview["rows"] = [{"id": p.pk, **shown(p.traits)} for p in preview["sample"]]
+    _audit_members_shown(user, segment, [p.pk for p in preview["sample"]])
+    return preview
+
+
+def segment_members_page(user, segment: Segment, page_number: str | None) -> tuple[Page, list]:
+    """A page of the current members, each row with its traits as `user` may see them."""
+    page = Paginator(segment_members(segment).select_related("profile"), MEMBERS_PER_PAGE).get_page(
+        page_number
+    )
+    shown = member_traits_shown(user)
+    rows = [{"membership": m, **shown(m.profile.traits)} for m in page]
+    _audit_members_shown(user, segment, [m.profile_id for m in page])
+    return page, rows
+
+
+def segment_explanation(segment: Segment, profile_id: int) -> dict:
+    """Why a profile is in (or not in) the segment; `error` when there is no such profile."""
+    from .compiler import explain
+
+    try:
+        profile = profile_get_active(profile_id)
+    except Http404:
+        return {"error": f"No profile {profile_id}."}
+    return {
+        "profile_id": profile.pk,
+        "tree": explain(segment.definition, profile.pk, segment_lookup=segment_definition_lookup),
+    }
+
+
+def definition_labels(definition: dict) -> list:
+    """The definition as nested (label, children) for display."""
+    names = dict(
+        Segment.objects.filter(pk__in=segment_references(definition)).values_list("pk", "name")
+    )
+
+    def walk(node):
+        return {
+            "label": describe_condition(node, names),
+            "children": [walk(c) for c in node.get("conditions", [])]
+            if node.get("type", "group") == "group"
+            else [],
+        }
+
+    return walk({**definition, "type": "group"})["children"]
+
+
+def segment_overview_for_user(user, segment: Segment, *, now: dt.datetime) -> dict:
+    """Everything the segment's page shows besides its members: summary, definition, size
+    history, flow, overlaps, and (for people who may change it) its shares and share targets."""
+    return {
+        "can_change": segment_can_change(user, segment),
+        "summary": describe_condition({**segment.definition, "type": "group"}),
+        "definition_tree": definition_labels(segment.definition),
+        "snapshots": segment_snapshots(segment),
+        "flow": segment_flow_per_day(segment, days=30, now=now),
+        "overlaps": segment_overlaps(segment, segment_list_for_user(user))[:10],
+        "users": get_user_model().objects.exclude(pk=user.pk).order_by("username"),
+        "groups": Group.objects.order_by("name"),
+        "shares": segment_shares(segment),
+    }
+
+
+def segment_builder_choices(user, *, segment: Segment | None = None) -> dict:
+    """What the builder offers: catalogue fields, consent purposes, and the other segments
+    `user` may refer to."""
+    return {
+        "catalogue": catalogue_fields(),
+        "purposes": consent_purposes(),
+        "other_segments": segment_list_for_user(user).exclude(pk=segment.pk if segment else None),
     }

@@ -1,4 +1,4 @@
-"""Writes of segments: create/update/duplicate/delete, sharing, and membership refresh.
+"""Writes of segments: create/update/duplicate/delete, sharing, refresh, export and membership.
 
 A refresh is version-stamped and runs in one transaction holding the segment's row lock, so a
 retried or overlapping run waits for the other and never mixes old and new members: the open
@@ -10,17 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from cdp_site.audit import AuditAction, audit_record
 from cdp_site.celery import task_publish
+from cdp_site.errors import InUseError, InvalidInputError, NotOwnerError
 from cdp_site.params import storable_text
-from cdp_site.signals import personal_data_accessed
 from profiles.models import Event
 
 from .compiler import segment_queryset
@@ -31,13 +34,15 @@ from .definition import (
     segment_references,
 )
 from .models import Segment, SegmentMembership, SegmentSnapshot
-from .selectors import definition_rules_for, segment_definition_lookup
+from .selectors import (
+    definition_rules_for,
+    member_traits_shown,
+    segment_can_change,
+    segment_definition_lookup,
+    segment_members,
+)
 
 logger = logging.getLogger(__name__)
-
-
-class SegmentError(Exception):
-    code = "segment_error"
 
 
 def _validated(definition: object, self_id: int | None, user=None) -> dict:
@@ -57,6 +62,12 @@ def _clean_name(name: str) -> str:
     if any(ord(ch) < 32 for ch in name) or not storable_text(name):
         raise DefinitionError("name", "The name may not hold control characters or broken Unicode.")
     return name[:200]
+
+
+def _check_may_change(user, segment: Segment) -> None:
+    """Refuse a person who may only view the segment (shared with them for view)."""
+    if user is not None and not segment_can_change(user, segment):
+        raise NotOwnerError("You may view this segment only.", code="permission_denied")
 
 
 @transaction.atomic
@@ -80,8 +91,9 @@ def segment_update(
     description: str | None = None,
     user=None,
 ) -> Segment:
-    """Change a segment; `user`, the person making the change, whose rules the definition
-    must follow (see `definition_rules_for`)."""
+    """Change a segment; `user`, the person making the change, who must be allowed to change it
+    and whose rules the definition must follow (see `definition_rules_for`)."""
+    _check_may_change(user, segment)
     if name is not None:
         segment.name = _clean_name(name)
     if description is not None:
@@ -104,36 +116,79 @@ def segment_duplicate(*, user, segment: Segment) -> Segment:
 
 
 @transaction.atomic
-def segment_delete(*, segment: Segment) -> None:
+def segment_delete(*, segment: Segment, user=None) -> None:
+    """Delete a segment that no other segment refers to; `user`, the person deleting it."""
+    _check_may_change(user, segment)
     users_of_it = [
         s.name
         for s in Segment.objects.exclude(pk=segment.pk)
         if segment.pk in segment_references(s.definition)
     ]
     if users_of_it:
-        raise DefinitionError(
-            "segment", f"Other segments use this one: {', '.join(sorted(users_of_it))}."
+        raise InUseError(
+            f"Other segments use this one: {', '.join(sorted(users_of_it))}.",
+            code="segment_in_use",
         )
     segment.delete()
 
 
-def segment_share(*, segment: Segment, user=None, group=None, can_edit: bool = False) -> None:
-    """Share with a user or a group, for view (or edit)."""
-    target = user or group
+def _share_target(user_id: int | None, group_id: int | None, *, verb: str):
+    """The user or the group a share names (the user if both); refused when neither exists."""
+    target = get_user_model().objects.filter(pk=user_id or 0).first()
+    target = target or Group.objects.filter(pk=group_id or 0).first()
+    if target is None:
+        raise InvalidInputError(f"Choose a user or a group to {verb}.", field="user")
+    return target
+
+
+@transaction.atomic
+def segment_share(
+    *,
+    segment: Segment,
+    user,
+    target_user_id: int | None = None,
+    target_group_id: int | None = None,
+    can_edit: bool = False,
+):
+    """Share with a user or a group, for view (or edit); returns who it is shared with."""
+    _check_may_change(user, segment)
+    target = _share_target(target_user_id, target_group_id, verb="share with")
     assign_perm("segments.view_segment", target, segment)
     if can_edit:
         assign_perm("segments.change_segment", target, segment)
     else:
         remove_perm("segments.change_segment", target, segment)
+    return target
 
 
-def segment_unshare(*, segment: Segment, user=None, group=None) -> None:
-    """Take back a share: the user or group can neither view nor edit the segment any more."""
-    if user is not None and user.pk == segment.owner_id:
-        raise DefinitionError("owner", "The owner of a segment always keeps it.")
-    target = user or group
+@transaction.atomic
+def segment_unshare(
+    *,
+    segment: Segment,
+    user,
+    target_user_id: int | None = None,
+    target_group_id: int | None = None,
+):
+    """Take back a share: the user or group can neither view nor edit the segment any more.
+    Returns who it was taken from."""
+    _check_may_change(user, segment)
+    target = _share_target(target_user_id, target_group_id, verb="stop sharing with")
+    if isinstance(target, get_user_model()) and target.pk == segment.owner_id:
+        raise InvalidInputError("The owner of a segment always keeps it.", field="user")
     remove_perm("segments.change_segment", target, segment)
     remove_perm("segments.view_segment", target, segment)
+    return target
+
+
+def segment_refresh_request(*, segment: Segment) -> bool:
+    """A person asks for a full refresh now; False if it could not be queued (broker down).
+
+    Published at once rather than on commit: nothing is written, and the person is told
+    whether it was queued.
+    """
+    from .tasks import segment_refresh_task
+
+    return task_publish(segment_refresh_task, segment.pk) is not None
 
 
 def _queue_refresh(segment_id: int) -> None:
@@ -348,18 +403,28 @@ def segments_refresh_all() -> list[int]:
     return ids
 
 
-def segment_export_audit(*, user, segment: Segment, rows: int) -> None:
-    personal_data_accessed.send(
-        sender=Segment,
+def segment_export(*, user, segment: Segment) -> Iterator[list]:
+    """The current members as rows (profile id, entered, e-mail, name, country), masked for
+    people without personal-data access; the export is audited when it is asked for."""
+    members = segment_members(segment).select_related("profile")
+    audit_record(
         user=user,
-        profile_id=None,
-        action="segment.export",
-        detail={"segment_id": segment.pk, "segment": segment.name, "rows": rows},
+        action=AuditAction.SEGMENT_EXPORT,
+        detail={"segment_id": segment.pk, "segment": segment.name, "rows": members.count()},
+        sender=Segment,
     )
+    shown = member_traits_shown(user)
 
+    def rows():
+        yield ["profile_id", "entered_at", "email", "name", "country"]
+        for m in members.iterator(chunk_size=2000):
+            row = shown(m.profile.traits)
+            yield [
+                m.profile_id,
+                m.entered_at.isoformat(),
+                row["traits"].get("email", ""),
+                row["traits"].get("name", ""),
+                row["country"],
+            ]
 
-def membership_exit_for_profiles(*, profile_ids: list[int], now: dt.datetime | None = None) -> int:
-    """Close the open memberships of profiles that no longer exist as themselves (merged away)."""
-    return SegmentMembership.objects.filter(
-        Q(profile_id__in=profile_ids), exited_at__isnull=True
-    ).update(exited_at=now or timezone.now())
+    return rows()

@@ -1,4 +1,4 @@
-"""URLs of the segments app: its pages and its REST API."""
+"""URLs of the segments app: its pages, one URL per action on a segment, and its REST API."""
 
 from django.urls import path
 
@@ -9,10 +9,15 @@ app_name = "segments"
 urlpatterns = [
     path("segments/", views.segment_list, name="list"),
     path("segments/new/", views.segment_builder, name="new"),
-    path("segments/preview/", views.segment_builder_preview, name="preview"),
+    path("segments/preview/", views.segment_preview, name="preview"),
     path("segments/<int:segment_id>/", views.segment_detail, name="detail"),
     path("segments/<int:segment_id>/edit/", views.segment_builder, name="edit"),
-    path("segments/<int:segment_id>/action/", views.segment_action, name="action"),
+    path("segments/<int:segment_id>/duplicate/", views.segment_duplicate, name="duplicate"),
+    path("segments/<int:segment_id>/delete/", views.segment_delete, name="delete"),
+    path("segments/<int:segment_id>/refresh/", views.segment_refresh, name="refresh"),
+    path("segments/<int:segment_id>/rename/", views.segment_rename, name="rename"),
+    path("segments/<int:segment_id>/share/", views.segment_share, name="share"),
+    path("segments/<int:segment_id>/unshare/", views.segment_unshare, name="unshare"),
     path("segments/<int:segment_id>/export.csv", views.segment_export, name="export"),
     path("segments/profile/<int:profile_id>/", views.profile_segments, name="profile_segments"),
     path("api/segments/", api.SegmentList.as_view(), name="api_list"),

@@ -61,9 +61,7 @@ def test_saving_a_segment_succeeds_and_is_kept(
 def test_a_refresh_asked_for_says_it_could_not_be_queued(broker_down, marketer, client_for):
     segment = Segment.objects.create(name="Germany", definition=DE, owner=marketer)
     assign_perm("segments.change_segment", marketer, segment)
-    response = client_for(marketer).post(
-        f"/segments/{segment.pk}/action/", {"action": "refresh"}, follow=True
-    )
+    response = client_for(marketer).post(f"/segments/{segment.pk}/refresh/", follow=True)
     assert response.status_code == 200
     assert "could not be queued" in response.content.decode()
 

@@ -259,7 +259,11 @@ def test_resolution_does_not_wait_behind_segment_refreshes(redis_server, start_w
 @pytest.mark.django_db(transaction=True)
 def test_resolution_catches_up_without_beat_when_the_broker_returns(redis_server, start_worker):
     source = SourceFactory()
+    EventFactory(source=source, type="identify", user_id="u-1")
     start_worker(redis_server.url)
+    # The sweep the worker queued as it started has run, and has had time to finish.
+    _wait_for(lambda: _unresolved(source) == 0, "the start-up sweep")
+    time.sleep(2)
     redis_server.stop()
     # Accepted while the broker is down: committed, but no task could be queued for them.
     EventFactory.create_batch(4, source=source, type="identify", user_id="u-2")

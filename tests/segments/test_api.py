@@ -168,3 +168,64 @@ def test_segments_of_others_are_invisible_unless_shared(marketer):
         == 200
     )
     assert SegmentMembership.objects.count() == 0
+
+
+def test_a_change_by_whom_it_is_only_shown_is_a_403_with_a_code(marketer):
+    viewer = UserFactory(username="viewer", roles=["marketer"])
+    segment = Segment.objects.create(name="Private", definition=DE, owner=marketer)
+    assign_perm("segments.view_segment", viewer, segment)
+    for response in (
+        api(viewer).patch(f"/api/segments/{segment.pk}/", {"name": "Mine"}, format="json"),
+        api(viewer).delete(f"/api/segments/{segment.pk}/"),
+    ):
+        assert (response.status_code, response.json()) == (
+            403,
+            {"code": "permission_denied", "message": "You may view this segment only."},
+        )
+    assert Segment.objects.filter(pk=segment.pk, name="Private").exists()
+
+
+def test_deleting_a_segment_in_use_is_a_409_with_a_code(marketer):
+    inner = Segment.objects.create(name="Inner", definition=DE, owner=marketer)
+    Segment.objects.create(
+        name="Outer",
+        owner=marketer,
+        definition={"match": "all", "conditions": [{"type": "segment", "segment": inner.pk}]},
+    )
+    response = api(marketer).delete(f"/api/segments/{inner.pk}/")
+    assert (response.status_code, response.json()) == (
+        409,
+        {"code": "segment_in_use", "message": "Other segments use this one: Outer."},
+    )
+    assert Segment.objects.filter(pk=inner.pk).exists()
+
+
+def test_a_bad_definition_answers_its_code_path_and_message(marketer):
+    definition = {"match": "all", "conditions": [{"type": "trait", "trait": "x", "operator": "?"}]}
+    response = api(marketer).post(
+        "/api/segments/", {"name": "Odd", "definition": definition}, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body == {
+        "code": "invalid_definition",
+        "message": body["message"],
+        "field": "conditions.0.operator",
+        "path": "conditions.0.operator",
+        "detail": body["message"],
+    }
+    assert body["message"]
+    assert not Segment.objects.exists()
+
+
+def test_a_preview_without_a_definition_is_a_400_at_the_top(marketer):
+    response = api(marketer).post("/api/segments/preview/", {}, format="json")
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "code": "invalid_definition",
+            "message": "Send a definition.",
+            "path": "",
+            "detail": "Send a definition.",
+        },
+    )

@@ -169,16 +169,16 @@ def test_actions_duplicate_rename_delete(
 ):
     client = client_for(marketer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/segments/{germany.pk}/action/", {"action": "duplicate"})
+        response = client.post(f"/segments/{germany.pk}/duplicate/", {})
     copy = Segment.objects.exclude(pk=germany.pk).get()
     assert (copy.name, copy.member_count, response["Location"]) == (
         "Copy of Germany",
         2,
         f"/segments/{copy.pk}/",
     )
-    client.post(f"/segments/{copy.pk}/action/", {"action": "rename", "name": "DE again"})
+    client.post(f"/segments/{copy.pk}/rename/", {"name": "DE again"})
     assert Segment.objects.get(pk=copy.pk).name == "DE again"
-    client.post(f"/segments/{copy.pk}/action/", {"action": "delete"})
+    client.post(f"/segments/{copy.pk}/delete/", {})
     assert not Segment.objects.filter(pk=copy.pk).exists()
     assert SegmentMembership.objects.filter(segment_id=copy.pk).count() == 0
 
@@ -214,7 +214,7 @@ def test_segment_get_for_user_over_every_role(persona_name, expected, request, c
     client = client_for(user)
     assert client.get(f"/segments/{germany.pk}/").status_code == expected
     assert client.get(f"/segments/{germany.pk}/export.csv").status_code == expected
-    response = client.post(f"/segments/{germany.pk}/action/", {"action": "delete"})
+    response = client.post(f"/segments/{germany.pk}/delete/", {})
     assert response.status_code == (302 if expected == 200 else expected)
     assert Segment.objects.filter(pk=germany.pk).exists() is (expected != 200)
 
@@ -225,17 +225,15 @@ def test_share_is_listed_and_can_be_taken_back(marketer, client_for, germany):
     colleague = UserFactory(username="colleague", roles=["marketer"])
     client = client_for(marketer)
     client.post(
-        f"/segments/{germany.pk}/action/",
-        {"action": "share", "user": colleague.pk, "can_edit": "on"},
+        f"/segments/{germany.pk}/share/",
+        {"user": colleague.pk, "can_edit": "on"},
     )
     assert client_for(colleague).get(f"/segments/{germany.pk}/").status_code == 200
     page = client.get(f"/segments/{germany.pk}/").content.decode()
     assert "colleague" in page
     assert "view and edit" in page
 
-    response = client.post(
-        f"/segments/{germany.pk}/action/", {"action": "unshare", "user": colleague.pk}
-    )
+    response = client.post(f"/segments/{germany.pk}/unshare/", {"user": colleague.pk})
     assert response.status_code == 302
     assert client_for(colleague).get(f"/segments/{germany.pk}/").status_code == 404
     assert "Not shared with anyone yet." in client.get(f"/segments/{germany.pk}/").content.decode()
@@ -243,9 +241,7 @@ def test_share_is_listed_and_can_be_taken_back(marketer, client_for, germany):
 
 def test_owner_cannot_be_unshared(marketer, client_for, germany):
     client = client_for(marketer)
-    response = client.post(
-        f"/segments/{germany.pk}/action/", {"action": "unshare", "user": marketer.pk}, follow=True
-    )
+    response = client.post(f"/segments/{germany.pk}/unshare/", {"user": marketer.pk}, follow=True)
     assert "The owner of a segment always keeps it." in response.content.decode()
     assert client.get(f"/segments/{germany.pk}/").status_code == 200
 
@@ -254,8 +250,8 @@ def test_owner_cannot_be_unshared(marketer, client_for, germany):
 def test_share_forms_with_garbled_ids_change_nothing(marketer, client_for, germany, action):
     client = client_for(marketer)
     response = client.post(
-        f"/segments/{germany.pk}/action/",
-        {"action": action, "user": "abc", "group": "-1"},
+        f"/segments/{germany.pk}/{action}/",
+        {"user": "abc", "group": "-1"},
         follow=True,
     )
     assert response.status_code == 200
@@ -270,3 +266,114 @@ def test_saving_without_a_name_says_so_once_and_still_counts(marketer, client_fo
     assert body.count("Give the segment a name.") == 1
     assert 'data-count="1"' in body
     assert not Segment.objects.exists()
+
+
+def _segment_state(segment: Segment) -> tuple:
+    """What any action could change: the segments, their names, and who they are shared with."""
+    from guardian.shortcuts import get_users_with_perms
+
+    return (
+        sorted(Segment.objects.values_list("pk", "name")),
+        sorted(u.username for u in get_users_with_perms(segment, with_group_users=False)),
+    )
+
+
+ACTIONS = {
+    "duplicate": {},
+    "delete": {},
+    "refresh": {},
+    "rename": {"name": "Renamed"},
+    "share": {"user": "{colleague}", "can_edit": "on"},
+    "unshare": {"user": "{colleague}"},
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize(
+    "persona_name", ["support_agent", "integration_admin", "compliance_officer"]
+)
+def test_each_action_is_refused_to_other_roles_and_changes_nothing(
+    action, persona_name, request, client_for, germany, django_capture_on_commit_callbacks
+):
+    from guardian.shortcuts import assign_perm
+
+    from tests.factories import UserFactory
+
+    colleague = UserFactory(username="colleague", roles=["marketer"])
+    assign_perm("segments.view_segment", colleague, germany)
+    data = {k: v.format(colleague=colleague.pk) for k, v in ACTIONS[action].items()}
+    before = _segment_state(germany)
+    client = client_for(request.getfixturevalue(persona_name))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(f"/segments/{germany.pk}/{action}/", data)
+    assert response.status_code == 403
+    assert (_segment_state(germany), callbacks) == (before, [])
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_each_action_wants_a_post(action, marketer, client_for, germany):
+    response = client_for(marketer).get(f"/segments/{germany.pk}/{action}/")
+    assert response.status_code == 405
+    assert Segment.objects.filter(pk=germany.pk, name="Germany").exists()
+
+
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a != "duplicate"])
+def test_actions_that_change_a_segment_are_404_to_whom_it_is_only_shown(
+    action, client_for, germany
+):
+    from guardian.shortcuts import assign_perm
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(username="viewer", roles=["marketer"])
+    assign_perm("segments.view_segment", viewer, germany)
+    data = {k: v.format(colleague=viewer.pk) for k, v in ACTIONS[action].items()}
+    before = _segment_state(germany)
+    response = client_for(viewer).post(f"/segments/{germany.pk}/{action}/", data)
+    assert response.status_code == 404
+    assert _segment_state(germany) == before
+
+
+def test_refresh_queues_a_refresh_and_says_so(marketer, client_for, germany, monkeypatch):
+    from segments import tasks
+
+    queued = []
+    monkeypatch.setattr(
+        tasks.segment_refresh_task, "delay", lambda *args: queued.append(args) or "task-id"
+    )
+    response = client_for(marketer).post(f"/segments/{germany.pk}/refresh/", follow=True)
+    assert "Refresh queued." in response.content.decode()
+    assert queued == [(germany.pk,)]
+
+
+def test_deleting_a_segment_in_use_says_why_and_keeps_it(marketer, client_for, germany):
+    Segment.objects.create(
+        name="Outer",
+        owner=marketer,
+        definition={"match": "all", "conditions": [{"type": "segment", "segment": germany.pk}]},
+    )
+    response = client_for(marketer).post(f"/segments/{germany.pk}/delete/", follow=True)
+    assert response.redirect_chain == [(f"/segments/{germany.pk}/", 302)]
+    assert "Other segments use this one: Outer." in response.content.decode()
+    assert Segment.objects.filter(pk=germany.pk).exists()
+
+
+def test_renaming_to_nothing_says_so_and_keeps_the_name(marketer, client_for, germany):
+    response = client_for(marketer).post(
+        f"/segments/{germany.pk}/rename/", {"name": "  "}, follow=True
+    )
+    assert "Give the segment a name." in response.content.decode()
+    assert Segment.objects.get(pk=germany.pk).name == "Germany"
+
+
+def test_builder_fragment_and_live_count_come_from_the_page_template(marketer, client_for, people):
+    client = client_for(marketer)
+    page = client.get("/segments/new/").content.decode()
+    fragment = client.post(
+        "/segments/new/", _form(op="add-group:r"), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    count = client.post("/segments/preview/", _form(), HTTP_HX_REQUEST="true").content.decode()
+    assert ["<html" in text for text in (page, fragment, count)] == [True, False, False]
+    assert fragment.lstrip().startswith('<div id="builder" class="card builder">')
+    assert fragment.count('id="preview"') == 1
+    assert count.lstrip().startswith('<p class="big-number" id="preview-count" data-count="1">')
