@@ -21,9 +21,21 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	./scripts/run_local.sh
 
-## test: install the test dependencies and run the whole suite (DATABASE_URL picks the database)
+# The database of `make test` when DATABASE_URL is unset: a PostgreSQL server answering here (the
+# tests make their own `test_cdp_test` database on it), so that the PostgreSQL-only tests run too;
+# without one, SQLite.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/cdp_test
+POSTGRES_ANSWERS := import sys, psycopg; psycopg.connect(sys.argv[1], dbname="postgres", connect_timeout=2).close()
+
+## test: install the test dependencies and run the whole suite (on DATABASE_URL if set, else on
+## the local PostgreSQL if it answers, else on SQLite); PYTEST_ARGS picks tests or options
 test: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	@if [ -z "$$DATABASE_URL" ] && $(BIN)/python -c '$(POSTGRES_ANSWERS)' '$(TEST_POSTGRES_URL)' 2>/dev/null; then \
+		echo "Testing on PostgreSQL at $(TEST_POSTGRES_URL)"; \
+		DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/pytest $(PYTEST_ARGS); \
+	else \
+		$(BIN)/pytest $(PYTEST_ARGS); \
+	fi
 
 ## lint: ruff lint and format check
 lint: $(VENV)/.installed-dev
