@@ -1,5 +1,5 @@
-"""What every URL answers to each persona, written out, and the walk of the URL configuration
-that makes sure no URL goes without its row.
+"""What every URL answers to each persona and the navigation each sees, written out, and the
+walk of the URL configuration that makes sure no URL goes without its row.
 
 The answers are written by hand, not read from the views' own role declarations, so that a wrong
 role on a view fails the matrix. A new URL gets a row here (the path to request and one answer
@@ -94,6 +94,16 @@ MATRIX: dict[str, tuple] = {
     "/compliance/profile/{profile}/consent/":       (LOGIN, 200, 200, 403, 200, 200),
 }
 # fmt: on
+
+
+# The main navigation each persona sees, in order.
+EXPECTED_NAVIGATION = {
+    "marketer": ["Home", "Customers", "Segments"],
+    "support_agent": ["Home", "Customers"],
+    "integration_admin": ["Home", "Sources", "System"],
+    "compliance_officer": ["Home", "Customers", "Audit log"],
+    "superuser": ["Home", "Customers", "Segments", "Sources", "Audit log", "System"],
+}
 
 
 def expected_answer(path: str, persona: str):

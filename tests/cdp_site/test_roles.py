@@ -17,6 +17,7 @@ from segments.models import Segment
 from tests.conftest import PERSONAS
 from tests.factories import EventFactory, SourceFactory, UserFactory, merged_pair
 from tests.urlmatrix import (
+    EXPECTED_NAVIGATION,
     MATRIX,
     PERSONAS_WITH_ANONYMOUS,
     Redirect,
@@ -67,15 +68,6 @@ EXPECTED_PERMISSIONS = {
         "compliance.view_consentrecord",
         "compliance.view_auditevent",
     },
-}
-
-# The main navigation of each persona, in order.
-EXPECTED_NAVIGATION = {
-    "marketer": ["Home", "Customers", "Segments"],
-    "support_agent": ["Home", "Customers"],
-    "integration_admin": ["Home", "Sources", "System"],
-    "compliance_officer": ["Home", "Customers", "Audit log"],
-    "superuser": ["Home", "Customers", "Segments", "Sources", "Audit log", "System"],
 }
 
 
