@@ -26,9 +26,21 @@ tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/node --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the Node SDK tests will be skipped (apt-get install nodejs npm)"; fi
 
-## test: install the test dependencies and run the whole suite (DATABASE_URL picks the database)
+# The database of `make test` when DATABASE_URL is unset: a PostgreSQL server answering here (the
+# tests make their own `test_cdp_test` database on it), so that the PostgreSQL-only tests run too;
+# without one, SQLite.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/cdp_test
+POSTGRES_ANSWERS := import sys, psycopg; psycopg.connect(sys.argv[1], dbname="postgres", connect_timeout=2).close()
+
+## test: install the test dependencies and run the whole suite (on DATABASE_URL if set, else on
+## the local PostgreSQL if it answers, else on SQLite); PYTEST_ARGS picks tests or options
 test: $(VENV)/.installed-dev tests/node/node_modules/.package-lock.json
-	$(BIN)/pytest
+	@if [ -z "$$DATABASE_URL" ] && $(BIN)/python -c '$(POSTGRES_ANSWERS)' '$(TEST_POSTGRES_URL)' 2>/dev/null; then \
+		echo "Testing on PostgreSQL at $(TEST_POSTGRES_URL)"; \
+		DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/pytest $(PYTEST_ARGS); \
+	else \
+		$(BIN)/pytest $(PYTEST_ARGS); \
+	fi
 
 ## lint: ruff lint and format check
 lint: $(VENV)/.installed-dev

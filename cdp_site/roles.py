@@ -25,8 +25,9 @@ class Role(StrEnum):
 
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 
-# Model permissions per role. Entries for models that do not exist yet are skipped by the sync and
-# picked up by the first migration that creates them.
+# Model permissions per role, of models that exist: a model's permissions join its role with the
+# migration that creates it. (During a first `migrate` the sync runs before every app has created
+# its permissions; it skips the missing ones and picks them up when their app's turn comes.)
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.MARKETER: (
         "profiles.view_profile",
@@ -35,10 +36,6 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "segments.change_segment",
         "segments.delete_segment",
         "segments.view_segmentmembership",
-        "integrations.view_destination",
-        "integrations.view_audiencesync",
-        "integrations.add_audiencesync",
-        "integrations.change_audiencesync",
     ),
     Role.SUPPORT_AGENT: (
         "profiles.view_profile",
@@ -55,13 +52,6 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "integrations.add_source",
         "integrations.change_source",
         "integrations.delete_source",
-        "integrations.view_destination",
-        "integrations.add_destination",
-        "integrations.change_destination",
-        "integrations.delete_destination",
-        "integrations.view_audiencesync",
-        "integrations.change_audiencesync",
-        "integrations.view_syncrun",
         "integrations.view_quarantinedmessage",
         "integrations.change_quarantinedmessage",
         "profiles.view_identityrule",
@@ -72,10 +62,6 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "profiles.view_profile",
         "profiles.view_personal_data",
         "compliance.view_consentrecord",
-        "compliance.view_datasubjectrequest",
-        "compliance.add_datasubjectrequest",
-        "compliance.change_datasubjectrequest",
-        "compliance.view_suppression",
         "compliance.view_auditevent",
     ),
 }

@@ -185,7 +185,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Customer data platform API",
-    "DESCRIPTION": "Profiles, events, segments and requests. Token or session authentication.",
+    "DESCRIPTION": "Profiles, their events, segments and members. Token or session authentication.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["cdp_site.api.HasAnyRole"],

@@ -1,1 +1,1 @@
-"""Compliance: consent, data subject requests, suppression and the audit log."""
+"""Compliance: consent and the audit log of access to personal data."""

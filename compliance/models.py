@@ -1,4 +1,4 @@
-"""Consent and the audit log. Data subject requests and suppression join them as they are built."""
+"""Consent (purposes and each profile's history of choices) and the audit log."""
 
 from django.conf import settings
 from django.db import models

@@ -1,1 +1,1 @@
-"""Integrations: sources (the tracking API and connectors), destinations and syncs."""
+"""Integrations: sources sending through the tracking API, their debugger and quarantine."""

@@ -1,4 +1,4 @@
-"""Sources of customer data. Destinations and syncs join them as they are built."""
+"""Sources of customer data (the tracking API's write keys) and the messages they quarantined."""
 
 import secrets
 

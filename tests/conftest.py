@@ -139,6 +139,23 @@ def login(page):
     return do_login
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Say so when tests that need PostgreSQL were skipped, and how to run them."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and "PostgreSQL" in report.longrepr[2]
+    ]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} PostgreSQL-only tests were skipped (this run used SQLite). To run "
+            "them: `make test` with a PostgreSQL server at 127.0.0.1:5432 (user postgres), or "
+            "DATABASE_URL=postgres://user@host:5432/name .venv/bin/pytest",
+            yellow=True,
+            bold=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database, and at the end no session left on it that would stop its removal.

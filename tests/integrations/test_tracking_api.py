@@ -312,9 +312,22 @@ def test_numbers_beyond_64_bits_are_kept_exactly(client, source):
     assert event.properties == {"order": 98765432109876543210987, "low": -9223372036854775809}
 
 
-def test_a_utf8_byte_order_mark_is_ignored(client, source):
-    body = b"\xef\xbb\xbf" + json.dumps({"batch": [_track()]}).encode()
-    assert post(client, "/v1/batch", body, key=source.write_key).status_code == 200
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/batch", {"batch": [_track(messageId="m1", properties={"plan": "pro"})]}),
+        ("/v1/track", _track(messageId="m1", properties={"plan": "pro"})),
+    ],
+)
+def test_a_utf8_byte_order_mark_is_ignored(client, source, path, body):
+    data = b"\xef\xbb\xbf" + json.dumps(body).encode()
+    response = post(client, path, data, key=source.write_key)
+    assert response.status_code == 200, response.content
+    event = Event.objects.get()
+    stored = (event.source_id, event.message_id, event.type, event.event, event.user_id)
+    assert stored == (source.pk, "m1", "track", "Signed Up", "u1")
+    assert event.properties == {"plan": "pro"}
+    assert not QuarantinedMessage.objects.exists()
 
 
 @pytest.mark.parametrize("letter", ["i", "t", "p", "s", "g", "a"])
