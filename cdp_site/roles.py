@@ -25,6 +25,10 @@ class Role(StrEnum):
 
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 
+# The roles that open customer profiles and read their personal data: the customer pages, their
+# fragments and the profiles API. Marketers among them see it masked (see `PERSONAL_DATA_UNMASKED`).
+PROFILE_READERS: tuple[Role, ...] = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
+
 # Model permissions per role. Entries for models that do not exist yet are skipped by the sync and
 # picked up by the first migration that creates them.
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
@@ -79,6 +83,12 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "compliance.view_auditevent",
     ),
 }
+
+
+# The roles that see personal data unmasked: those granted the permission that unmasks it.
+PERSONAL_DATA_UNMASKED: tuple[Role, ...] = tuple(
+    role for role, codes in ROLE_PERMISSIONS.items() if "profiles.view_personal_data" in codes
+)
 
 
 def user_roles(user) -> frozenset[Role]:
