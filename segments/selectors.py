@@ -12,9 +12,10 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
-from cdp_site.roles import Role, user_has_role
+from cdp_site.roles import PERSONAL_DATA_UNMASKED, user_has_role
 from profiles.masking import can_view_personal_data
 from profiles.models import Profile
+from profiles.selectors import profile_get_live as profile_get_active  # noqa: F401 - re-exported
 
 from .models import CatalogueField, Segment, SegmentMembership, SegmentSnapshot
 
@@ -66,14 +67,6 @@ def segment_shares(segment: Segment) -> list[dict]:
     return shares
 
 
-def profile_get_active(profile_id: int) -> Profile:
-    """A profile that exists and was not merged away; else 404."""
-    profile = Profile.objects.filter(pk=profile_id, merged_into__isnull=True).first()
-    if profile is None:
-        raise Http404("No such profile.")
-    return profile
-
-
 def profile_memberships(profile_id: int) -> QuerySet[SegmentMembership]:
     """Every stay of the profile in a segment, current ones first."""
     return (
@@ -100,7 +93,7 @@ def segments_shown_on_profiles(user) -> QuerySet[Segment]:
     customer, or an access request, needs all of them); a marketer sees those they may open,
     since another marketer's private segment, its name and rules, are that marketer's.
     """
-    if user.is_superuser or user_has_role(user, (Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)):
+    if user.is_superuser or user_has_role(user, PERSONAL_DATA_UNMASKED):
         return Segment.objects.all()
     return segment_list_for_user(user)
 
