@@ -22,10 +22,9 @@ class IdentitySerializer(serializers.Serializer):
     value = serializers.CharField()
 
 
+# A profile as `selectors.profiles_with_details` gives it; masked unless the context says `full`
+# (the caller may see personal data).
 class ProfileSerializer(serializers.ModelSerializer):
-    """A profile as `selectors.profiles_with_details` gives it; masked unless the context says
-    `full` (the caller may see personal data)."""
-
     identities = serializers.SerializerMethodField()
     merged_from = serializers.SerializerMethodField()
     traits = serializers.SerializerMethodField()
@@ -128,6 +127,8 @@ class ProfileList(_ProfilesAPIView):
 
 
 class ProfileDetail(_ProfilesAPIView):
+    """One profile, with its identities and the profiles merged into it."""
+
     serializer_class = ProfileSerializer
 
     def get(self, request, profile_id: int):

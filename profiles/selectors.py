@@ -30,12 +30,9 @@ def profile_get_for_user(*, user, profile_id: int) -> Profile:
 
     A profile merged into another is returned as it is: callers redirect to `merged_into`.
     """
-    if not user.has_perm("profiles.view_profile") or not id_in_range(profile_id):
+    if not user.has_perm("profiles.view_profile"):
         raise Http404("No such profile.")
-    try:
-        return Profile.objects.get(pk=profile_id)
-    except Profile.DoesNotExist:
-        raise Http404("No such profile.") from None
+    return _profile_get(profile_id)
 
 
 def profile_get_live(profile_id: int) -> Profile:
@@ -43,10 +40,12 @@ def profile_get_live(profile_id: int) -> Profile:
 
     The door of the fragments other apps serve for a customer's page, which check their own roles.
     """
+    return _profile_get(profile_id, merged_into__isnull=True)
+
+
+def _profile_get(profile_id: int, **lookup) -> Profile:
     profile = (
-        Profile.objects.filter(pk=profile_id, merged_into__isnull=True).first()
-        if id_in_range(profile_id)
-        else None
+        Profile.objects.filter(pk=profile_id, **lookup).first() if id_in_range(profile_id) else None
     )
     if profile is None:
         raise Http404("No such profile.")
