@@ -25,6 +25,10 @@ class Role(StrEnum):
 
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 
+# The roles that open customer profiles and read their personal data: the customer pages, their
+# fragments and the profiles API. Marketers among them see it masked (see `PERSONAL_DATA_UNMASKED`).
+PROFILE_READERS: tuple[Role, ...] = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
+
 # Model permissions per role, of models that exist: a model's permissions join its role with the
 # migration that creates it. (During a first `migrate` the sync runs before every app has created
 # its permissions; it skips the missing ones and picks them up when their app's turn comes.)
@@ -65,6 +69,12 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "compliance.view_auditevent",
     ),
 }
+
+
+# The roles that see personal data unmasked: those granted the permission that unmasks it.
+PERSONAL_DATA_UNMASKED: tuple[Role, ...] = tuple(
+    role for role, codes in ROLE_PERMISSIONS.items() if "profiles.view_personal_data" in codes
+)
 
 
 def user_roles(user) -> frozenset[Role]:

@@ -1,5 +1,6 @@
 """Reads of the compliance app: the audit log, filtered and a page at a time, and consent.
 
+Reading the log shows whose data others looked at, so each reading is itself recorded in it.
 Other apps read consent only here: the purposes, and the profiles whose choice in force grants
 one, as a subquery for their own queries.
 """
@@ -9,30 +10,22 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from cdp_site.audit import LEGACY_ACTION_CODES, AuditAction, action_label, audit_record
+from profiles.selectors import profile_get_live
+
 from .models import AuditEvent, ConsentPurpose, ConsentRecord
 
 AUDIT_PAGE_SIZE = 50
 
-# What each recorded action means, for people reading the log; an action not listed here is
-# shown by its code.
-ACTION_LABELS = {
-    "profile.view": "Viewed a customer profile",
-    "profile.search": "Searched customers",
-    "profile.api_list": "Listed customers through the API",
-    "profile.merge_undo": "Undid a merge",
-    "consent.view": "Viewed consent choices",
-    "segment.export": "Exported segment members",
-    "segment.members_view": "Viewed segment members unmasked",
-    "source_debugger_view": "Opened a source's live debugger",
-    "source_debugger_poll": "Saw new messages in the live debugger",
-    "source_debugger_message_view": "Opened a tracked message",
-    "quarantine_message_view": "Opened a quarantined message",
-    "audit_log.view": "Read the audit log",
-}
+
+def _action_code(code: str) -> str:
+    """The code an action is recorded under today, for a code as stored (perhaps an older one)."""
+    return str(LEGACY_ACTION_CODES.get(code, code))
 
 
-def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action)
+def _stored_codes(action: str) -> list[str]:
+    """Every code rows of `action` may be stored under: today's and the older ones."""
+    return [action, *(old for old, new in LEGACY_ACTION_CODES.items() if new == action)]
 
 
 @dataclass(frozen=True)
@@ -52,8 +45,12 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def audit_actions() -> list[tuple[str, str]]:
-    """(code, label) of every action the log holds, for the filter's choices, by label."""
-    codes = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    """(code, label) of every action the log holds, for the filter's choices, by label.
+
+    Rows stored under an action's older code count as that action.
+    """
+    stored = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    codes = {_action_code(code) for code in stored}
     return sorted(((code, action_label(code)) for code in codes), key=lambda pair: pair[1])
 
 
@@ -67,7 +64,7 @@ def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetim
     if filters.username:
         rows = rows.filter(username__iexact=filters.username)
     if filters.action:
-        rows = rows.filter(action=filters.action)
+        rows = rows.filter(action__in=_stored_codes(filters.action))
     if filters.profile_id is not None:
         rows = rows.filter(profile_id=filters.profile_id)
     # As ranges on `at` itself, not on its date: the index on `at` then serves them.
@@ -131,3 +128,32 @@ def consent_state(profile_id: int) -> list[dict]:
         }
         for purpose in consent_purposes()
     ]
+
+
+def audit_log_for_user(
+    *, user, filters: AuditFilter, asked: dict
+) -> tuple[list[AuditEvent], tuple[dt.datetime, int] | None]:
+    """`audit_page` as `user` reads it, the reading recorded with the filters `asked` for."""
+    rows, cursor = audit_page(filters)
+    audit_record(
+        user=user,
+        action=AuditAction.AUDIT_LOG_VIEW,
+        profile_id=filters.profile_id,
+        detail={"filters": asked, "rows": len(rows)},
+        sender=AuditEvent,
+    )
+    return rows, cursor
+
+
+def profile_consent_for_user(*, user, profile_id: int) -> list[dict]:
+    """`consent_state` of a live profile (404 otherwise) as `user` reads it, the reading audited."""
+    profile = profile_get_live(profile_id)
+    state = consent_state(profile.pk)
+    audit_record(
+        user=user,
+        action=AuditAction.CONSENT_VIEW,
+        profile_id=profile.pk,
+        detail={"purposes": len(state)},
+        sender=AuditEvent,
+    )
+    return state

@@ -2,10 +2,10 @@
 
 from urllib.parse import urlencode
 
-from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from cdp_site.audit import action_label
 from cdp_site.params import (
     iso_date,
     keyset_cursor,
@@ -13,27 +13,16 @@ from cdp_site.params import (
     positive_id,
     storable_text,
 )
-from cdp_site.roles import Role, role_required
-from cdp_site.signals import personal_data_accessed
-from profiles.models import Profile
+from cdp_site.roles import PROFILE_READERS, Role, role_required
 
-from .selectors import AuditFilter, action_label, audit_actions, audit_page, consent_state
+from .selectors import AuditFilter, audit_actions, audit_log_for_user, profile_consent_for_user
 
 
-@role_required(Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
+@role_required(*PROFILE_READERS)
 @require_GET
 def profile_consent(request, profile_id: int):
     """Fragment for the customer 360 page: consent in force per purpose, and its history."""
-    if not Profile.objects.filter(pk=profile_id, merged_into__isnull=True).exists():
-        raise Http404("No such profile.")
-    state = consent_state(profile_id)
-    personal_data_accessed.send(
-        sender=Profile,
-        user=request.user,
-        profile_id=profile_id,
-        action="consent.view",
-        detail={"purposes": len(state)},
-    )
+    state = profile_consent_for_user(user=request.user, profile_id=profile_id)
     return render(
         request, "compliance/_profile_consent.html", {"profile_id": profile_id, "state": state}
     )
@@ -62,14 +51,10 @@ def _audit_filter(request) -> AuditFilter:
 def audit_log(request):
     """Who looked at or exported personal data, when and what: newest first, filterable."""
     filters = _audit_filter(request)
-    rows, cursor = audit_page(filters)
-    # Reading the log shows whose data others looked at: that is logged too.
-    personal_data_accessed.send(
-        sender=audit_log,
+    rows, cursor = audit_log_for_user(
         user=request.user,
-        profile_id=filters.profile_id,
-        action="audit_log.view",
-        detail={"filters": {k: v for k, v in request.GET.items() if v}, "rows": len(rows)},
+        filters=filters,
+        asked={k: v for k, v in request.GET.items() if v},
     )
     next_url = ""
     if cursor is not None:

@@ -1,4 +1,8 @@
-"""Reads of the integrations app: sources by write key (cached) and for a person, the debugger."""
+"""Reads of the integrations app: sources by write key (cached) and for a person, the debugger.
+
+Raw messages carry personal data (ids, e-mails in traits): the debugger's reads record each
+showing of them in the audit log.
+"""
 
 import threading
 import time
@@ -9,7 +13,8 @@ from django.http import Http404
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from cdp_site.params import MAX_ID, storable_text
+from cdp_site.audit import AuditAction, audit_record
+from cdp_site.params import MAX_ID, id_in_range, storable_text
 from profiles.models import Event
 
 from .models import QuarantinedMessage, Source
@@ -89,7 +94,7 @@ def source_quarantine(source: Source, limit: int = 50) -> list[QuarantinedMessag
 def source_quarantine_entry_get(source: Source, entry_id: int) -> QuarantinedMessage:
     entry = (
         QuarantinedMessage.objects.filter(source=source, pk=entry_id).first()
-        if 0 < entry_id <= MAX_ID
+        if id_in_range(entry_id)
         else None
     )
     if entry is None:
@@ -135,3 +140,51 @@ def event_as_message(event: Event) -> dict:
         "receivedAt": event.received_at.isoformat(),
     }
     return {key: value for key, value in message.items() if value is not None}
+
+
+# The debugger lists summaries only; each message's JSON is fetched when it is opened, so that a
+# page refreshed every 2 seconds stays small whatever the messages weigh.
+DEBUGGER_QUARANTINE_SHOWN = 20
+
+
+def source_debugger_for_user(*, user, source: Source, seen_up_to: int | None) -> dict:
+    """What the live debugger shows: the latest messages, counts per type and the quarantine,
+    with `seen_up_to`, the newest message id the person has now seen (None: none yet).
+
+    Opening the debugger (`seen_up_to` None) is audited; a poll only when it shows messages
+    newer than `seen_up_to`: once per new batch rather than every two seconds.
+    """
+    events = source_latest_events(source)
+    if seen_up_to is None:
+        _debugger_audit(user, source, AuditAction.SOURCE_DEBUGGER_VIEW, shown=len(events))
+        seen_up_to = max((event.pk for event in events), default=None)
+    else:
+        new = [event.pk for event in events if event.pk > seen_up_to]
+        if new:
+            _debugger_audit(user, source, AuditAction.SOURCE_DEBUGGER_POLL, event_ids=new)
+            seen_up_to = max(event.pk for event in events)
+    return {
+        "events": events,
+        "counts": source_type_counts(source),
+        "quarantine": source_quarantine(source, limit=DEBUGGER_QUARANTINE_SHOWN),
+        "quarantine_count": source_quarantine_count(source),
+        "seen_up_to": seen_up_to,
+    }
+
+
+def source_message_for_user(*, user, source: Source, event_id: int) -> Event:
+    """One stored message of the source, opened in the debugger (audited); 404 if not there."""
+    event = source_event_get(source, event_id)
+    _debugger_audit(user, source, AuditAction.SOURCE_MESSAGE_VIEW, event_id=event.pk)
+    return event
+
+
+def source_quarantined_for_user(*, user, source: Source, entry_id: int) -> QuarantinedMessage:
+    """One quarantined message of the source, opened (audited); 404 if not there."""
+    entry = source_quarantine_entry_get(source, entry_id)
+    _debugger_audit(user, source, AuditAction.QUARANTINE_MESSAGE_VIEW, entry_id=entry.pk)
+    return entry
+
+
+def _debugger_audit(user, source: Source, action: AuditAction, **detail) -> None:
+    audit_record(user=user, action=action, detail={"source_id": source.pk, **detail}, sender=Source)

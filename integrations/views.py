@@ -11,20 +11,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cdp_site.roles import Role, role_required
-from cdp_site.signals import personal_data_accessed
 
 from .forms import QuarantineReplayForm, SourceEnabledForm, SourceForm
 from .selectors import (
     event_as_message,
-    source_event_get,
+    source_debugger_for_user,
     source_get_for_user,
-    source_latest_events,
     source_list_for_user,
-    source_quarantine,
+    source_message_for_user,
     source_quarantine_count,
-    source_quarantine_entry_get,
     source_quarantine_pending,
-    source_type_counts,
+    source_quarantined_for_user,
 )
 from .services import quarantine_replay, source_create, source_enabled_set
 
@@ -86,9 +83,6 @@ def source_enabled(request, pk: int):
     return redirect("integrations:source_detail", pk=source.pk)
 
 
-# The polled fragment lists summaries only; each message's JSON is fetched when it is opened, so
-# that a page refreshed every 2 seconds stays small whatever the messages weigh.
-DEBUGGER_QUARANTINE_SHOWN = 20
 QUARANTINE_PAGE_SIZE = 50
 
 
@@ -97,45 +91,17 @@ QUARANTINE_PAGE_SIZE = 50
 def source_debugger(request, pk: int):
     """The latest messages, counts per type and the quarantine; the fragment is polled by htmx."""
     source = source_get_for_user(request.user, pk)
-    events = source_latest_events(source)
-    context = {
-        "source": source,
-        "events": events,
-        "counts": source_type_counts(source),
-        "quarantine": source_quarantine(source, limit=DEBUGGER_QUARANTINE_SHOWN),
-        "quarantine_count": source_quarantine_count(source),
-    }
-    if not request.htmx:
-        _audit_debugger(request, source, action="source_debugger_view", shown=len(events))
-        _debugger_seen_store(request, source, events)
-        return render(request, "integrations/source_debugger.html", context)
-    newest_seen = request.session.get(_debugger_seen_key(source), 0)
-    new = [event.pk for event in events if event.pk > newest_seen]
-    if new:
-        # The poll shows ids of messages the person had not seen: audited, once per new batch
-        # rather than every two seconds.
-        _audit_debugger(request, source, action="source_debugger_poll", event_ids=new)
-        _debugger_seen_store(request, source, events)
-    return render(request, "integrations/_source_debugger_live.html", context)
-
-
-def _debugger_seen_key(source) -> str:
-    return f"debugger-seen:{source.pk}"
-
-
-def _debugger_seen_store(request, source, events) -> None:
-    if events:
-        request.session[_debugger_seen_key(source)] = max(event.pk for event in events)
-
-
-def _audit_debugger(request, source, *, action: str, **detail) -> None:
-    # Raw messages carry personal data (ids, e-mails in traits): each opening is audited.
-    personal_data_accessed.send(
-        sender=source_debugger,
-        user=request.user,
-        profile_id=None,
-        action=action,
-        detail={"source_id": source.pk, **detail},
+    # What the person has seen is kept per source in the session: a poll that shows nothing new
+    # is not audited again.
+    seen_key = f"debugger-seen:{source.pk}"
+    seen_before = request.session.get(seen_key, 0) if request.htmx else None
+    context = source_debugger_for_user(user=request.user, source=source, seen_up_to=seen_before)
+    seen = context.pop("seen_up_to")
+    if seen is not None and seen != seen_before:
+        request.session[seen_key] = seen
+    template = "integrations/source_debugger.html"
+    return render(
+        request, template + "#live" if request.htmx else template, {"source": source, **context}
     )
 
 
@@ -144,8 +110,7 @@ def _audit_debugger(request, source, *, action: str, **detail) -> None:
 def source_debugger_message(request, pk: int, event_id: int):
     """One stored message as JSON, when it is opened in the debugger."""
     source = source_get_for_user(request.user, pk)
-    event = source_event_get(source, event_id)
-    _audit_debugger(request, source, action="source_debugger_message_view", event_id=event.pk)
+    event = source_message_for_user(user=request.user, source=source, event_id=event_id)
     payload = json.dumps(event_as_message(event), indent=2, ensure_ascii=False)
     return HttpResponse(payload, content_type="text/plain; charset=utf-8")
 
@@ -155,8 +120,7 @@ def source_debugger_message(request, pk: int, event_id: int):
 def quarantine_message(request, pk: int, entry_id: int):
     """One quarantined message as it was sent, when it is opened."""
     source = source_get_for_user(request.user, pk)
-    entry = source_quarantine_entry_get(source, entry_id)
-    _audit_debugger(request, source, action="quarantine_message_view", entry_id=entry.pk)
+    entry = source_quarantined_for_user(user=request.user, source=source, entry_id=entry_id)
     return HttpResponse(_pretty(entry.payload), content_type="text/plain; charset=utf-8")
 
 

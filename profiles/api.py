@@ -1,8 +1,8 @@
 """REST API of the profiles app: find profiles, read one, read its events.
 
 A profile that was merged away answers with a redirect to the profile that absorbed it.
-Personal data is masked for callers whose role may not see it, and every read of a profile is
-announced through `personal_data_accessed` for the audit log.
+Personal data is masked for callers whose role may not see it. The selectors read each page in
+a fixed number of queries and record every read of a profile in the audit log.
 """
 
 from django.http import HttpResponseRedirect
@@ -12,11 +12,9 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from cdp_site.signals import personal_data_accessed
-
 from . import selectors
 from .masking import can_view_personal_data, mask_event_payload, mask_identifier, mask_traits
-from .models import Event, Identity, Profile, ProfileMerge
+from .models import Event, Profile
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -24,6 +22,8 @@ class IdentitySerializer(serializers.Serializer):
     value = serializers.CharField()
 
 
+# A profile as `selectors.profiles_with_details` gives it; masked unless the context says `full`
+# (the caller may see personal data).
 class ProfileSerializer(serializers.ModelSerializer):
     identities = serializers.SerializerMethodField()
     merged_from = serializers.SerializerMethodField()
@@ -33,27 +33,19 @@ class ProfileSerializer(serializers.ModelSerializer):
         model = Profile
         fields = ["id", "traits", "identities", "first_seen", "last_seen", "merged_from"]
 
-    def _full(self) -> bool:
-        return can_view_personal_data(self.context["request"].user)
-
     def get_traits(self, profile) -> dict:
-        return profile.traits if self._full() else mask_traits(profile.traits or {})
+        return profile.traits if self.context["full"] else mask_traits(profile.traits or {})
 
     @extend_schema(responses=IdentitySerializer(many=True))
     def get_identities(self, profile) -> list[dict]:
-        full = self._full()
-        rows = Identity.objects.filter(profile=profile).order_by("kind", "value")
+        full = self.context["full"]
         return [
-            {"kind": kind, "value": value if full else mask_identifier(kind, value)}
-            for kind, value in rows.values_list("kind", "value")
+            {"kind": i.kind, "value": i.value if full else mask_identifier(i.kind, i.value)}
+            for i in profile.identity_list
         ]
 
     def get_merged_from(self, profile) -> list[int]:
-        return list(
-            ProfileMerge.objects.filter(winner=profile, undone_at__isnull=True)
-            .order_by("merged_at")
-            .values_list("loser_id", flat=True)
-        )
+        return [merge.loser_id for merge in profile.merges_in_force]
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -82,20 +74,33 @@ class EventSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not can_view_personal_data(self.context["request"].user):
+        if not self.context["full"]:
             data = mask_event_payload(data)
         return data
 
 
-def _require_profile_reader(request) -> None:
-    if not request.user.has_perm("profiles.view_profile"):
-        raise PermissionDenied("Your role does not give access to profiles.")
+class _ProfilesAPIView(generics.GenericAPIView):
+    """Checks the caller may read profiles, and tells the serializers whether in full."""
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not request.user.has_perm("profiles.view_profile"):
+            raise PermissionDenied("Your role does not give access to profiles.")
 
-def _audit(request, *, profile_id: int | None, action: str, detail: dict) -> None:
-    personal_data_accessed.send(
-        sender=Profile, user=request.user, profile_id=profile_id, action=action, detail=detail
-    )
+    def get_serializer_context(self) -> dict:
+        return {
+            **super().get_serializer_context(),
+            "full": can_view_personal_data(self.request.user),
+        }
+
+    def merged_redirect(self, profile: Profile, url_name: str) -> HttpResponseRedirect | None:
+        """For a profile merged away, the same address for the one it was merged into."""
+        if profile.merged_into_id is None:
+            return None
+        url = reverse(url_name, args=[selectors.profile_live(profile).pk])
+        if self.request.META.get("QUERY_STRING"):
+            url += "?" + self.request.META["QUERY_STRING"]
+        return HttpResponseRedirect(url)
 
 
 FILTERS = ("email", "phone", "user_id", "anonymous_id", "q")
@@ -103,69 +108,51 @@ FILTERS = ("email", "phone", "user_id", "anonymous_id", "q")
 
 @extend_schema(
     parameters=[OpenApiParameter(name, str, required=False) for name in FILTERS],
+    responses=ProfileSerializer(many=True),
 )
-class ProfileList(generics.ListAPIView):
+class ProfileList(_ProfilesAPIView):
     """Profiles holding every identifier given; `q` searches like the search box."""
 
     serializer_class = ProfileSerializer
 
-    def get_queryset(self):
-        _require_profile_reader(self.request)
-        params = {name: self.request.query_params.get(name, "")[:512] for name in FILTERS}
-        return selectors.profile_filter_by_identifiers(
-            **params, partial=can_view_personal_data(self.request.user)
+    def get(self, request):
+        params = {name: request.query_params.get(name, "")[:512] for name in FILTERS}
+        found = selectors.profile_filter_by_identifiers(
+            **params, partial=can_view_personal_data(request.user)
         )
-
-    def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        ids = [row["id"] for row in response.data.get("results", [])]
-        if ids:
-            _audit(request, profile_id=None, action="profile.api_list", detail={"profile_ids": ids})
-        return response
+        page = selectors.profile_list_for_user(
+            user=request.user, profiles=found, paginate=self.paginate_queryset
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-def _profile_or_redirect(request, profile_id: int, url_name: str):
-    _require_profile_reader(request)
-    profile = selectors.profile_get_for_user(user=request.user, profile_id=profile_id)
-    if profile.merged_into_id is not None:
-        live = selectors.profile_live(profile)
-        url = reverse(url_name, args=[live.pk])
-        if request.META.get("QUERY_STRING"):
-            url += "?" + request.META["QUERY_STRING"]
-        return None, HttpResponseRedirect(url)
-    return profile, None
+class ProfileDetail(_ProfilesAPIView):
+    """One profile, with its identities and the profiles merged into it."""
 
-
-class ProfileDetail(generics.GenericAPIView):
     serializer_class = ProfileSerializer
 
     def get(self, request, profile_id: int):
-        profile, redirect = _profile_or_redirect(request, profile_id, "profiles:api_detail")
+        profile = selectors.profile_open_for_user(
+            user=request.user, profile_id=profile_id, detail={"via": "api"}
+        )
+        redirect = self.merged_redirect(profile, "profiles:api_detail")
         if redirect is not None:
             return redirect
-        _audit(request, profile_id=profile.pk, action="profile.view", detail={"via": "api"})
+        (profile,) = selectors.profiles_with_details([profile])
         return Response(self.get_serializer(profile).data)
 
 
-class ProfileEvents(generics.GenericAPIView):
+class ProfileEvents(_ProfilesAPIView):
     """The profile's events, newest first, paginated."""
 
     serializer_class = EventSerializer
 
     def get(self, request, profile_id: int):
-        profile, redirect = _profile_or_redirect(request, profile_id, "profiles:api_events")
+        profile = selectors.profile_get_for_user(user=request.user, profile_id=profile_id)
+        redirect = self.merged_redirect(profile, "profiles:api_events")
         if redirect is not None:
             return redirect
-        events = (
-            Event.objects.filter(profile=profile)
-            .select_related("source")
-            .order_by("-timestamp", "-id")
-        )
-        page = self.paginate_queryset(events)
-        _audit(
-            request,
-            profile_id=profile.pk,
-            action="profile.view",
-            detail={"via": "api", "events": len(page)},
+        page = selectors.profile_events_for_user(
+            user=request.user, profile=profile, paginate=self.paginate_queryset
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,14 +1,20 @@
-"""Reads of the profiles app: permission-checked profile access, search, the 360 view's parts."""
+"""Reads of the profiles app: permission-checked profile access, search, the 360 view's parts.
+
+A read that shows a person's data to someone records it in the audit log here, where it is read,
+so no page or API forgets to.
+"""
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import TruncWeek
 from django.http import Http404
 
-from cdp_site.params import MAX_ID, positive_id, storable_text
+from cdp_site.audit import AuditAction, audit_record
+from cdp_site.params import id_in_range, positive_id, storable_text
 
 from .masking import can_view_personal_data, mask_identifier, mask_traits
 from .models import Event, Identity, Profile, ProfileMerge
@@ -24,12 +30,49 @@ def profile_get_for_user(*, user, profile_id: int) -> Profile:
 
     A profile merged into another is returned as it is: callers redirect to `merged_into`.
     """
-    if not user.has_perm("profiles.view_profile") or not 0 < profile_id <= MAX_ID:
+    if not user.has_perm("profiles.view_profile"):
         raise Http404("No such profile.")
-    try:
-        return Profile.objects.get(pk=profile_id)
-    except Profile.DoesNotExist:
-        raise Http404("No such profile.") from None
+    return _profile_get(profile_id)
+
+
+def profile_get_live(profile_id: int) -> Profile:
+    """A profile that exists and was not merged away; 404 otherwise.
+
+    The door of the fragments other apps serve for a customer's page, which check their own roles.
+    """
+    return _profile_get(profile_id, merged_into__isnull=True)
+
+
+def _profile_get(profile_id: int, **lookup) -> Profile:
+    profile = (
+        Profile.objects.filter(pk=profile_id, **lookup).first() if id_in_range(profile_id) else None
+    )
+    if profile is None:
+        raise Http404("No such profile.")
+    return profile
+
+
+def profile_open_for_user(*, user, profile_id: int, detail: dict) -> Profile:
+    """The profile a person opens (see `profile_get_for_user`), the opening audited with `detail`.
+
+    A profile merged into another is returned unaudited, since nothing of it is shown: the
+    caller sends the person on to `profile_live(profile)`.
+    """
+    profile = profile_get_for_user(user=user, profile_id=profile_id)
+    if profile.merged_into_id is None:
+        profile_view_record(user=user, profile=profile, detail=detail)
+    return profile
+
+
+def profile_view_record(*, user, profile: Profile, detail: dict) -> None:
+    """Audit that `user` was shown `profile`'s data (`detail` says where and how much)."""
+    audit_record(
+        user=user,
+        action=AuditAction.PROFILE_VIEW,
+        profile_id=profile.pk,
+        detail=detail,
+        sender=Profile,
+    )
 
 
 def profile_live(profile: Profile) -> Profile:
@@ -42,7 +85,7 @@ def profile_live(profile: Profile) -> Profile:
 
 
 def merge_get_for_user(*, user, merge_id: int) -> ProfileMerge:
-    if not user.has_perm("profiles.change_profilemerge") or not 0 < merge_id <= MAX_ID:
+    if not user.has_perm("profiles.change_profilemerge") or not id_in_range(merge_id):
         raise Http404("No such merge.")
     try:
         return ProfileMerge.objects.select_related("winner", "loser").get(pk=merge_id)
@@ -134,6 +177,38 @@ def profile_search(
     return hits
 
 
+def profile_search_for_user(*, user, query: str) -> list[dict]:
+    """What the search box shows `user` for `query`: each profile found with its name, e-mail
+    and phone (masked for those who may not see them), what matched, and whether exactly.
+
+    Names and prefixes are searched only for people who see personal data unmasked (see
+    `profile_search`). A search that shows anyone is audited.
+    """
+    full = can_view_personal_data(user)
+    hits = profile_search(query=query, partial=full) if query.strip() else []
+    results = []
+    for hit in hits:
+        traits = hit.profile.traits if full else mask_traits(hit.profile.traits or {})
+        results.append(
+            {
+                "profile": hit.profile,
+                "name": traits.get("name", ""),
+                "email": traits.get("email", ""),
+                "phone": traits.get("phone", ""),
+                "matched": hit.matched,
+                "exact": hit.exact,
+            }
+        )
+    if hits:
+        audit_record(
+            user=user,
+            action=AuditAction.PROFILE_SEARCH,
+            detail={"query": query[:200], "profile_ids": [h.profile.pk for h in hits]},
+            sender=Profile,
+        )
+    return results
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -173,6 +248,44 @@ def profile_filter_by_identifiers(
             found = [p for p in found if p.pk in allowed]
         return found
     return qs
+
+
+def profiles_with_details(profiles: Iterable[Profile]) -> list[Profile]:
+    """The profiles, each with `identity_list` (its identities by kind and value) and
+    `merges_in_force` (the merges into it not undone, oldest first): two queries in all."""
+    profiles = list(profiles)
+    prefetch_related_objects(
+        profiles,
+        Prefetch(
+            "identities",
+            queryset=Identity.objects.order_by("kind", "value").only("profile_id", "kind", "value"),
+            to_attr="identity_list",
+        ),
+        Prefetch(
+            "merges_won",
+            queryset=ProfileMerge.objects.filter(undone_at__isnull=True)
+            .order_by("merged_at")
+            .only("winner_id", "loser_id"),
+            to_attr="merges_in_force",
+        ),
+    )
+    return profiles
+
+
+def profile_list_for_user(
+    *, user, profiles: QuerySet[Profile] | list[Profile], paginate: Callable
+) -> list[Profile]:
+    """The page `paginate` takes of `profiles` (found by `profile_filter_by_identifiers`), with
+    their details (see `profiles_with_details`); a page that shows anyone is audited."""
+    page = profiles_with_details(paginate(profiles))
+    if page:
+        audit_record(
+            user=user,
+            action=AuditAction.PROFILE_API_LIST,
+            detail={"profile_ids": [profile.pk for profile in page]},
+            sender=Profile,
+        )
+    return page
 
 
 # -- the customer 360 ----------------------------------------------------------------------
@@ -278,6 +391,27 @@ def profile_timeline(
     events = events[:limit]
     cursor = (events[-1].timestamp, events[-1].pk) if more and events else None
     return events, cursor
+
+
+def profile_timeline_for_user(
+    *, user, profile: Profile, filters: TimelineFilter, limit: int = TIMELINE_PAGE
+) -> tuple[list[Event], tuple[dt.datetime, int] | None]:
+    """`profile_timeline` as the timeline page shows it to `user`, the reading audited."""
+    events, cursor = profile_timeline(profile=profile, filters=filters, limit=limit)
+    profile_view_record(
+        user=user, profile=profile, detail={"page": "timeline", "events": len(events)}
+    )
+    return events, cursor
+
+
+def profile_events_for_user(*, user, profile: Profile, paginate: Callable) -> list[Event]:
+    """The page `paginate` takes of the profile's events, newest first, the reading audited."""
+    events = (
+        Event.objects.filter(profile=profile).select_related("source").order_by("-timestamp", "-id")
+    )
+    page = list(paginate(events))
+    profile_view_record(user=user, profile=profile, detail={"via": "api", "events": len(page)})
+    return page
 
 
 def profile_event_sources(*, profile: Profile) -> list[tuple[int, str]]:

@@ -4,7 +4,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from cdp_site.signals import personal_data_accessed
+from cdp_site.audit import AuditAction, audit_record
+from cdp_site.errors import ConflictError
 
 from .identity import events_resolve_pending, rebuild_lock, traits_apply
 from .models import (
@@ -19,8 +20,8 @@ from .normalise import RuleBook, event_identifiers
 from .signals import profile_merge_undone, profiles_rebuilt
 
 
-class ProfilesError(Exception):
-    """A request the profiles app refuses; `code` is stable for programs, the text for people."""
+class ProfilesError(ConflictError):
+    """A change the profiles app refuses in the state things are in (409)."""
 
     code = "profiles_error"
 
@@ -103,12 +104,12 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
         merge.save(update_fields=["undone_at", "undone_by"])
         _split_record(merge=merge, stayed=winner, came_back=loser)
         if merge.undone_by is not None:
-            personal_data_accessed.send(
-                sender=ProfileMerge,
+            audit_record(
                 user=user,
+                action=AuditAction.PROFILE_MERGE_UNDO,
                 profile_id=winner.pk,
-                action="profile.merge_undo",
                 detail={"merge_id": merge.pk, "loser_id": loser.pk},
+                sender=ProfileMerge,
             )
         winner_id, loser_id = winner.pk, loser.pk
         transaction.on_commit(

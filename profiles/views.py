@@ -8,21 +8,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from cdp_site.params import keyset_cursor, keyset_cursor_text, positive_id
-from cdp_site.roles import Role, role_required
-from cdp_site.signals import personal_data_accessed
+from cdp_site.roles import PROFILE_READERS, Role, role_required
 
 from . import charts, selectors, services
-from .masking import can_view_personal_data, mask_event_payload, mask_traits
+from .masking import can_view_personal_data, mask_event_payload
 from .models import Event
 
-PROFILE_READERS = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
 FIRST_TIMELINE_PAGE = 25
-
-
-def _audit(request, *, profile_id: int | None, action: str, detail: dict) -> None:
-    personal_data_accessed.send(
-        sender=Event, user=request.user, profile_id=profile_id, action=action, detail=detail
-    )
 
 
 @role_required(*PROFILE_READERS)
@@ -30,43 +22,24 @@ def _audit(request, *, profile_id: int | None, action: str, detail: dict) -> Non
 def profile_search(request):
     """One box for any identifier, a name or a profile id; results as you type."""
     query = request.GET.get("q", "")
-    full = can_view_personal_data(request.user)
-    hits = selectors.profile_search(query=query, partial=full) if query.strip() else []
-    results = []
-    for hit in hits:
-        traits = hit.profile.traits if full else mask_traits(hit.profile.traits or {})
-        results.append(
-            {
-                "profile": hit.profile,
-                "name": traits.get("name", ""),
-                "email": traits.get("email", ""),
-                "phone": traits.get("phone", ""),
-                "matched": hit.matched,
-                "exact": hit.exact,
-            }
-        )
-    if hits:
-        _audit(
-            request,
-            profile_id=None,
-            action="profile.search",
-            detail={"query": query[:200], "profile_ids": [h.profile.pk for h in hits]},
-        )
-    context = {"query": query, "results": results}
-    if request.htmx:
-        return render(request, "profiles/_search_results.html", context)
-    return render(request, "profiles/profile_search.html", context)
+    context = {
+        "query": query,
+        "results": selectors.profile_search_for_user(user=request.user, query=query),
+    }
+    template = "profiles/profile_search.html"
+    return render(request, template + "#results" if request.htmx else template, context)
 
 
 @role_required(*PROFILE_READERS)
 @require_GET
 def profile_detail(request, profile_id: int):
-    profile = selectors.profile_get_for_user(user=request.user, profile_id=profile_id)
+    profile = selectors.profile_open_for_user(
+        user=request.user, profile_id=profile_id, detail={"page": "customer 360"}
+    )
     if profile.merged_into_id is not None:
         live = selectors.profile_live(profile)
         messages.info(request, f"Profile {profile.pk} was merged into profile {live.pk}.")
         return redirect("profiles:detail", profile_id=live.pk)
-    _audit(request, profile_id=profile.pk, action="profile.view", detail={"page": "customer 360"})
     # The timeline's filters come from the address, so a filtered view can be reloaded or sent.
     # The first page is short so the page paints fast; "Older events" then loads full pages.
     first = _parse_filters(request)
@@ -166,12 +139,8 @@ def profile_timeline(request, profile_id: int):
     if profile.merged_into_id is not None:
         return redirect("profiles:timeline", profile_id=selectors.profile_live(profile).pk)
     filters = _parse_filters(request)
-    events, cursor = selectors.profile_timeline(profile=profile, filters=filters)
-    _audit(
-        request,
-        profile_id=profile.pk,
-        action="profile.view",
-        detail={"page": "timeline", "events": len(events)},
+    events, cursor = selectors.profile_timeline_for_user(
+        user=request.user, profile=profile, filters=filters
     )
     context = {
         "profile": profile,
@@ -181,7 +150,7 @@ def profile_timeline(request, profile_id: int):
     if request.htmx:
         # The next page, or the first page of a new filter: only the items. The filter form
         # stays in place, so a choice made while a response is on its way is never lost.
-        response = render(request, "profiles/_timeline_items.html", context)
+        response = render(request, "profiles/profile_timeline.html#timeline-items", context)
         if not filters.before and request.headers.get("HX-Target") == "timeline-list":
             # A new filter: the address of the profile page with it, for reload and Back.
             query = _filters_query(filters)
@@ -198,7 +167,7 @@ def merge_undo(request, merge_id: int):
     try:
         services.profile_merge_undo(merge=merge, user=request.user)
     except services.ProfilesError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, exc.message)
     else:
         messages.success(
             request,

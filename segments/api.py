@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cdp_site.roles import Role, user_has_role
+from cdp_site.roles import PROFILE_READERS, Role, user_has_role
 
 from .definition import DefinitionError, definition_validate
 from .models import Segment, SegmentMembership
@@ -36,9 +36,7 @@ class CanViewProfiles(BasePermission):
     message = "Your role does not give access to profiles."
 
     def has_permission(self, request, view):
-        return user_has_role(
-            request.user, [Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER]
-        )
+        return user_has_role(request.user, PROFILE_READERS)
 
 
 class SegmentSerializer(serializers.ModelSerializer):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cdp_site.errors import InvalidInputError
-from cdp_site.params import storable_text
+from cdp_site.params import is_number, number_in_range, storable_text
 from profiles.masking import is_personal_key
 
 MAX_DEPTH = 8
@@ -117,10 +117,6 @@ class Problem:
 
 def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_date(value: object) -> dt.date | None:
@@ -323,15 +319,15 @@ def value_problem(operator: str, value: object) -> str | None:
             return "Give a list of one or more values."
         if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
             return "List values must be text or numbers."
-        return _number_problem([v for v in value if _is_number(v)])
+        return _number_problem([v for v in value if is_number(v)])
     if operator == "between":
         if not isinstance(value, list) or len(value) != 2:
             return "Between needs two numbers (or two dates): [low, high]."
-        if all(_is_number(v) for v in value) or all(parse_date(v) for v in value):
-            return _number_problem(value) if _is_number(value[0]) else None
+        if all(is_number(v) for v in value) or all(parse_date(v) for v in value):
+            return _number_problem(value) if is_number(value[0]) else None
         return "Between needs two numbers (or two dates): [low, high]."
     if operator in ("greater_than", "greater_or_equal", "less_than", "less_or_equal"):
-        return _number_problem([value]) if _is_number(value) else "Enter a number."
+        return _number_problem([value]) if is_number(value) else "Enter a number."
     if operator in ("before", "after"):
         return None if parse_date(value) else "Enter a date as YYYY-MM-DD."
     if operator in ("within_last_days", "more_than_days_ago"):
@@ -340,7 +336,7 @@ def value_problem(operator: str, value: object) -> str | None:
         return "Enter a whole number of days."
     if operator in ("equals", "not_equals"):
         if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
-            return _number_problem([value]) if _is_number(value) else None
+            return _number_problem([value]) if is_number(value) else None
         return "Enter a value."
     if isinstance(value, str) and value != "":
         return None
@@ -348,7 +344,7 @@ def value_problem(operator: str, value: object) -> str | None:
 
 
 def _number_problem(values: list) -> str | None:
-    if any(abs(v) >= MAX_NUMBER for v in values):
+    if not all(number_in_range(v, MAX_NUMBER) for v in values):
         return "That number is too large to compare."
     return None
 

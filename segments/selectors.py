@@ -21,10 +21,11 @@ from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
 from cdp_site.audit import AuditAction, audit_record
-from cdp_site.roles import Role, user_has_role
+from cdp_site.roles import PERSONAL_DATA_UNMASKED, user_has_role
 from compliance.selectors import consent_purposes
 from profiles.masking import can_view_personal_data, mask_traits
 from profiles.models import Profile
+from profiles.selectors import profile_get_live
 
 from .definition import segment_references
 from .describe import describe_condition
@@ -88,18 +89,10 @@ def segment_shares(segment: Segment) -> list[dict]:
     return shares
 
 
-def profile_get_active(profile_id: int) -> Profile:
-    """A profile that exists and was not merged away; else 404."""
-    profile = Profile.objects.filter(pk=profile_id, merged_into__isnull=True).first()
-    if profile is None:
-        raise Http404("No such profile.")
-    return profile
-
-
 def profile_memberships_for_user(user, profile_id: int) -> QuerySet[SegmentMembership]:
     """Every stay of a live profile (else 404) in the segments `user` sees on a customer's page,
     current ones first."""
-    profile = profile_get_active(profile_id)
+    profile = profile_get_live(profile_id)
     return (
         SegmentMembership.objects.filter(
             profile=profile, segment__in=segments_shown_on_profiles(user)
@@ -114,7 +107,7 @@ def profile_segments_for_user(user, profile_id: int) -> dict:
     explanation of why it is in, and its 20 latest past stays."""
     from .compiler import explain
 
-    profile = profile_get_active(profile_id)
+    profile = profile_get_live(profile_id)
     linked = set(segment_list_for_user(user).values_list("pk", flat=True))
     current, past = [], []
     for membership in profile_memberships_for_user(user, profile.pk):
@@ -150,7 +143,7 @@ def segments_shown_on_profiles(user) -> QuerySet[Segment]:
     customer, or an access request, needs all of them); a marketer sees those they may open,
     since another marketer's private segment, its name and rules, are that marketer's.
     """
-    if user.is_superuser or user_has_role(user, (Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)):
+    if user.is_superuser or user_has_role(user, PERSONAL_DATA_UNMASKED):
         return Segment.objects.all()
     return segment_list_for_user(user)
 
@@ -352,7 +345,7 @@ def segment_explanation(segment: Segment, profile_id: int) -> dict:
     from .compiler import explain
 
     try:
-        profile = profile_get_active(profile_id)
+        profile = profile_get_live(profile_id)
     except Http404:
         return {"error": f"No profile {profile_id}."}
     return {

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cdp_site.errors import DomainError
 from cdp_site.params import positive_id
-from cdp_site.roles import Role, role_required
+from cdp_site.roles import PROFILE_READERS, Role, role_required
 
 from . import charts, selectors, services
 from .builder import FormReader, apply_op, builder_tree
@@ -32,9 +32,6 @@ from .definition import (
     empty_definition,
 )
 
-PROFILE_ROLES = (Role.MARKETER, Role.SUPPORT_AGENT, Role.COMPLIANCE_OFFICER)
-
-
 ADD_KINDS = (
     ("trait", "Trait"),
     ("event", "Event"),
@@ -45,7 +42,7 @@ ADD_KINDS = (
 )
 
 
-@role_required(*PROFILE_ROLES)
+@role_required(*PROFILE_READERS)
 @require_GET
 def profile_segments(request, profile_id: int):
     """Fragment for the customer 360 page: the profile's segments, with "why?" for each."""

@@ -15,9 +15,10 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from cdp_site.params import storable_text
+from cdp_site.params import is_number, storable_text
 from integrations.models import QuarantinedMessage, Source
 from profiles.event_store import events_store
+from profiles.models import Event
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 500 * 1024
@@ -26,7 +27,7 @@ MAX_PROPERTIES = 300
 # PostgreSQL keeps time zone offsets under 16 hours; ISO-8601 allows up to 24.
 MAX_UTC_OFFSET = timedelta(hours=16)
 
-MESSAGE_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+MESSAGE_TYPES = frozenset(Event.Type.values)
 # Maximum lengths, as the event store's columns hold them.
 MAX_LENGTHS = {
     "messageId": 100,
@@ -120,7 +121,7 @@ def _identifier(message: dict, field: str) -> str:
         type(value) is str
     ):  # the common case, checked first: this runs for every field of every event
         value = value.strip()
-    elif isinstance(value, bool) or not isinstance(value, int | float):
+    elif not is_number(value):
         # SDKs send ids as strings, some as numbers; booleans and containers are not ids.
         raise InvalidMessageError(f"invalid_{_snake(field)}", f"{field} must be a string.")
     else:

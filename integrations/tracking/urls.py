@@ -7,13 +7,18 @@ Segment's browser SDK (analytics-next) posts each call to the first letter of it
 from django.urls import re_path
 
 from . import views
+from .ingest import MESSAGE_TYPES
 
 urlpatterns = [
     re_path(r"^(?:batch|b)/?$", views.tracking_batch, name="tracking_batch"),
     re_path(
-        r"^(?P<kind>identify|track|page|screen|group|alias)/?$",
+        rf"^(?P<kind>{'|'.join(sorted(MESSAGE_TYPES))})/?$",
         views.tracking_call,
         name="tracking_call",
     ),
-    re_path(r"^(?P<letter>[itpsga])/?$", views.tracking_call_short, name="tracking_call_short"),
+    re_path(
+        rf"^(?P<letter>[{''.join(views.SHORT_PATHS)}])/?$",
+        views.tracking_call_short,
+        name="tracking_call_short",
+    ),
 ]

@@ -11,7 +11,7 @@ from cdp_site.rest import json_error
 from integrations.selectors import source_get_by_write_key
 
 from .http import TrackingRequestError, body_read, json_parse, write_key_get
-from .ingest import MAX_BATCH_MESSAGES, tracking_messages_ingest
+from .ingest import MAX_BATCH_MESSAGES, MESSAGE_TYPES, tracking_messages_ingest
 
 CORS_HEADERS = {
     # Browser SDKs post from customers' own sites; the write key, not the origin, authorises.
@@ -100,7 +100,8 @@ def tracking_call(request, kind: str):
     return _handle(request, kind)
 
 
-SHORT_PATHS = {kind[0]: kind for kind in ("identify", "track", "page", "screen", "group", "alias")}
+# Segment's browser SDK posts each call to the first letter of its type.
+SHORT_PATHS = {kind[0]: kind for kind in sorted(MESSAGE_TYPES)}
 
 
 @csrf_exempt

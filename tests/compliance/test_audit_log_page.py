@@ -112,3 +112,18 @@ def test_date_filters_take_whole_utc_days(compliance_officer, support_agent, cli
     yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
     none = client.get("/compliance/audit/", {"until": yesterday}).context["rows"]
     assert [row for row, _label in none if row.action == "profile.view"] == []
+
+
+def test_rows_under_an_older_code_read_and_filter_as_their_action(
+    compliance_officer, integration_admin, client_for
+):
+    old = _log(integration_admin, "source_debugger_view", source_id=1)
+    new = _log(integration_admin, "source.debugger_view", source_id=1)
+    client = client_for(compliance_officer)
+    page = client.get("/compliance/audit/")
+    labels = {row.pk: label for row, label in page.context["rows"]}
+    assert labels[old.pk] == labels[new.pk] == "Opened a source's live debugger"
+    choices = [code for code, label in page.context["actions"] if label == labels[old.pk]]
+    assert choices == ["source.debugger_view"]
+    rows = client.get("/compliance/audit/", {"action": "source.debugger_view"}).context["rows"]
+    assert {row.pk for row, _label in rows} == {old.pk, new.pk}

@@ -142,7 +142,7 @@ def test_debugger_page_shows_messages_counts_and_quarantine(admin_client, integr
     assert '<strong data-type="track">1</strong>' in html
     assert '<strong data-type="identify">1</strong>' in html
     assert (
-        AuditEvent.objects.filter(user=integration_admin, action="source_debugger_view").count()
+        AuditEvent.objects.filter(user=integration_admin, action="source.debugger_view").count()
         == 1
     )
 
@@ -246,7 +246,7 @@ def test_a_message_json_is_fetched_when_opened_and_audited(admin_client, superus
     response = admin_client.get(url)
     assert response.status_code == 200
     assert '"plan": "gold"' in response.content.decode()
-    assert AuditEvent.objects.filter(action="source_debugger_message_view").count() == 1
+    assert AuditEvent.objects.filter(action="source.message_view").count() == 1
     other = SourceFactory()
     assert admin_client.get(f"/sources/{other.pk}/debugger/messages/{event.pk}/").status_code == 404
     assert admin_client.get(f"/sources/{source.pk}/debugger/messages/{2**70}/").status_code == 404
@@ -267,6 +267,7 @@ def test_the_whole_quarantine_is_paged(admin_client):
     entry = QuarantinedMessage.objects.order_by("pk").first()
     payload = admin_client.get(f"/sources/{source.pk}/quarantine/{entry.pk}/").content.decode()
     assert '"n": 0' in payload
+    assert AuditEvent.objects.filter(action="quarantine.message_view").count() == 1
     garbage = admin_client.get(f"/sources/{source.pk}/quarantine/?page=zzz")
     assert garbage.status_code == 200
 
@@ -296,10 +297,10 @@ def test_a_poll_showing_new_messages_is_audited_once(admin_client):
     admin_client.get(f"/sources/{source.pk}/debugger/")
     poll = f"/sources/{source.pk}/debugger/"
     admin_client.get(poll, HTTP_HX_REQUEST="true")
-    assert not AuditEvent.objects.filter(action="source_debugger_poll").exists()
+    assert not AuditEvent.objects.filter(action="source.debugger_poll").exists()
     _ingest(source, [{"type": "page", "anonymousId": "b", "name": "Docs"}])
     admin_client.get(poll, HTTP_HX_REQUEST="true")
     admin_client.get(poll, HTTP_HX_REQUEST="true")
-    polls = AuditEvent.objects.filter(action="source_debugger_poll")
+    polls = AuditEvent.objects.filter(action="source.debugger_poll")
     assert polls.count() == 1
     assert polls.get().detail["event_ids"] == [Event.objects.get(anonymous_id="b").pk]

@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
+from cdp_site.errors import ConflictError
 from profiles.identity import events_resolve_pending
 from profiles.models import Event, Identity, IdentitySplit, Profile, ProfileMerge
 from profiles.services import MergeAlreadyUndoneError, profile_merge_undo
@@ -78,9 +79,12 @@ def test_undo_twice_is_refused_and_changes_nothing(two_people, support_agent):
     profile_merge_undo(merge=merge, user=support_agent)
     first, second = two_people
     before = (snapshot(first), snapshot(second))
-    with pytest.raises(MergeAlreadyUndoneError):
+    with pytest.raises(MergeAlreadyUndoneError) as refused:
         profile_merge_undo(merge=merge, user=support_agent)
     assert (snapshot(first), snapshot(second)) == before
+    assert isinstance(refused.value, ConflictError)
+    assert (refused.value.code, refused.value.status) == ("merge_already_undone", 409)
+    assert refused.value.message == "This merge has already been undone."
 
 
 def test_undo_sends_signal_after_commit(

@@ -63,6 +63,8 @@ def test_search_fragment_for_htmx(jane, support_agent, client_for):
     )
     body = response.content.decode()
     assert "<html" not in body
+    assert 'id="q"' not in body  # the results only: the search box stays as it is
+    assert body.lstrip().startswith('<div class="table-wrap"><table class="search-results">')
     assert "exact email" in body
 
 
@@ -128,6 +130,8 @@ def test_timeline_pages_newest_first_and_filters(jane, support_agent, client_for
     client = client_for(support_agent)
     first = client.get(f"/customers/{jane.pk}/timeline/", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in first
+    assert "timeline-filters" not in first  # the items only: the filters stay in place
+    assert first.lstrip().startswith('<li class="timeline-item">')
     assert first.count('class="timeline-item"') == 50
     assert "revenue&quot;: 59" in first
     next_url = first.split('hx-get="')[-1].split('"')[0].replace("&amp;", "&")
