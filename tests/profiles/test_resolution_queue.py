@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from cdp_site import celery_app
+from cdp_site.celery import broker_health
 from profiles import resolution_queue
 from profiles.resolution_queue import FLAG_KEY, resolution_request, resolution_started
 
@@ -75,9 +76,13 @@ def test_the_task_clears_the_flag_before_it_resolves(flag_store, delay, db):
 
 def test_a_failed_publication_clears_the_flag_and_does_not_fail_the_request(flag_store, delay):
     delay.side_effect = ConnectionError("broker down")
-    resolution_request()  # logged; the beat's sweep resolves the committed events
+    resolution_request()  # logged; the workers' reconnect or beat's sweep resolves the events
     assert not flag_store.exists(FLAG_KEY)
     delay.side_effect = None
+    # Known down for a while: the next request does not wait on the broker again.
+    resolution_request()
+    assert delay.call_count == 1
+    broker_health.down_until = 0.0  # the retry interval has passed
     resolution_request()
     assert delay.call_count == 2
 
