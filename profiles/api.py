@@ -57,7 +57,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    source = serializers.CharField(source="source.name")
+    source = serializers.CharField(source="source_name")
     messageId = serializers.CharField(source="message_id")  # noqa: N815 - Segment's field name
     userId = serializers.CharField(source="user_id")  # noqa: N815
     anonymousId = serializers.CharField(source="anonymous_id")  # noqa: N815
@@ -156,12 +156,8 @@ class ProfileEvents(generics.GenericAPIView):
         profile, redirect = _profile_or_redirect(request, profile_id, "profiles:api_events")
         if redirect is not None:
             return redirect
-        events = (
-            Event.objects.filter(profile=profile)
-            .select_related("source")
-            .order_by("-timestamp", "-id")
-        )
-        page = self.paginate_queryset(events)
+        events = Event.objects.filter(profile=profile).order_by("-timestamp", "-id")
+        page = selectors.events_with_source_names(self.paginate_queryset(events))
         _audit(
             request,
             profile_id=profile.pk,
