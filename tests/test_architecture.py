@@ -222,24 +222,30 @@ def test_the_import_check_resolves_relative_imports_and_submodules():
 # -- relations between models ----------------------------------------------------------------
 
 
+def _schema_violations(links: Iterable[tuple[str, str, str]], rule: str) -> list[str]:
+    """The links (app label, description, app label it points into) that break the schema rule."""
+    found = []
+    for app_label, link, target_label in links:
+        app, target = _app_of(app_label), _app_of(target_label)
+        if app is None or target is None or target == app or target in SCHEMA_MAY_REFER_TO[app]:
+            continue
+        found.append(f"{link}: {app} {rule} {_only(SCHEMA_MAY_REFER_TO[app])}")
+    return found
+
+
 def relation_violations(model_classes: Iterable[type[models.Model]]) -> list[str]:
     """Relations from a first-party app's model into an app it may not refer to."""
-    found = []
-    for model in model_classes:
-        app = _app_of(model._meta.app_label)
-        if app is None:
-            continue
-        for field in model._meta.get_fields(include_hidden=True):
-            if not field.is_relation or field.auto_created or field.related_model is None:
-                continue
-            target = _app_of(field.related_model._meta.app_label)
-            if target is None or target == app or target in SCHEMA_MAY_REFER_TO[app]:
-                continue
-            found.append(
-                f"{model._meta.label}.{field.name} -> {field.related_model._meta.label}: "
-                f"{app} models may relate to {_only(SCHEMA_MAY_REFER_TO[app])}"
-            )
-    return found
+    links = (
+        (
+            model._meta.app_label,
+            f"{model._meta.label}.{field.name} -> {field.related_model._meta.label}",
+            field.related_model._meta.app_label,
+        )
+        for model in model_classes
+        for field in model._meta.get_fields(include_hidden=True)
+        if field.is_relation and not field.auto_created and field.related_model is not None
+    )
+    return _schema_violations(links, "models may relate to")
 
 
 def test_every_relation_between_models_follows_the_rules():
@@ -284,20 +290,16 @@ def test_the_relation_check_fails_on_a_foreign_key_out_of_profiles():
 
 def migration_violations(graph: MigrationGraph) -> list[str]:
     """Dependencies of a first-party app's migration on an app it may not refer to."""
-    found = []
-    for (app_label, name), node in sorted(graph.node_map.items()):
-        app = _app_of(app_label)
-        if app is None:
-            continue
-        for parent in sorted(node.parents):
-            target = _app_of(parent.key[0])
-            if target is None or target == app or target in SCHEMA_MAY_REFER_TO[app]:
-                continue
-            found.append(
-                f"{app_label}.{name} depends on {parent.key[0]}.{parent.key[1]}: "
-                f"{app} migrations may depend on {_only(SCHEMA_MAY_REFER_TO[app])}"
-            )
-    return found
+    links = (
+        (
+            app_label,
+            f"{app_label}.{name} depends on {parent.key[0]}.{parent.key[1]}",
+            parent.key[0],
+        )
+        for (app_label, name), node in sorted(graph.node_map.items())
+        for parent in sorted(node.parents)
+    )
+    return _schema_violations(links, "migrations may depend on")
 
 
 def test_every_migration_dependency_follows_the_rules():

@@ -37,18 +37,21 @@ def test_a_source_without_events_is_deleted_with_its_quarantine():
     assert Event.objects.filter(source_id=other.pk).count() == 1
 
 
+def _admin_delete(client, source, how):
+    """Confirm the deletion of `source` on its delete page, or with the list's delete action."""
+    if how == "delete page":
+        return client.post(f"/admin/integrations/source/{source.pk}/delete/", {"post": "yes"})
+    return client.post(
+        "/admin/integrations/source/",
+        {"action": "delete_selected", "_selected_action": [source.pk], "post": "yes"},
+    )
+
+
 @pytest.mark.parametrize("how", ["delete page", "delete action"])
 def test_the_admin_refuses_to_delete_a_source_with_events(superuser, client_for, how):
     web = SourceFactory(name="Web")
     EventFactory(source=web)
-    client = client_for(superuser)
-    if how == "delete page":
-        response = client.post(f"/admin/integrations/source/{web.pk}/delete/", {"post": "yes"})
-    else:
-        response = client.post(
-            "/admin/integrations/source/",
-            {"action": "delete_selected", "_selected_action": [web.pk], "post": "yes"},
-        )
+    response = _admin_delete(client_for(superuser), web, how)
     assert response.status_code == 200
     assert "Source “Web” has events and cannot be deleted" in response.content.decode()
     assert Source.objects.filter(pk=web.pk).exists()
@@ -57,13 +60,6 @@ def test_the_admin_refuses_to_delete_a_source_with_events(superuser, client_for,
 @pytest.mark.parametrize("how", ["delete page", "delete action"])
 def test_the_admin_deletes_a_source_without_events(superuser, client_for, how):
     web = SourceFactory(name="Web")
-    client = client_for(superuser)
-    if how == "delete page":
-        response = client.post(f"/admin/integrations/source/{web.pk}/delete/", {"post": "yes"})
-    else:
-        response = client.post(
-            "/admin/integrations/source/",
-            {"action": "delete_selected", "_selected_action": [web.pk], "post": "yes"},
-        )
+    response = _admin_delete(client_for(superuser), web, how)
     assert response.status_code == 302
     assert not Source.objects.exists()
