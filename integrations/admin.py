@@ -3,7 +3,10 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
+from cdp_site.errors import InUseError
+
 from .models import QuarantinedMessage, Source
+from .services import source_delete, source_delete_check
 
 
 @admin.register(Source)
@@ -12,6 +15,25 @@ class SourceAdmin(GuardedModelAdmin):
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
     readonly_fields = ("write_key", "created_at")
+
+    # Events hold a plain source id, so the delete collector cannot see them: a source with
+    # events is listed as protected (the admin then refuses, as for any protected object), and
+    # deletes go through the service, which checks again.
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for source in objs:
+            try:
+                source_delete_check(source=source)
+            except InUseError as problem:
+                protected.append(problem.message)
+        return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        source_delete(source=obj)
+
+    def delete_queryset(self, request, queryset):
+        for source in queryset:
+            source_delete(source=source)
 
 
 @admin.register(QuarantinedMessage)

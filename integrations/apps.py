@@ -1,4 +1,4 @@
-"""App config for integrations."""
+"""App config for integrations: its navigation, and the names of sources for other apps."""
 
 from django.apps import AppConfig
 
@@ -18,3 +18,11 @@ class IntegrationsConfig(AppConfig):
             description="Write keys and snippets, the live debugger and the quarantine.",
         ),
     )
+
+    def ready(self):
+        # `profiles` keeps plain source ids and reads their names through `cdp_site`.
+        from cdp_site.source_names import source_names_provider_register
+
+        from .selectors import source_names_by_id
+
+        source_names_provider_register(source_names_by_id)

@@ -1,4 +1,5 @@
-"""Reads of the integrations app: sources by write key (cached) and for a person, the debugger.
+"""Reads of the integrations app: sources by write key (cached), their names by id, and for a
+person, the sources and the debugger.
 
 Raw messages carry personal data (ids, e-mails in traits): the debugger's reads record each
 showing of them in the audit log.
@@ -49,6 +50,12 @@ def write_key_cache_clear() -> None:
         _write_keys.clear()
 
 
+def source_names_by_id(ids: set[int]) -> dict[int, str]:
+    """{id: name} of the sources among `ids`, in one query: the provider behind
+    `cdp_site.source_names`, through which `profiles` names the sources of its rows."""
+    return dict(Source.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
 def source_list_for_user(user, perm: str = "integrations.view_source"):
     """Sources the person may see: every one with the model permission, else those granted."""
     return get_objects_for_user(user, perm, klass=Source).order_by("name")
@@ -63,14 +70,14 @@ def source_get_for_user(user, pk: int, perm: str = "integrations.view_source") -
 
 
 def source_latest_events(source: Source, limit: int = 50) -> list[Event]:
-    return list(Event.objects.filter(source=source).order_by("-received_at", "-id")[:limit])
+    return list(Event.objects.filter(source_id=source.pk).order_by("-received_at", "-id")[:limit])
 
 
 def source_type_counts(source: Source, hours: int = 24) -> dict[str, int]:
     """Messages stored per type in the last `hours`, every type listed (zero when none)."""
     since = timezone.now() - timedelta(hours=hours)
     rows = (
-        Event.objects.filter(source=source, received_at__gte=since)
+        Event.objects.filter(source_id=source.pk, received_at__gte=since)
         .values("type")
         .annotate(n=Count("id"))
         .order_by()
@@ -104,7 +111,9 @@ def source_quarantine_entry_get(source: Source, entry_id: int) -> QuarantinedMes
 
 def source_event_get(source: Source, event_id: int) -> Event:
     event = (
-        Event.objects.filter(source=source, pk=event_id).first() if 0 < event_id <= MAX_ID else None
+        Event.objects.filter(source_id=source.pk, pk=event_id).first()
+        if 0 < event_id <= MAX_ID
+        else None
     )
     if event is None:
         raise Http404("No such message.")

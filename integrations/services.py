@@ -1,4 +1,5 @@
-"""Writes of the integrations app: creating and switching sources, replaying the quarantine."""
+"""Writes of the integrations app: creating, switching and deleting sources, replaying the
+quarantine."""
 
 import json
 from dataclasses import dataclass
@@ -7,7 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from cdp_site.errors import InUseError
 from profiles.event_store import events_store
+from profiles.selectors import source_has_events
 
 from .models import QuarantinedMessage, Source
 from .selectors import write_key_cache_clear
@@ -45,6 +48,26 @@ def source_enabled_set(*, source: Source, enabled: bool) -> Source:
     transaction.on_commit(write_key_cache_clear)
     write_key_cache_clear()
     return source
+
+
+def source_delete_check(*, source: Source) -> None:
+    """Refuse (`InUseError`) to delete a source that has events.
+
+    Events keep a plain source id with no foreign key, so nothing in the database stops the
+    delete: this check does, and the events keep their source's name. Disable a source instead.
+    """
+    if source_has_events(source_id=source.pk):
+        raise InUseError(
+            f"Source “{source.name}” has events and cannot be deleted; disable it instead."
+        )
+
+
+def source_delete(*, source: Source) -> None:
+    """Delete a source that has no events, with its quarantine (`InUseError` if it has events)."""
+    with transaction.atomic():
+        source_delete_check(source=source)
+        source.delete()
+        transaction.on_commit(write_key_cache_clear)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    source = serializers.CharField(source="source.name")
+    source = serializers.CharField(source="source_name")
     messageId = serializers.CharField(source="message_id")  # noqa: N815 - Segment's field name
     userId = serializers.CharField(source="user_id")  # noqa: N815
     anonymousId = serializers.CharField(source="anonymous_id")  # noqa: N815

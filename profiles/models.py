@@ -33,9 +33,9 @@ class Identity(models.Model):
     kind = models.CharField(max_length=64)
     value = models.CharField(max_length=512)
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
-    source = models.ForeignKey(
-        "integrations.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # The id of the source (an `integrations` row) the identifier was first seen from: a plain
+    # number, so `profiles` depends on no other app, not even through the schema.
+    source_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
 
@@ -82,17 +82,12 @@ class Event(models.Model):
         GROUP = "group"
         ALIAS = "alias"
 
-    # No database-level constraint: every insert would check (and share-lock) the one source row,
-    # which costs more than the insert itself on the ingest path. PROTECT still keeps the ORM from
-    # deleting a source that has events, and sources are disabled rather than deleted.
-    # No single-column index either: the composite indexes below lead with source and profile.
-    source = models.ForeignKey(
-        "integrations.Source",
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    # The id of the source (an `integrations` row) that sent the message: a plain number, so
+    # `profiles` depends on no other app, and no insert checks (and share-locks) the one source
+    # row, which cost more than the insert itself on the ingest path. `integrations` refuses to
+    # delete a source that has events. No single-column index: the composite indexes below lead
+    # with the source.
+    source_id = models.BigIntegerField()
     message_id = models.CharField(max_length=100)
     type = models.CharField(max_length=16, choices=Type.choices)
     event = models.CharField(max_length=200, blank=True, default="")  # track: the event name
@@ -128,14 +123,14 @@ class Event(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "message_id"], name="event_source_message_unique"
+                fields=["source_id", "message_id"], name="event_source_message_unique"
             )
         ]
         indexes = [
             models.Index(fields=["profile", "-timestamp"], name="event_profile_time"),
             models.Index(fields=["event", "profile", "timestamp"], name="event_name_profile_time"),
             models.Index(fields=["event", "-timestamp"], name="event_name_time"),
-            models.Index(fields=["source", "-received_at"], name="event_source_received"),
+            models.Index(fields=["source_id", "-received_at"], name="event_source_received"),
             # The resolver claims unresolved events in event-time order.
             models.Index(
                 fields=["timestamp", "id"],

@@ -15,6 +15,7 @@ from django.http import Http404
 
 from cdp_site.audit import AuditAction, audit_record
 from cdp_site.params import id_in_range, positive_id, storable_text
+from cdp_site.source_names import source_names
 
 from .masking import can_view_personal_data, mask_identifier, mask_traits
 from .models import Event, Identity, Profile, ProfileMerge
@@ -342,16 +343,13 @@ def profile_traits_for_user(*, profile: Profile, user) -> list[TraitRow]:
 
 def profile_identities_for_user(*, profile: Profile, user) -> list[dict]:
     full = can_view_personal_data(user)
-    rows = (
-        Identity.objects.filter(profile=profile)
-        .select_related("source")
-        .order_by("kind", "first_seen")
-    )
+    rows = list(Identity.objects.filter(profile=profile).order_by("kind", "first_seen"))
+    names = source_names(i.source_id for i in rows)
     return [
         {
             "kind": i.kind,
             "value": i.value if full else mask_identifier(i.kind, i.value),
-            "source": i.source.name if i.source else "",
+            "source": names.get(i.source_id, ""),
             "first_seen": i.first_seen,
             "last_seen": i.last_seen,
         }
@@ -378,7 +376,7 @@ def profile_timeline(
     *, profile: Profile, filters: TimelineFilter, limit: int = TIMELINE_PAGE
 ) -> tuple[list[Event], tuple[dt.datetime, int] | None]:
     """A page of the profile's events, newest first, and the cursor of the next page (or None)."""
-    qs = Event.objects.filter(profile=profile).select_related("source")
+    qs = Event.objects.filter(profile=profile)
     if filters.source_id:
         qs = qs.filter(source_id=filters.source_id)
     if filters.type:
@@ -388,7 +386,7 @@ def profile_timeline(
         qs = qs.filter(Q(timestamp__lt=at) | Q(timestamp=at, id__lt=pk))
     events = list(qs.order_by("-timestamp", "-id")[: limit + 1])
     more = len(events) > limit
-    events = events[:limit]
+    events = events_with_source_names(events[:limit])
     cursor = (events[-1].timestamp, events[-1].pk) if more and events else None
     return events, cursor
 
@@ -406,38 +404,60 @@ def profile_timeline_for_user(
 
 def profile_events_for_user(*, user, profile: Profile, paginate: Callable) -> list[Event]:
     """The page `paginate` takes of the profile's events, newest first, the reading audited."""
-    events = (
-        Event.objects.filter(profile=profile).select_related("source").order_by("-timestamp", "-id")
-    )
-    page = list(paginate(events))
+    events = Event.objects.filter(profile=profile).order_by("-timestamp", "-id")
+    page = events_with_source_names(list(paginate(events)))
     profile_view_record(user=user, profile=profile, detail={"via": "api", "events": len(page)})
     return page
 
 
+# Events and identities keep a plain source id: `profiles` depends on no other app. Their names
+# come from `cdp_site.source_names` (which `integrations` serves), asked once for all the ids of a
+# page, so a page costs one query more, never one per row. A source that no longer exists has
+# no name ("").
+
+
+def events_with_source_names(events: list[Event]) -> list[Event]:
+    """The events, each with `source_name` set."""
+    names = source_names(e.source_id for e in events)
+    for e in events:
+        e.source_name = names.get(e.source_id, "")
+    return events
+
+
+def source_has_events(*, source_id: int) -> bool:
+    """Whether any event came from the source (read through the source's index)."""
+    return Event.objects.filter(source_id=source_id).exists()
+
+
 def profile_event_sources(*, profile: Profile) -> list[tuple[int, str]]:
-    return list(
+    """(id, name) of the sources of the profile's events, by name."""
+    ids = set(
         Event.objects.filter(profile=profile)
-        .order_by("source__name", "source_id")
-        .values_list("source_id", "source__name")
+        .order_by()
+        .values_list("source_id", flat=True)
         .distinct()
     )
+    names = source_names(ids)
+    return sorted(((i, names.get(i, "")) for i in ids), key=lambda s: (s[1], s[0]))
 
 
 def profile_activity_weekly(*, profile: Profile) -> list[dict]:
     """Events per week and source: [{"week": date, "source_id", "source": name, "count": n}]."""
-    rows = (
+    rows = list(
         Event.objects.filter(profile=profile)
         .annotate(week=TruncWeek("timestamp"))
-        .values("week", "source_id", "source__name")
+        .values("week", "source_id")
         .annotate(count=Count("id"))
-        .order_by("week", "source__name")
+        .order_by()
     )
-    return [
+    names = source_names(r["source_id"] for r in rows)
+    activity = [
         {
             "week": r["week"],
             "source_id": r["source_id"],
-            "source": r["source__name"],
+            "source": names.get(r["source_id"], ""),
             "count": r["count"],
         }
         for r in rows
     ]
+    return sorted(activity, key=lambda r: (r["week"], r["source"], r["source_id"]))

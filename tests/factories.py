@@ -44,7 +44,11 @@ class EventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "profiles.Event"
 
-    source = factory.SubFactory(SourceFactory)
+    class Params:
+        # Events keep a plain source id; `EventFactory(source=web)` still reads naturally.
+        source = factory.SubFactory(SourceFactory)
+
+    source_id = factory.SelfAttribute("source.pk")
     message_id = factory.Sequence(lambda n: f"message-{n}")
     type = "track"
     event = "Order Completed"

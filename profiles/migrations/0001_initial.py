@@ -10,7 +10,6 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('integrations', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -52,7 +51,7 @@ class Migration(migrations.Migration):
                 ('value', models.CharField(max_length=512)),
                 ('first_seen', models.DateTimeField()),
                 ('last_seen', models.DateTimeField()),
-                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.source')),
+                ('source_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
                 ('profile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='profiles.profile')),
             ],
             options={
@@ -80,7 +79,7 @@ class Migration(migrations.Migration):
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('received_at', models.DateTimeField()),
                 ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='integrations.source')),
+                ('source_id', models.BigIntegerField()),
                 ('profile', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='profiles.profile')),
             ],
         ),
@@ -129,7 +128,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='event',
-            index=models.Index(fields=['source', '-received_at'], name='event_source_received'),
+            index=models.Index(fields=['source_id', '-received_at'], name='event_source_received'),
         ),
         migrations.AddIndex(
             model_name='event',
@@ -137,7 +136,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='event',
-            constraint=models.UniqueConstraint(fields=('source', 'message_id'), name='event_source_message_unique'),
+            constraint=models.UniqueConstraint(fields=('source_id', 'message_id'), name='event_source_message_unique'),
         ),
         migrations.AddIndex(
             model_name='profilemerge',

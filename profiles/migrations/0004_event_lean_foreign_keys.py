@@ -7,7 +7,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0002_quarantined_message'),
         ('profiles', '0003_search_trigram'),
     ]
 
@@ -16,10 +15,5 @@ class Migration(migrations.Migration):
             model_name='event',
             name='profile',
             field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='profiles.profile'),
-        ),
-        migrations.AlterField(
-            model_name='event',
-            name='source',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='integrations.source'),
         ),
     ]

@@ -18,7 +18,7 @@ from tests.factories import EventFactory
 def _event(source, profile, message_id, prefs, minutes=0):
     at = timezone.now() + dt.timedelta(minutes=minutes)
     return Event.objects.create(
-        source=source,
+        source_id=source.pk,
         message_id=message_id,
         type="track",
         event="Consent Updated",
@@ -52,7 +52,7 @@ def test_events_resolved_records_choices_once_and_creates_unknown_purposes(db):
         minutes=5,
     )
     plain = Event.objects.create(
-        source=source,
+        source_id=source.pk,
         message_id="m3",
         type="track",
         event="Page",

@@ -50,7 +50,7 @@ def test_valid_messages_are_stored_with_every_spec_field(resolve_task):
     assert result.duplicates == 0
     assert result.rejected == []
     identify = Event.objects.get(message_id="m-1")
-    assert identify.source == source
+    assert identify.source_id == source.pk
     assert identify.user_id == "42"
     assert identify.anonymous_id == "a-1"
     assert identify.traits == {"email": "Ann@Example.com"}

@@ -66,5 +66,5 @@ def test_any_messages_are_stored_or_quarantined(batch, context, sent_at):
             source=source, messages=batch, batch_context=context, sent_at=sent_at
         )
     assert result.accepted + result.duplicates + len(result.rejected) == len(batch)
-    assert Event.objects.filter(source=source).count() == result.accepted
+    assert Event.objects.filter(source_id=source.pk).count() == result.accepted
     assert QuarantinedMessage.objects.filter(source=source).count() == len(result.rejected)

@@ -38,7 +38,7 @@ def _send_every_call(client, prefix: str) -> None:
 
 
 def _assert_stored(source, prefix: str) -> None:
-    events = {e.type: e for e in Event.objects.filter(source=source)}
+    events = {e.type: e for e in Event.objects.filter(source_id=source.pk)}
     assert set(events) == {"identify", "track", "page", "screen", "group", "alias"}
     assert {e.message_id for e in events.values()} == {
         f"{prefix}-{kind}" for kind in ("identify", "track", "page", "screen", "group", "alias")
@@ -75,7 +75,7 @@ def test_rudderstack_sdk_sends_every_call_gzipped(live_server):
     assert client.gzip is True
     _send_every_call(client, "rud")
     _assert_stored(source, "rud")
-    assert Event.objects.get(source=source, type="track").context["library"]["name"] == (
+    assert Event.objects.get(source_id=source.pk, type="track").context["library"]["name"] == (
         "analytics-python"
     )
 
@@ -86,7 +86,7 @@ def test_sdk_batch_in_background_mode(live_server, resolve_task):
     for n in range(120):
         client.track(f"user-{n % 7}", "Viewed", {"n": n})
     client.flush()
-    assert Event.objects.filter(source=source).count() == 120
+    assert Event.objects.filter(source_id=source.pk).count() == 120
     assert 3 <= resolve_task.call_count <= 120
 
 
@@ -122,7 +122,7 @@ def test_retry_after_a_forced_error_creates_no_duplicate(live_server, client_cla
         client.flush()
     assert errors == []
     assert calls["n"] >= 2
-    assert Event.objects.filter(source=source).count() == 10
+    assert Event.objects.filter(source_id=source.pk).count() == 10
 
 
 def test_sdk_resending_the_same_messages_is_deduplicated(live_server):
@@ -130,7 +130,7 @@ def test_sdk_resending_the_same_messages_is_deduplicated(live_server):
     for _ in range(2):
         client = SegmentClient(source.write_key, host=live_server.url, sync_mode=True)
         client.track("user-1", "Clicked", message_id="same-id")
-    assert Event.objects.filter(source=source).count() == 1
+    assert Event.objects.filter(source_id=source.pk).count() == 1
 
 
 def test_sdk_with_a_wrong_key_gets_401(live_server):

@@ -113,7 +113,7 @@ def _order(profile, source, days_ago, revenue, n=[0]):  # noqa: B006 - a counter
     n[0] += 1
     ts = NOW - dt.timedelta(days=days_ago)
     return Event.objects.create(
-        source=source,
+        source_id=source.pk,
         message_id=f"m{n[0]}",
         type="track",
         event="Order Completed",
@@ -322,7 +322,7 @@ def test_any_of_several_event_and_consent_sets_is_one_union(source):
     ):
         ts = NOW - dt.timedelta(days=1)
         Event.objects.create(
-            source=source,
+            source_id=source.pk,
             message_id=f"u{n}",
             type="track",
             event=name,

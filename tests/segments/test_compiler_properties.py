@@ -188,7 +188,7 @@ def _store(raw_profiles, source):
         for n, e in enumerate(raw["events"]):
             ts = NOW - dt.timedelta(days=e["days_ago"], hours=n)
             Event.objects.create(
-                source=source,
+                source_id=source.pk,
                 message_id=f"{profile.pk}-{n}",
                 type="track",
                 event=e["event"],

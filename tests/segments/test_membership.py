@@ -124,7 +124,7 @@ def test_real_time_membership_after_events_resolved(marketer):
     profile = Profile.objects.create(traits={"country": "DE"})
     now = timezone.now()
     event = Event.objects.create(
-        source=source,
+        source_id=source.pk,
         message_id="m1",
         type="track",
         event="Order Completed",
@@ -176,7 +176,7 @@ def test_expiring_window_is_caught_by_scheduled_refresh(marketer):
     profile = Profile.objects.create(traits={})
     then = timezone.now() - dt.timedelta(days=29)
     Event.objects.create(
-        source=source,
+        source_id=source.pk,
         message_id="m",
         type="track",
         event="Order Completed",
@@ -211,7 +211,7 @@ def test_catalogue_task_run_twice_gathers_fields_with_types(db):
     )
     now = timezone.now()
     Event.objects.create(
-        source=source,
+        source_id=source.pk,
         message_id="m",
         type="track",
         event="Order Completed",
