@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.http import Http404
 
+from cdp_site.db import like_escape
 from cdp_site.params import MAX_ID, positive_id, storable_text
 
 from .masking import can_view_personal_data, mask_identifier, mask_traits
@@ -99,7 +100,7 @@ def profile_search(
             # Parameterised, and written exactly as the trigram index's expression.
             name_ids = Profile.objects.extra(
                 where=["lower(traits->>'name') LIKE %s"],
-                params=[f"%{_like_escape(lowered)}%"],
+                params=[f"%{like_escape(lowered)}%"],
             )
         else:
             name_ids = Profile.objects.filter(traits__name__icontains=query)
@@ -132,10 +133,6 @@ def profile_search(
         kind, is_exact = order[pk]
         hits.append(SearchHit(profile=profile, matched=kind, exact=is_exact))
     return hits
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def profile_filter_by_identifiers(
