@@ -5,7 +5,7 @@
 
 Build the data first with bench/dataset.py. For each definition the compiler's count query
 (`segment_count`, what the builder's live count and the API run) and the best SQL written by hand
-for the same question, under the same session settings (`interactive_query`: no JIT, 64 MB
+for the same question, under the same session settings (`heavy_query_transaction`: no JIT, 64 MB
 work_mem), are each run once to warm the cache, then `--runs` times alternately; the median and
 the best run are reported, and the ratio is taken between the best runs (the machine is shared,
 and the best run is the least disturbed one). Both must return the same count. Targets: every
@@ -212,9 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.db import connection
 
+    from cdp_site.db import heavy_query_transaction
     from profiles.models import Profile
     from segments.models import Segment
-    from segments.selectors import interactive_query, segment_count
+    from segments.selectors import segment_count
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT profiles, events FROM bench_dataset WHERE name = 'main'")
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             return segment_count(definition, now=now)
 
         def hand(name=name):
-            with interactive_query(), connection.cursor() as cursor:
+            with heavy_query_transaction(), connection.cursor() as cursor:
                 cursor.execute(HAND_WRITTEN[name], {"now": now})
                 return cursor.fetchone()[0]
 

@@ -6,7 +6,7 @@ The receivers at the end follow the profiles signals; other apps read consent th
 kept as history.
 
 Recording runs after every batch identity resolution commits, over all of its events: on
-PostgreSQL it reads and writes through `profiles.pgjson` (one parameter for the batch's ids, only
+PostgreSQL it reads and writes through `cdp_site.db` (one parameter for the batch's ids, only
 `context.consent` read back) rather than a long IN list and the whole context of each event.
 """
 
@@ -20,7 +20,7 @@ from django.db.models import BigIntegerField, F, OuterRef, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from profiles import pgjson
+from cdp_site import db
 from profiles.models import Event, Profile
 from profiles.selectors import profile_live
 
@@ -98,11 +98,11 @@ def _events_with_consent(event_ids: list[int]) -> list[dict]:
         # the planner may walk every resolved event through the profile index, where the ids
         # alone lead it to the primary key.
         events = connection.ops.quote_name(Event._meta.db_table)
-        rows = pgjson.select(
+        rows = db.select(
             'SELECT id AS pk, profile_id, message_id, source_id, "timestamp", '  # noqa: S608 - a model's table
             f"context -> 'consent' AS consent FROM {events} "
             "WHERE id = ANY(%s::bigint[]) AND context ? 'consent'",
-            [pgjson.bigint_array(event_ids)],
+            [db.bigint_array(event_ids)],
             order='t."timestamp", t.pk',
             timestamps=("timestamp",),
         )
@@ -123,11 +123,11 @@ def _recorded(event_ids: list[int]) -> set[tuple]:
     if connection.vendor == "postgresql":
         # Filtered on the text form, as `consent_once_per_event` indexes it, so the lookup is an
         # index scan rather than a pass over every record.
-        rows = pgjson.select(
+        rows = db.select(
             "SELECT evidence -> 'event_id' AS event_id, purpose_id "
             "FROM compliance_consentrecord "
             "WHERE evidence ? 'event_id' AND evidence ->> 'event_id' = ANY(%s::text[])",
-            [pgjson.bigint_array(event_ids)],
+            [db.bigint_array(event_ids)],
         )
         return {(row["event_id"], row["purpose_id"]) for row in rows}
     return set(
@@ -142,34 +142,11 @@ def _records_insert(rows: list[tuple]) -> None:
 
     One that a concurrent capture of the same event has just written is skipped.
     """
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        pgjson.execute(
-            "INSERT INTO compliance_consentrecord "
-            "(profile_id, purpose_id, granted, recorded_at, source_id, evidence) "
-            "SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, (r ->> 2)::boolean, "
-            "(r ->> 3)::timestamptz, (r ->> 4)::bigint, r -> 5 "
-            # In list order: ids ascend as bulk_create would give them, and break ties between
-            # records of the same moment.
-            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) ORDER BY e.n "
-            "ON CONFLICT DO NOTHING",
-            [pgjson.dumps(rows)],
-        )
-        return
-    ConsentRecord.objects.bulk_create(
-        [
-            ConsentRecord(
-                profile_id=profile_id,
-                purpose_id=purpose_id,
-                granted=granted,
-                recorded_at=recorded_at,
-                source_id=source_id,
-                evidence=evidence,
-            )
-            for profile_id, purpose_id, granted, recorded_at, source_id, evidence in rows
-        ],
-        ignore_conflicts=True,
+    db.rows_insert(
+        ConsentRecord,
+        ("profile_id", "purpose_id", "granted", "recorded_at", "source_id", "evidence"),
+        rows,
+        skip_conflicts=True,
     )
 
 

@@ -14,6 +14,7 @@ from django.db.models.functions import TruncWeek
 from django.http import Http404
 
 from cdp_site.audit import AuditAction, audit_record
+from cdp_site.db import like_escape
 from cdp_site.params import id_in_range, positive_id, storable_text
 from cdp_site.source_names import source_names
 
@@ -143,7 +144,7 @@ def profile_search(
             # Parameterised, and written exactly as the trigram index's expression.
             name_ids = Profile.objects.extra(
                 where=["lower(traits->>'name') LIKE %s"],
-                params=[f"%{_like_escape(lowered)}%"],
+                params=[f"%{like_escape(lowered)}%"],
             )
         else:
             name_ids = Profile.objects.filter(traits__name__icontains=query)
@@ -208,10 +209,6 @@ def profile_search_for_user(*, user, query: str) -> list[dict]:
             sender=Profile,
         )
     return results
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def profile_filter_by_identifiers(

@@ -32,6 +32,7 @@ from decimal import Decimal
 from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from cdp_site.db import like_escape
 from compliance.selectors import consent_granted_profile_ids
 from profiles.models import Event, Identity, Profile
 
@@ -188,11 +189,11 @@ class JsonTest(Expression):
                 params += [*num_params, *map(number, numbers)]
             sql = "(" + " OR ".join(parts) + ")" if parts else "1=0"
         elif op == "contains":
-            sql, params = like("%" + _like_escape(str(value).lower()) + "%")
+            sql, params = like("%" + like_escape(str(value).lower()) + "%")
         elif op == "starts_with":
-            sql, params = like(_like_escape(str(value).lower()) + "%")
+            sql, params = like(like_escape(str(value).lower()) + "%")
         elif op == "ends_with":
-            sql, params = like("%" + _like_escape(str(value).lower()))
+            sql, params = like("%" + like_escape(str(value).lower()))
         elif op in ("greater_than", "greater_or_equal", "less_than", "less_or_equal"):
             symbol = {
                 "greater_than": ">",
@@ -249,10 +250,6 @@ def _could_be_json_text(text: str) -> bool:
 def _exact(value: int | float) -> Decimal:
     """A number as PostgreSQL `numeric`: compared with a float, numeric would be cast to float."""
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _next_day(day: dt.date) -> str:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
 from cdp_site.audit import AuditAction, audit_record
+from cdp_site.db import heavy_query_transaction
 from cdp_site.roles import PERSONAL_DATA_UNMASKED, user_has_role
 from compliance.selectors import consent_purposes
 from profiles.masking import can_view_personal_data, mask_traits
@@ -230,28 +229,13 @@ def catalogue_fields() -> dict:
     return {"traits": traits, "events": events, "properties": properties}
 
 
-@contextmanager
-def interactive_query():
-    """Session settings for a count a person is waiting for (PostgreSQL; a no-op elsewhere).
-
-    JIT compilation costs 100+ ms per query and never pays off for a sub-second count; a bit
-    more work_mem keeps bitmap scans over the event table exact instead of lossy.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-        yield
-
-
 def segment_count(
     definition: dict, *, self_id: int | None = None, now: dt.datetime | None = None
 ) -> int:
     """How many profiles match a (validated) definition right now: the builder's live count."""
     from .compiler import segment_queryset
 
-    with interactive_query():
+    with heavy_query_transaction():
         return segment_queryset(
             definition, segment_lookup=segment_definition_lookup, self_id=self_id, now=now
         ).count()
@@ -274,7 +258,7 @@ def segment_preview(definition: dict, *, sample_size: int = 10, self_id: int | N
     total = max(profiles_total(), count)
     sample = []
     if count:
-        with interactive_query():
+        with heavy_query_transaction():
             sample = list(
                 segment_queryset(
                     definition, segment_lookup=segment_definition_lookup, self_id=self_id

@@ -22,6 +22,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from cdp_site.audit import AuditAction, audit_record
 from cdp_site.celery import task_publish
+from cdp_site.db import heavy_query_transaction
 from cdp_site.errors import InUseError, InvalidInputError, NotOwnerError
 from cdp_site.params import storable_text
 from profiles.models import Event
@@ -219,12 +220,11 @@ def segment_refresh(
     now = now or timezone.now()
     ids = None if profile_ids is None else sorted(set(profile_ids))
     try:
-        with transaction.atomic():
+        with heavy_query_transaction():
             segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
             if segment is None:
                 return None
             version = segment.version + 1
-            _tune_session()
             matching = segment_queryset(
                 segment.definition,
                 now=now,
@@ -267,14 +267,6 @@ def segment_refresh(
         )
         raise
     return RefreshResult(segment_id, version, entered, exited, size, duration_ms)
-
-
-def _tune_session() -> None:
-    """Inside a transaction: no JIT and more work_mem for this one set-based refresh."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
 def _insert_new_members(segment_id: int, members, now: dt.datetime, version: int) -> int:

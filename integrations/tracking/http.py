@@ -9,7 +9,7 @@ import binascii
 import codecs
 import zlib
 
-from profiles import pgjson
+from cdp_site.jsonparse import loads
 
 from .ingest import MAX_REQUEST_BYTES
 
@@ -73,7 +73,7 @@ def body_read(request) -> bytes:
 
 
 def json_parse(body: bytes) -> dict:
-    """The body as a JSON object, every value as the client wrote it (`pgjson.loads`, strict).
+    """The body as a JSON object, every value as the client wrote it (`jsonparse.loads`, strict).
 
     Integers beyond 64 bits stay exact, and a lone surrogate (a cut emoji, which browsers'
     JSON.stringify writes) does not refuse the whole body: it fails its own message only, which
@@ -82,7 +82,7 @@ def json_parse(body: bytes) -> dict:
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
     try:
-        data = pgjson.loads(body, strict=True)
+        data = loads(body, strict=True)
     except (ValueError, RecursionError) as error:
         raise TrackingRequestError(
             400, "invalid_json", f"The body is not valid JSON: {error}"

@@ -383,7 +383,7 @@ def test_traits_and_times_come_back_exactly():
 
 
 def test_a_profile_merged_by_another_worker_meanwhile_is_followed_without_a_retry(monkeypatch):
-    from profiles import identity
+    from profiles.identity import store
 
     ev(type="identify", anonymous_id="a-1", traits={"email": "z@x.io"}, timestamp=at(0))
     ev(type="identify", user_id="u-1", timestamp=at(1))
@@ -395,7 +395,7 @@ def test_a_profile_merged_by_another_worker_meanwhile_is_followed_without_a_retr
     late = ev(type="track", user_id="u-1", timestamp=at(3))
 
     # The first look-up answers as it would have before the merge committed elsewhere.
-    real_owners, lookups, claims = identity._identity_owners, [], []
+    real_owners, lookups, claims = store.identity_owners, [], []
 
     def owners(pairs):
         lookups.append(pairs)
@@ -407,9 +407,9 @@ def test_a_profile_merged_by_another_worker_meanwhile_is_followed_without_a_retr
         claims.append(args)
         return real_claim(*args)
 
-    real_claim = identity._claim
-    monkeypatch.setattr(identity, "_identity_owners", owners)
-    monkeypatch.setattr(identity, "_claim", claim)
+    real_claim = store.events_claim
+    monkeypatch.setattr(store, "identity_owners", owners)
+    monkeypatch.setattr(store, "events_claim", claim)
     assert events_resolve_pending() == 1
     late.refresh_from_db()
     assert late.profile == winner

@@ -1,0 +1,327 @@
+"""Raw SQL helpers shared by the apps: JSON-parameter statements, bulk insert and update, LIKE
+patterns and the session settings of heavy queries.
+
+On PostgreSQL a batch goes to the server as a single text parameter (orjson, in C) and is
+unpacked there with `jsonb_array_elements`; an id list as one `'{1,2,3}'` literal cast to
+`bigint[]`. Results come back as one `json_agg` text parsed by orjson. Django's client-side
+binding would otherwise quote every element of a long IN list into the SQL text in Python, and
+its loaders would turn every timestamp and JSON value into a Python object in Python: on the
+resolver's and the tracking API's batches that cost more CPU than the statements themselves.
+
+Statements run on Django's connection, in its transaction, with server-side binding: the batch
+travels as a parameter, where Django's client-side binding would escape it into the SQL text in
+Python and the server would parse it back out of the text. Errors surface as Django's
+(`IntegrityError`, `OperationalError`) for the callers' retry logic. `select`, `execute` and
+`fetchall` are PostgreSQL only; `rows_insert`, `rows_insert_returning_ids` and `rows_update`
+take the portable path (the ORM's value conversion, plain statements) on other databases.
+"""
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+from django.db.models import Model
+
+from .jsonparse import loads
+
+
+def dumps(value: Any) -> str:
+    """`value` as JSON text; aware datetimes become ISO-8601, which PostgreSQL casts back."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # An integer beyond 64 bits or a non-string key, which only the standard library writes.
+        return json.dumps(value, default=_isoformat)
+
+
+def _isoformat(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def bigint_array(ids: Iterable[int]) -> str:
+    """A `bigint[]` literal, for `%s::bigint[]`: one short parameter whatever the count."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+def timestamp(value: str | None) -> datetime | None:
+    """A `timestamptz` as `json_agg` writes it -> aware datetime (the session time zone is UTC)."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# -- PostgreSQL statements with server-side binding ----------------------------------------------
+
+
+@contextmanager
+def _cursor() -> Iterator[psycopg.Cursor]:
+    """A server-side binding cursor on Django's connection, with the checks `cursor()` makes."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def select(
+    sql: str, params: Sequence = (), *, order: str = "", timestamps: Sequence[str] = ()
+) -> list[dict]:
+    """The rows of a SELECT as dicts keyed by column name, read as one JSON value.
+
+    `order` orders the aggregate (an ORDER BY inside the SELECT is not guaranteed to survive
+    it). The `timestamps` columns come back as aware datetimes, other timestamps as ISO-8601
+    text (see `timestamp`); JSON columns as Python values.
+    """
+    aggregate = f"json_agg(t ORDER BY {order})" if order else "json_agg(t)"
+    with _cursor() as cursor:
+        cursor.execute(f"SELECT coalesce({aggregate}, '[]')::text FROM ({sql}) AS t", params)  # noqa: S608 - callers' constant SQL
+        rows = loads(cursor.fetchone()[0])
+    for row in rows:
+        for column in timestamps:
+            row[column] = timestamp(row[column])
+    return rows
+
+
+def execute(sql: str, params: Sequence = ()) -> int:
+    """Run a statement; returns its row count."""
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def fetchall(sql: str, params: Sequence = ()) -> list[tuple]:
+    """Rows of plain columns (ints, text), which psycopg loads in C."""
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# -- bulk insert and update -------------------------------------------------------------------
+
+
+def _pg_read(model: type[Model], column: str, index: int) -> str:
+    """How `column` is read from element `index` of one row of a batch's JSON array."""
+    db_type = model._meta.get_field(column).db_type(connection)
+    if db_type == "jsonb":
+        return f"r -> {index}"
+    if db_type == "text" or db_type.startswith("varchar"):
+        # No cast: assigning text to varchar(n) checks the length, where a cast would cut it.
+        return f"r ->> {index}"
+    return f"(r ->> {index})::{db_type}"
+
+
+def _on_conflict(skip_conflicts: bool | Sequence[str]) -> str:
+    if not skip_conflicts:
+        return ""
+    if skip_conflicts is True:
+        return " ON CONFLICT DO NOTHING"
+    quote = connection.ops.quote_name
+    return f" ON CONFLICT ({', '.join(quote(c) for c in skip_conflicts)}) DO NOTHING"
+
+
+@cache
+def _pg_insert_sql(
+    model: type[Model],
+    columns: tuple[str, ...],
+    constants: tuple[str, ...],
+    skip_conflicts: bool | tuple[str, ...],
+) -> str:
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in (*columns, *constants))
+    reads = [_pg_read(model, c, i) for i, c in enumerate(columns)] + ["%s"] * len(constants)
+    if model._meta.pk.attname in columns:
+        source = "jsonb_array_elements(%s::jsonb) AS r"
+    else:
+        # In list order, so new ids ascend as the rows were given, as bulk_create gives them.
+        source = "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) ORDER BY e.n"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608 - names are ours
+        f"SELECT {', '.join(reads)} FROM {source}{_on_conflict(skip_conflicts)}"
+    )
+
+
+def rows_insert(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    constants: dict[str, Any] | None = None,
+    skip_conflicts: bool | Sequence[str] = False,
+) -> int:
+    """Insert `rows` (values in `columns` order, JSON columns as Python values, times aware);
+    returns how many were inserted.
+
+    `constants` sets columns to the same value on every row. `skip_conflicts` leaves out a row
+    that would break a unique constraint (ON CONFLICT DO NOTHING): any one with True, the one
+    on these columns with a list of columns; otherwise such a row raises IntegrityError.
+    Columns left out take their database default (NULL), not the model's. PostgreSQL: one
+    statement whatever the count. Elsewhere: one `executemany`, atomic.
+    """
+    if not rows:
+        return 0
+    constants = constants or {}
+    if on_postgresql():
+        conflicts = skip_conflicts if isinstance(skip_conflicts, bool) else tuple(skip_conflicts)
+        sql = _pg_insert_sql(model, tuple(columns), tuple(constants), conflicts)
+        return execute(sql, [*constants.values(), dumps(rows)])
+    return _portable_insert(model, columns, rows, constants, skip_conflicts)
+
+
+def _portable_insert(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    constants: dict[str, Any],
+    skip_conflicts: bool | Sequence[str],
+) -> int:
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(c) for c in columns]
+    fixed = tuple(
+        model._meta.get_field(name).get_db_prep_save(value, connection)
+        for name, value in constants.items()
+    )
+    names = ", ".join(quote(c) for c in (*columns, *constants))
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608 - names are ours
+        f"VALUES ({', '.join(['%s'] * (len(columns) + len(constants)))})"
+        f"{_on_conflict(skip_conflicts)}"
+    )
+    params = [
+        (
+            *(
+                field.get_db_prep_save(value, connection)
+                for field, value in zip(fields, row, strict=True)
+            ),
+            *fixed,
+        )
+        for row in rows
+    ]
+    # Several statements: together or not at all. No savepoint inside a caller's transaction.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+        return cursor.rowcount
+
+
+def ids_allocate(model: type[Model], count: int) -> list[int]:
+    """`count` new ids of `model`'s table, ascending, as its inserts would have taken them."""
+    return sorted(
+        pk
+        for (pk,) in fetchall(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+    )
+
+
+def rows_insert_returning_ids(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    constants: dict[str, Any] | None = None,
+) -> list[int]:
+    """Insert `rows` as `rows_insert` does; returns their new ids, in `rows` order.
+
+    On PostgreSQL the ids are taken from the sequence first, so that matching them to the rows
+    never relies on RETURNING order. Elsewhere `bulk_create`, which also applies the model's
+    own defaults and `auto_now` fields.
+    """
+    if not rows:
+        return []
+    constants = constants or {}
+    if not on_postgresql():
+        created = model.objects.bulk_create(
+            [model(**dict(zip(columns, row, strict=True)), **constants) for row in rows]
+        )
+        return [obj.pk for obj in created]
+    ids = ids_allocate(model, len(rows))
+    rows_insert(
+        model,
+        (model._meta.pk.attname, *columns),
+        [(pk, *row) for pk, row in zip(ids, rows, strict=True)],
+        constants=constants,
+    )
+    return ids
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    """Consecutive slices of at most `size` items: statements on the portable paths take a
+    bounded number of parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def rows_update(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Set `columns` of many rows, each to its own values: `rows` are (pk, *values).
+
+    PostgreSQL gets one `UPDATE ... FROM jsonb_array_elements(batch)`, the whole batch one JSON
+    parameter; other databases one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
+    bulk_update builds a CASE expression per row, which costs more than the update itself.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    if on_postgresql():
+        reads = ", ".join(
+            f"{_pg_read(model, name, i)} AS {quote(name)}" for i, name in enumerate(columns, 1)
+        )
+        execute(
+            f"UPDATE {table} SET {', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns)} "  # noqa: S608 - names are ours
+            f"FROM (SELECT {_pg_read(model, model._meta.pk.attname, 0)} AS pk, {reads} "
+            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.{pk} = v.pk",
+            [dumps(rows)],
+        )
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    # SQLite names the columns of VALUES column1, column2...
+    placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    assignments = ", ".join(f"{quote(c)} = v.column{n}" for n, c in enumerate(columns, start=2))
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows, 3000 // (len(columns) + 1)):
+            params: list = []
+            for row in chunk:
+                params.append(row[0])
+                for model_field, value in zip(fields, row[1:], strict=True):
+                    params.append(model_field.get_db_prep_value(value, connection))
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "  # noqa: S608 - names are ours
+                f"FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v "
+                f"WHERE {table}.{pk} = v.column1",
+                params,
+            )
+
+
+# -- query text and session settings ----------------------------------------------------------
+
+
+def like_escape(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (backslash is the escape character)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@contextmanager
+def heavy_query_transaction() -> Iterator[None]:
+    """A transaction tuned for heavy set-based queries (PostgreSQL; a plain one elsewhere).
+
+    JIT compilation costs 100+ ms per query and never pays off for a sub-second count or a
+    set-based refresh; a bit more work_mem keeps bitmap scans over the event table exact
+    instead of lossy. `SET LOCAL`: the settings end with the transaction.
+    """
+    with transaction.atomic():
+        if on_postgresql():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
