@@ -325,3 +325,22 @@ def heavy_query_transaction() -> Iterator[None]:
                 cursor.execute("SET LOCAL jit = off")
                 cursor.execute("SET LOCAL work_mem = '64MB'")
         yield
+
+
+def foreign_keys_drop(schema_editor, *, table: str, column: str) -> None:
+    """Drop every database foreign key on `table.column` (PostgreSQL; a no-op elsewhere).
+
+    For migrations that turn a relation into a plain id: the constraint is found by its column,
+    whatever name it was generated with, in `pg_constraint` through Django's introspection.
+    """
+    db = schema_editor.connection
+    if db.vendor != "postgresql":
+        return
+    with db.cursor() as cursor:
+        constraints = db.introspection.get_constraints(cursor, table)
+    for name, info in constraints.items():
+        if info["foreign_key"] and info["columns"] == [column]:
+            schema_editor.execute(
+                f"ALTER TABLE {schema_editor.quote_name(table)} "
+                f"DROP CONSTRAINT {schema_editor.quote_name(name)}"
+            )

@@ -28,10 +28,9 @@ class ConsentRecord(models.Model):
     purpose = models.ForeignKey(ConsentPurpose, on_delete=models.CASCADE, related_name="records")
     granted = models.BooleanField()
     recorded_at = models.DateTimeField()
-    source = models.ForeignKey(
-        "integrations.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Where the choice came from: the event's message id, a person's action, an import row...
+    # A plain source id, as events keep it: compliance holds no relation into `integrations`.
+    source_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Where the choice came from: the event that carried it (its id and message id).
     evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cdp_site.audit import LEGACY_ACTION_CODES, AuditAction, action_label, audit_record
+from cdp_site.source_names import source_names
 from profiles.selectors import profile_get_live
 
 from .models import AuditEvent, ConsentPurpose, ConsentRecord
@@ -114,11 +115,14 @@ def consent_state(profile_id: int) -> list[dict]:
     """Per known purpose: the record in force (or None) and the full history, newest first."""
     records = list(
         ConsentRecord.objects.filter(profile_id=profile_id)
-        .select_related("purpose", "source")
+        .select_related("purpose")
         .order_by("-recorded_at", "-pk")
     )
+    # Records keep a plain source id; the names come from `integrations`, once for the page.
+    names = source_names(record.source_id for record in records)
     by_purpose: dict[int, list[ConsentRecord]] = {}
     for record in records:
+        record.source_name = names.get(record.source_id, "")
         by_purpose.setdefault(record.purpose_id, []).append(record)
     return [
         {

@@ -40,14 +40,15 @@ MODULE_MAY_ALSO_IMPORT: dict[str, tuple[str, ...]] = {
 }
 
 # The apps whose models an app's models may relate to (foreign key, one-to-one, many-to-many),
-# and whose migrations its migrations may depend on. A relation ties an app to the other app as
-# a whole; `profiles` holds none into any other app and depends on no other app's migration.
+# and whose migrations its migrations may depend on: only apps whose models it may read. Rows that
+# name a source (events, identities, consent records) keep a plain source id; `profiles` holds no
+# relation into any other app and depends on no other app's migration.
 SCHEMA_MAY_REFER_TO: dict[str, frozenset[str]] = {
     "cdp_site": frozenset(),
     "profiles": frozenset(),
-    "segments": frozenset({"cdp_site", "profiles", "compliance"}),
+    "segments": frozenset({"cdp_site", "profiles"}),
     "integrations": frozenset({"cdp_site", "profiles", "segments"}),
-    "compliance": frozenset({"cdp_site", "profiles", "integrations", "segments"}),
+    "compliance": frozenset({"cdp_site", "profiles"}),
 }
 
 

@@ -10,7 +10,6 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('integrations', '0001_initial'),
         ('profiles', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -53,7 +52,7 @@ class Migration(migrations.Migration):
                 ('evidence', models.JSONField(blank=True, default=dict)),
                 ('profile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consent_records', to='profiles.profile')),
                 ('purpose', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='records', to='compliance.consentpurpose')),
-                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.source')),
+                ('source_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
             ],
             options={
                 'ordering': ['-recorded_at'],

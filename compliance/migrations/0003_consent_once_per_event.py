@@ -8,7 +8,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('compliance', '0002_seed_consent_purposes'),
-        ('integrations', '0002_quarantined_message'),
         ('profiles', '0004_event_lean_foreign_keys'),
     ]
 

@@ -12,24 +12,13 @@ and the old constraint there can only fire for an identity of a deleted source, 
 
 from django.db import migrations
 
-COLUMN = "source_id"
+from cdp_site.db import foreign_keys_drop
 
 
 def drop_source_foreign_keys(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
     for model_name in ("Identity", "Event"):
         table = apps.get_model("profiles", model_name)._meta.db_table
-        with connection.cursor() as cursor:
-            # Read from pg_constraint: every foreign key on the table with its columns.
-            constraints = connection.introspection.get_constraints(cursor, table)
-        for name, info in constraints.items():
-            if info["foreign_key"] and info["columns"] == [COLUMN]:
-                schema_editor.execute(
-                    f"ALTER TABLE {schema_editor.quote_name(table)} "
-                    f"DROP CONSTRAINT {schema_editor.quote_name(name)}"
-                )
+        foreign_keys_drop(schema_editor, table=table, column="source_id")
 
 
 class Migration(migrations.Migration):
