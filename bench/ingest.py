@@ -38,8 +38,9 @@ import time
 import uuid
 from pathlib import Path
 
+from harness import cpu_by_pid, database_pids, manage, percentile, wait_for_server
+
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cdp_bench_ingest"
 
@@ -87,31 +88,6 @@ def _server_env(url: str, var_dir: str, broker: str) -> dict:
         "LOG_LEVEL": "WARNING",
         "CONN_MAX_AGE": "600",
     }
-
-
-def _manage(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
-
-
-def _wait_for_server(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("OPTIONS", "/v1/batch")
-            if conn.getresponse().status == 204:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start")
 
 
 def _batch_template(batch_size: int, run: str) -> tuple[bytes, bytes]:
@@ -218,42 +194,9 @@ def _load(port, write_key, batches, concurrency, batch_size, run, warmup, queue)
     )
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by these processes (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
 def _server_pids(master: int) -> list[int]:
     children = Path(f"/proc/{master}/task/{master}/children")
     return [master, *(int(pid) for pid in children.read_text().split())]
-
-
-def _database_pids(url: str) -> list[int]:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _stored_count(url: str, source_id: int) -> int:
@@ -292,9 +235,9 @@ def main() -> None:
     Path(var_dir, "staticfiles").mkdir()
     broker = args.broker or _broker_default()
     env = _server_env(url, var_dir, broker)
-    _manage(env, "migrate", "--no-input")
+    manage(env, "migrate", "--no-input")
     run = uuid.uuid4().hex[:8]
-    output = _manage(env, "create_source", "--name", f"Ingest benchmark {run}")
+    output = manage(env, "create_source", "--name", f"Ingest benchmark {run}")
     write_key = output.strip().splitlines()[-1]
     source_id = int(output.split("(id ", 1)[1].split(")", 1)[0])
 
@@ -320,7 +263,7 @@ def main() -> None:
         start_new_session=True,
     )
     try:
-        _wait_for_server(args.port)
+        wait_for_server(args.port)
         load_before = os.getloadavg()
         queue: multiprocessing.Queue = multiprocessing.Queue()
         loader = multiprocessing.Process(
@@ -338,11 +281,12 @@ def main() -> None:
         )
         loader.start()
         queue.get()  # warmed up: the timed phase starts now
-        cpu_pids = _server_pids(server.pid), _database_pids(url)
-        cpu_before = [_cpu_seconds(pids) for pids in cpu_pids]
+        cpu_pids = _server_pids(server.pid), database_pids(url)
+        cpu_before = [sum(cpu_by_pid(pids).values()) for pids in cpu_pids]
         result = queue.get()
         cpu_server, cpu_database = (
-            _cpu_seconds(pids) - before for pids, before in zip(cpu_pids, cpu_before, strict=True)
+            sum(cpu_by_pid(pids).values()) - before
+            for pids, before in zip(cpu_pids, cpu_before, strict=True)
         )
         loader.join()
         load_after = os.getloadavg()
@@ -375,9 +319,9 @@ def main() -> None:
         "cpu_app_s_per_10k": f"{cpu_server / result['accepted'] * 10_000:.2f}",
         "cpu_db_s_per_10k": f"{cpu_database / result['accepted'] * 10_000:.2f}",
         "cpu_load_s_per_10k": f"{result['cpu'] / result['accepted'] * 10_000:.2f}",
-        "latency_p50_ms": f"{_percentile(latencies, 0.50) * 1000:.1f}",
-        "latency_p95_ms": f"{_percentile(latencies, 0.95) * 1000:.1f}",
-        "latency_p99_ms": f"{_percentile(latencies, 0.99) * 1000:.1f}",
+        "latency_p50_ms": f"{percentile(latencies, 0.50) * 1000:.1f}",
+        "latency_p95_ms": f"{percentile(latencies, 0.95) * 1000:.1f}",
+        "latency_p99_ms": f"{percentile(latencies, 0.99) * 1000:.1f}",
         "events_per_s": f"{rate:.0f}",
     }
     if result["failures"]:

@@ -47,9 +47,10 @@ import time
 import uuid
 from pathlib import Path
 
+from harness import cpu_by_pid, database_pids, manage, percentile, wait_for_server
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
-PYTHON = str(BIN / "python")
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cdp_bench_pipeline"
 BROKER = "redis://127.0.0.1:6379/12"
 PORT = 8766
@@ -87,17 +88,6 @@ def _env(url: str, var_dir: str) -> dict:
         "CONN_MAX_AGE": "600",
         "DJANGO_SUPERUSER_PASSWORD": "bench-password-not-secret",
     }
-
-
-def _manage(env: dict, *args: str) -> str:
-    return subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def _start(env: dict, *command: str) -> subprocess.Popen:
@@ -145,19 +135,6 @@ class Api:
                 if attempt:
                     raise
         raise AssertionError("unreachable")
-
-
-def _wait_for_server(timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("OPTIONS", "/v1/batch")
-            if conn.getresponse().status == 204:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start")
 
 
 def _created(status: int, body: object) -> dict:
@@ -311,18 +288,6 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def _cpu(pids: list[int]) -> dict[int, float]:
-    ticks = os.sysconf("SC_CLK_TCK")
-    seconds = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
-    return seconds
-
-
 class CpuMeter:
     """CPU seconds used by each part between `start` and `stop` (processes that came and went
     meanwhile are counted from their start)."""
@@ -332,26 +297,14 @@ class CpuMeter:
         self.before: dict[str, dict[int, float]] = {}
 
     def start(self) -> None:
-        self.before = {name: _cpu(pids()) for name, pids in self.parts.items()}
+        self.before = {name: cpu_by_pid(pids()) for name, pids in self.parts.items()}
 
     def stop(self) -> dict[str, float]:
         used = {}
         for name, pids in self.parts.items():
-            after = _cpu(pids())
+            after = cpu_by_pid(pids())
             used[name] = sum(after[pid] - self.before[name].get(pid, 0.0) for pid in after)
         return used
-
-
-def _database_pids(url: str) -> list[int]:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 def _slope(points: list[tuple[float, int]]) -> float:
@@ -476,13 +429,6 @@ def _probe(write_key: str, token: str, run: str, segment_id: int, results: list)
     results.append({"api": on_profile, "segment": in_segment})
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
 def _freshness(url, write_key, token, run, segment_id, seconds: float) -> dict:
     process, out = _load_start(write_key, 2000, seconds, f"{run}-steady")
     results: list[dict] = []
@@ -503,10 +449,10 @@ def _freshness(url, write_key, token, run, segment_id, seconds: float) -> dict:
     return {
         "probes": len(results),
         "missed": sum(1 for r in results if r.get("api") is None or r.get("segment") is None),
-        "api_p50": _percentile(api, 0.5),
-        "api_p95": _percentile(api, 0.95),
-        "segment_p50": _percentile(segment, 0.5),
-        "segment_p95": _percentile(segment, 0.95),
+        "api_p50": percentile(api, 0.5),
+        "api_p95": percentile(api, 0.95),
+        "segment_p50": percentile(segment, 0.5),
+        "segment_p95": percentile(segment, 0.95),
         "load_failed": load["failed"],
         "load_achieved": load["accepted"] / load["elapsed"],
     }
@@ -544,10 +490,10 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="cdp-bench-pipeline-")
     Path(var_dir, "staticfiles").mkdir()
     env = _env(url, var_dir)
-    _manage(env, "migrate", "--no-input")
-    _manage(env, "createsuperuser", "--no-input", "--username", "bench", "--email", "b@x.io")
-    token = _manage(env, "drf_create_token", "bench").split()[2]
-    source = _manage(env, "create_source", "--name", f"Pipeline {run}")
+    manage(env, "migrate", "--no-input")
+    manage(env, "createsuperuser", "--no-input", "--username", "bench", "--email", "b@x.io")
+    token = manage(env, "drf_create_token", "bench").split()[2]
+    source = manage(env, "create_source", "--name", f"Pipeline {run}")
     write_key = source.strip().splitlines()[-1]
 
     celery = str(BIN / "celery")
@@ -572,14 +518,14 @@ def main() -> None:
     processes = [web, resolution, segments, beat]
     lines: dict[str, object] = {"cpu_count": os.cpu_count()}
     try:
-        _wait_for_server()
+        wait_for_server(PORT)
         api = Api(token)
         segment_id = _segments_create(api, run)
         meter = CpuMeter(
             {
                 "web": lambda: _tree(web.pid),
                 "workers": lambda: _tree(resolution.pid) + _tree(segments.pid),
-                "db": lambda: _database_pids(url),
+                "db": lambda: database_pids(url),
             }
         )
         lines["load_before_1m"] = f"{os.getloadavg()[0]:.2f}"

@@ -274,7 +274,6 @@ def _web_session(
             message["anonymousId"] = _placeholder_id(message["messageId"])
         person.messages.append((WEB, message))
     for _ in range(rng.randint(0, 3)):
-        sku, name, category, price = rng.choice(PRODUCTS)
         person.messages.append(
             (
                 WEB,
@@ -285,30 +284,22 @@ def _web_session(
                     anonymousId=anonymous_id,
                     userId=user,
                     event="Product Viewed",
-                    properties={
-                        "product_id": sku,
-                        "name": name,
-                        "category": category,
-                        "price": price,
-                    },
+                    properties=_product(rng),
                 ),
             )
         )
 
 
+def _product(rng: random.Random) -> dict:
+    """A product from the catalogue, as the shop's events describe it."""
+    sku, name, category, price = rng.choice(PRODUCTS)
+    return {"product_id": sku, "name": name, "category": category, "price": price}
+
+
 def _order(rng: random.Random, clock: _Clock, person: Person, anonymous_id: str) -> None:
     lines = []
     for _ in range(rng.randint(1, 3)):
-        sku, name, category, price = rng.choice(PRODUCTS)
-        lines.append(
-            {
-                "product_id": sku,
-                "name": name,
-                "category": category,
-                "price": price,
-                "quantity": rng.randint(1, 2),
-            }
-        )
+        lines.append({**_product(rng), "quantity": rng.randint(1, 2)})
     revenue = round(sum(line["price"] * line["quantity"] for line in lines), 2)
     person.messages.append(
         (

@@ -15,7 +15,7 @@ from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from cdp_site.audit import AuditAction, audit_record
-from cdp_site.params import MAX_ID, id_in_range, storable_text
+from cdp_site.params import id_in_range, storable_text
 from profiles.models import Event
 
 from .models import QuarantinedMessage, Source
@@ -112,7 +112,7 @@ def source_quarantine_entry_get(source: Source, entry_id: int) -> QuarantinedMes
 def source_event_get(source: Source, event_id: int) -> Event:
     event = (
         Event.objects.filter(source_id=source.pk, pk=event_id).first()
-        if 0 < event_id <= MAX_ID
+        if id_in_range(event_id)
         else None
     )
     if event is None:

@@ -1,6 +1,6 @@
 """The one segment compiler: a definition becomes one SQL query over profiles, through the ORM.
 
-Every consumer (the builder's live count, saved membership, the API, exports, audience syncs)
+Every consumer (the builder's live count, saved membership, the API, exports)
 goes through `segment_queryset`; `explain` evaluates each condition of a definition for a single
 profile. The SQL runs unchanged on PostgreSQL and SQLite.
 
@@ -37,16 +37,11 @@ from compliance.selectors import consent_granted_profile_ids
 from profiles.models import Event, Identity, Profile
 
 from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
+from .selectors import segment_definition_lookup
 
 SegmentLookup = Callable[[int], dict | None]
 # The start of a text that is a date: year, month 01-12, day 01-31.
 DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-
-
-def _saved_definition(segment_id: int) -> dict | None:
-    from .models import Segment
-
-    return Segment.objects.filter(pk=segment_id).values_list("definition", flat=True).first()
 
 
 @dataclass
@@ -433,7 +428,7 @@ def definition_q(
     """The filter on Profile that a (validated) definition stands for."""
     ctx = _Context(
         now=now or timezone.now(),
-        lookup=segment_lookup or _saved_definition,
+        lookup=segment_lookup or segment_definition_lookup,
         profile_ids=None if profile_ids is None else list(profile_ids),
         trail=(self_id,) if self_id is not None else (),
     )
@@ -488,7 +483,7 @@ def explain(
 
     ctx = _Context(
         now=now or timezone.now(),
-        lookup=segment_lookup or _saved_definition,
+        lookup=segment_lookup or segment_definition_lookup,
         profile_ids=[profile_id],
     )
     base = Profile.objects.filter(pk=profile_id, merged_into__isnull=True)

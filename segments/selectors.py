@@ -132,6 +132,7 @@ def segment_members(segment: Segment) -> QuerySet[SegmentMembership]:
 
 
 def segment_definition_lookup(segment_id: int) -> dict | None:
+    """The saved definition of a segment (None if there is none): how references resolve."""
     return Segment.objects.filter(pk=segment_id).values_list("definition", flat=True).first()
 
 
@@ -169,24 +170,21 @@ def segment_snapshots(segment: Segment, *, limit: int = 365) -> list[SegmentSnap
 def segment_flow_per_day(segment: Segment, *, days: int = 90, now: dt.datetime) -> dict:
     """Entered and exited counts per calendar day over the last `days` days."""
     since = now - dt.timedelta(days=days)
-    entered = (
-        SegmentMembership.objects.filter(segment=segment, entered_at__gte=since)
-        .annotate(day=TruncDate("entered_at"))
-        .values("day")
-        .annotate(n=Count("id"))
-        .order_by("day")
-    )
-    exited = (
-        SegmentMembership.objects.filter(segment=segment, exited_at__gte=since)
-        .annotate(day=TruncDate("exited_at"))
-        .values("day")
-        .annotate(n=Count("id"))
-        .order_by("day")
-    )
     return {
-        "entered": {row["day"]: row["n"] for row in entered},
-        "exited": {row["day"]: row["n"] for row in exited},
+        moment: _count_per_day(segment, f"{moment}_at", since) for moment in ("entered", "exited")
     }
+
+
+def _count_per_day(segment: Segment, field: str, since: dt.datetime) -> dict:
+    """{calendar day: memberships whose `field` time falls on it}, from `since`."""
+    rows = (
+        SegmentMembership.objects.filter(segment=segment, **{f"{field}__gte": since})
+        .annotate(day=TruncDate(field))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
+    return {row["day"]: row["n"] for row in rows}
 
 
 def segment_overlaps(segment: Segment, others: QuerySet[Segment]) -> list[dict]:

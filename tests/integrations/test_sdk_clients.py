@@ -12,6 +12,7 @@ from integrations.selectors import write_key_cache_clear
 from integrations.tracking import views as tracking_views
 from profiles.models import Event
 from tests.factories import SourceFactory
+from tests.integrations.sdk_calls import assert_every_call_stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,24 +39,9 @@ def _send_every_call(client, prefix: str) -> None:
 
 
 def _assert_stored(source, prefix: str) -> None:
-    events = {e.type: e for e in Event.objects.filter(source_id=source.pk)}
-    assert set(events) == {"identify", "track", "page", "screen", "group", "alias"}
-    assert {e.message_id for e in events.values()} == {
-        f"{prefix}-{kind}" for kind in ("identify", "track", "page", "screen", "group", "alias")
-    }
-    assert events["identify"].traits == {"email": "ann@example.com"}
-    assert events["track"].event == "Order Completed"
-    assert events["track"].properties == {"revenue": 39.95}
-    assert events["page"].name == "Install"
-    assert events["page"].properties["path"] == "/install"
-    assert events["screen"].name == "Cart"
-    assert events["group"].group_id == "acme"
-    assert events["alias"].previous_id == "anon-9"
+    events = assert_every_call_stored(source, prefix, library="analytics-python")
     for event in events.values():
-        assert event.user_id == "user-1"
-        assert event.context["library"]["name"] == "analytics-python"
         assert event.original_timestamp is not None
-        assert event.sent_at is not None
         assert event.received_at >= event.timestamp - (event.sent_at - event.original_timestamp)
 
 
