@@ -232,7 +232,9 @@ CELERY_TASK_DEFAULT_QUEUE = WorkQueue.DEFAULT.value
 CDP_BROKER_RETRY_SECONDS = env.float("CDP_BROKER_RETRY_SECONDS", default=5.0)
 # Queued by every worker each time it (re)connects to the broker: whatever was accepted while
 # the broker was down is caught up without waiting for beat's schedule (or without beat at all).
-CDP_TASKS_ON_BROKER_CONNECT = ("profiles.resolve_events",)
+CDP_TASKS_ON_BROKER_CONNECT = ("profiles.resolve_events", "segments.refresh_pending")
+# A full segment refresh stops after this long and says so on the segment's page.
+CDP_SEGMENT_REFRESH_BUDGET_SECONDS = env.float("CDP_SEGMENT_REFRESH_BUDGET_SECONDS", default=600.0)
 # A broker that is down must not hold a person's request for long: publishing gives up after
 # about a second (the scheduled runs catch up), and connecting after two.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
@@ -258,6 +260,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each entry expires by its next run: while no worker runs, they do not pile up.
     "profiles-resolve-sweep": {
         "task": "profiles.resolve_events",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    # Real-time refresh requests a lost task left (the task is queued after each resolution).
+    "segments-refresh-pending-sweep": {
+        "task": "segments.refresh_pending",
         "schedule": 60.0,
         "options": {"expires": 60},
     },

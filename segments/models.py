@@ -116,3 +116,22 @@ class CatalogueField(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.event}:{self.key}"
+
+
+class RefreshRequest(models.Model):
+    """A profile whose memberships may have changed, waiting for the real-time refresh.
+
+    Written when events are resolved (one row per profile and event name of the batch) and after
+    a merge or its undo (`ANY_EVENT`: every segment may change); read and deleted by
+    `segments_refresh_pending`. However many batches are resolved while a refresh runs, the next
+    one serves them all at once, so real-time refreshes never queue up behind resolution.
+    """
+
+    ANY_EVENT = "*"
+
+    profile_id = models.BigIntegerField()
+    # The event name that brought the change ("" for events without one, such as identify).
+    event = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"profile {self.profile_id} ({self.event or 'no event name'})"

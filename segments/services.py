@@ -20,9 +20,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from cdp_site import db
 from cdp_site.audit import AuditAction, audit_record
 from cdp_site.celery import task_publish
-from cdp_site.db import heavy_query_transaction
 from cdp_site.errors import InUseError, InvalidInputError, NotOwnerError
 from cdp_site.params import storable_text
 from profiles.models import Event
@@ -34,7 +34,7 @@ from .definition import (
     empty_definition,
     segment_references,
 )
-from .models import Segment, SegmentMembership, SegmentSnapshot
+from .models import RefreshRequest, Segment, SegmentMembership, SegmentSnapshot
 from .selectors import (
     definition_rules_for,
     member_traits_shown,
@@ -220,7 +220,7 @@ def segment_refresh(
     now = now or timezone.now()
     ids = None if profile_ids is None else sorted(set(profile_ids))
     try:
-        with heavy_query_transaction():
+        with db.heavy_query_transaction():
             segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
             if segment is None:
                 return None
@@ -292,6 +292,22 @@ def segment_mark_failed(*, segment_id: int, error: str) -> None:
     )
 
 
+def segment_mark_over_budget(*, segment_id: int, budget_seconds: float) -> None:
+    """A refresh stopped at its time budget: logged for the operators, said on the segment."""
+    logger.warning(
+        "segment refresh ran over its budget",
+        extra={"segment_id": segment_id, "budget_seconds": budget_seconds},
+    )
+    segment_mark_failed(
+        segment_id=segment_id,
+        error=(
+            f"Computing this segment took longer than its budget of {budget_seconds:g} seconds"
+            " and was stopped. Narrow its conditions (a shorter window, fewer text searches), or"
+            " ask an administrator to raise CDP_SEGMENT_REFRESH_BUDGET_SECONDS."
+        ),
+    )
+
+
 def definition_dependencies(
     definition: dict, lookup=segment_definition_lookup
 ) -> tuple[set[str], bool]:
@@ -341,19 +357,13 @@ def definition_dependencies(
 
 
 def segments_refresh_for_profiles(
-    *, profile_ids: list[int], event_ids: list[int] | None = None
+    *, profile_ids: list[int], event_names: set[str] | None = None
 ) -> list[RefreshResult]:
-    """Re-evaluate, for just these profiles, every saved segment their change could affect.
-
-    Without `event_ids` (merges and undone merges), every segment is affected.
-    """
+    """Re-evaluate, for just these profiles, every saved segment their change could affect:
+    with `event_names`, those that test a profile-level fact or one of these events; without
+    (merges and undone merges), every segment."""
     if not profile_ids:
         return []
-    event_names = (
-        None
-        if event_ids is None
-        else set(Event.objects.filter(pk__in=event_ids).values_list("event", flat=True).distinct())
-    )
     results = []
     for segment_id, definition in Segment.objects.values_list("pk", "definition"):
         if event_names is not None:
@@ -364,6 +374,51 @@ def segments_refresh_for_profiles(
         if result:
             results.append(result)
     return results
+
+
+# At most this many waiting requests are served by one real-time refresh; more queue the next.
+REFRESH_PENDING_LIMIT = 20_000
+
+
+def refresh_requests_for_events(*, event_ids: Iterable[int]) -> int:
+    """Record, for the profiles these resolved events reached, that their memberships may have
+    changed (one request per profile and event name). Returns how many were recorded."""
+    pairs = sorted(
+        Event.objects.filter(pk__in=list(event_ids), profile_id__isnull=False)
+        .values_list("profile_id", "event")
+        .distinct()
+    )
+    return db.rows_insert(RefreshRequest, ("profile_id", "event"), pairs)
+
+
+def refresh_requests_for_profiles(*, profile_ids: Iterable[int]) -> int:
+    """Record that any segment may have changed for these profiles (a merge, an undone merge)."""
+    rows = [(profile_id, RefreshRequest.ANY_EVENT) for profile_id in sorted(set(profile_ids))]
+    return db.rows_insert(RefreshRequest, ("profile_id", "event"), rows)
+
+
+def segments_refresh_pending(*, limit: int = REFRESH_PENDING_LIMIT) -> tuple[int, bool]:
+    """Serve the waiting real-time refresh requests, oldest first, up to `limit` of them, in one
+    refresh of the segments they may affect. Returns (requests served, whether more wait).
+
+    A request is deleted only after its refresh, by id: one recorded meanwhile (even for the
+    same profile) waits for the next run, and a run that dies leaves its requests for the next.
+    """
+    claimed = list(
+        RefreshRequest.objects.order_by("pk").values_list("pk", "profile_id", "event")[:limit]
+    )
+    if not claimed:
+        return 0, False
+    profile_ids = sorted({profile_id for _, profile_id, _ in claimed})
+    names = {event for _, _, event in claimed}
+    segments_refresh_for_profiles(
+        profile_ids=profile_ids,
+        event_names=None if RefreshRequest.ANY_EVENT in names else names,
+    )
+    served = [pk for pk, _, _ in claimed]
+    for chunk in db.chunks(served, 5000):
+        RefreshRequest.objects.filter(pk__in=chunk).delete()
+    return len(claimed), len(claimed) == limit
 
 
 def segment_refresh_or_mark_failed(

@@ -1,25 +1,41 @@
 """Thin Celery entry points of the segments app."""
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 
-@shared_task(name="segments.refresh_membership")
+@shared_task(
+    name="segments.refresh_membership",
+    soft_time_limit=settings.CDP_SEGMENT_REFRESH_BUDGET_SECONDS,
+    time_limit=settings.CDP_SEGMENT_REFRESH_BUDGET_SECONDS + 60,
+)
 def segment_refresh_task(segment_id: int) -> int | None:
-    """Full refresh of one segment. Idempotent: a second run changes nothing."""
-    from .services import segment_refresh_or_mark_failed
+    """Full refresh of one segment, within its time budget. Idempotent: a second run changes
+    nothing. Over budget, the refresh stops and the segment says so on its page."""
+    from .services import segment_mark_over_budget, segment_refresh_or_mark_failed
 
-    result = segment_refresh_or_mark_failed(segment_id=segment_id)
+    try:
+        result = segment_refresh_or_mark_failed(segment_id=segment_id)
+    except SoftTimeLimitExceeded:
+        segment_mark_over_budget(
+            segment_id=segment_id, budget_seconds=settings.CDP_SEGMENT_REFRESH_BUDGET_SECONDS
+        )
+        return None
     return result.size if result else None
 
 
-@shared_task(name="segments.refresh_for_profiles")
-def segments_refresh_for_profiles_task(
-    profile_ids: list[int], event_ids: list[int] | None = None
-) -> int:
-    """Real-time update: re-evaluate affected segments for just these profiles."""
-    from .services import segments_refresh_for_profiles
+@shared_task(name="segments.refresh_pending")
+def segments_refresh_pending_task() -> int:
+    """Real-time update: serve every waiting refresh request (see `segments.receivers`)."""
+    from .receivers import REFRESH_GATE, refresh_pending_request
+    from .services import segments_refresh_pending
 
-    return len(segments_refresh_for_profiles(profile_ids=profile_ids, event_ids=event_ids))
+    REFRESH_GATE.started()
+    served, more = segments_refresh_pending()
+    if more:
+        refresh_pending_request()
+    return served
 
 
 @shared_task(name="segments.refresh_all")

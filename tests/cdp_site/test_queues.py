@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_QUEUES = {
     "profiles.resolve_events": "resolution",
     "segments.refresh_membership": "segments",
-    "segments.refresh_for_profiles": "segments",
+    "segments.refresh_pending": "segments",
     "segments.refresh_all": "segments",
     "segments.refresh_catalogue": "segments",
     "cdp_site.worker_ping": "default",

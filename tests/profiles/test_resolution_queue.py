@@ -9,9 +9,8 @@ from unittest import mock
 import pytest
 import redis
 
-from cdp_site import celery_app
+from cdp_site import celery_app, task_gate
 from cdp_site.celery import broker_health
-from profiles import resolution_queue
 from profiles.resolution_queue import FLAG_KEY, resolution_request, resolution_started
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -27,11 +26,11 @@ def broker(monkeypatch):
         monkeypatch.setenv("CELERY_BROKER_URL", url)
         celery_app.conf.broker_url = url
         celery_app.conf.task_always_eager = False
-        resolution_queue._flag_store.cache_clear()
+        task_gate.flag_store.cache_clear()
 
     yield configure
     celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-    resolution_queue._flag_store.cache_clear()
+    task_gate.flag_store.cache_clear()
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from django.utils import timezone
 from integrations.models import Source
 from profiles.models import Event, Profile
 from profiles.signals import events_resolved, profile_merge_undone, profiles_merged
-from segments.models import Segment, SegmentMembership, SegmentSnapshot
+from segments.models import RefreshRequest, Segment, SegmentMembership, SegmentSnapshot
 from segments.services import segment_refresh
 from segments.tasks import segment_refresh_task
+from tests.factories import EventFactory
 
 DE = {
     "match": "all",
@@ -158,12 +159,71 @@ def test_merge_and_undo_update_membership(marketer):
 def test_events_resolved_queues_one_task_on_commit(marketer, django_capture_on_commit_callbacks):
     Segment.objects.create(name="Germany", definition=DE, owner=marketer)
     profile = Profile.objects.create(traits={"country": "DE"})
+    events = EventFactory.create_batch(2, type="identify", event="", profile=profile)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        events_resolved.send(sender=None, profile_ids=[profile.pk, profile.pk], event_ids=[])
+        events_resolved.send(
+            sender=None, profile_ids=[profile.pk, profile.pk], event_ids=[e.pk for e in events]
+        )
     assert len(callbacks) == 1
+    # One request for the profile and the events' name, waiting for the refresh.
+    assert list(RefreshRequest.objects.values_list("profile_id", "event")) == [(profile.pk, "")]
     assert SegmentMembership.objects.count() == 0
     callbacks[0]()
     assert SegmentMembership.objects.filter(profile=profile, exited_at__isnull=True).count() == 1
+    assert not RefreshRequest.objects.exists()
+
+
+def test_batches_resolved_while_a_refresh_waits_are_served_by_it(
+    marketer, django_capture_on_commit_callbacks
+):
+    from segments.services import segments_refresh_pending
+
+    segment = Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+    profiles = [Profile.objects.create(traits={"country": "DE"}) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=False):
+        for profile in profiles:
+            event = EventFactory(type="identify", event="", profile=profile)
+            events_resolved.send(sender=None, profile_ids=[profile.pk], event_ids=[event.pk])
+    assert RefreshRequest.objects.count() == 3
+    assert segments_refresh_pending(limit=2) == (2, True)
+    assert segments_refresh_pending(limit=2) == (1, False)
+    assert segments_refresh_pending() == (0, False)
+    assert _open(segment) == {p.pk for p in profiles}
+
+
+def test_a_refresh_request_recorded_during_a_refresh_waits_for_the_next(marketer, monkeypatch):
+    from segments import services
+
+    Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+    first = Profile.objects.create(traits={"country": "DE"})
+    services.refresh_requests_for_profiles(profile_ids=[first.pk])
+    later = Profile.objects.create(traits={"country": "DE"})
+    real = services.segments_refresh_for_profiles
+
+    def refresh_while_another_arrives(**kwargs):
+        services.refresh_requests_for_profiles(profile_ids=[later.pk])
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "segments_refresh_for_profiles", refresh_while_another_arrives)
+    assert services.segments_refresh_pending() == (1, False)
+    assert list(RefreshRequest.objects.values_list("profile_id", flat=True)) == [later.pk]
+
+
+def test_a_refresh_over_its_budget_stops_and_says_so(marketer, monkeypatch, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from segments import services
+
+    segment = Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+
+    def too_long(**_kwargs):
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(services, "segment_refresh_or_mark_failed", too_long)
+    assert segment_refresh_task.run(segment.pk) is None
+    segment.refresh_from_db()
+    assert segment.status == Segment.Status.FAILED
+    assert "longer than its budget of 600 seconds" in segment.last_error
 
 
 def test_expiring_window_is_caught_by_scheduled_refresh(marketer):
@@ -250,3 +310,15 @@ def test_merges_of_one_batch_queue_one_task(marketer, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         profiles_merged.send(sender=None, merges=pairs)
     assert len(callbacks) == 1
+
+
+def test_the_real_time_refresh_task_run_twice(marketer):
+    from segments.services import refresh_requests_for_profiles
+    from segments.tasks import segments_refresh_pending_task
+
+    segment = Segment.objects.create(name="Germany", definition=DE, owner=marketer)
+    profile = Profile.objects.create(traits={"country": "DE"})
+    refresh_requests_for_profiles(profile_ids=[profile.pk])
+    assert segments_refresh_pending_task.run() == 1
+    assert segments_refresh_pending_task.run() == 0
+    assert _open(segment) == {profile.pk}

@@ -75,7 +75,7 @@ def test_a_segment_that_cannot_be_computed_is_marked_failed_and_others_still_ref
         definition=_trait("after", "9999-12-31", trait="signup"),
     )
     good = Segment.objects.create(name="ZZZ good", owner=marketer, definition=DE)
-    segments_refresh_for_profiles(profile_ids=[profile.pk], event_ids=None)
+    segments_refresh_for_profiles(profile_ids=[profile.pk], event_names=None)
     assert SegmentMembership.objects.filter(segment=good, profile=profile).exists()
     bad.refresh_from_db()
     assert bad.status == Segment.Status.FAILED
@@ -208,7 +208,7 @@ def test_a_new_profile_joins_segments_it_meets_without_their_events(marketer, de
     viewed = EventFactory(type="track", event="Product Viewed", user_id="u-1")
     profile = Profile.objects.create()
     Event.objects.filter(pk=viewed.pk).update(profile=profile)
-    segments_refresh_for_profiles(profile_ids=[profile.pk], event_ids=[viewed.pk])
+    segments_refresh_for_profiles(profile_ids=[profile.pk], event_names={viewed.event})
     assert SegmentMembership.objects.filter(segment=segment, profile=profile).exists()
 
 
