@@ -382,9 +382,23 @@ REFRESH_PENDING_LIMIT = 20_000
 
 def refresh_requests_for_events(*, event_ids: Iterable[int]) -> int:
     """Record, for the profiles these resolved events reached, that their memberships may have
-    changed (one request per profile and event name). Returns how many were recorded."""
+    changed (one request per profile and event name). Returns how many were recorded.
+
+    This runs in every resolution batch: on PostgreSQL it is one INSERT ... SELECT, so the pairs
+    never travel to Python and back."""
+    ids = sorted({int(pk) for pk in event_ids})
+    if not ids:
+        return 0
+    if db.on_postgresql():
+        quote = connection.ops.quote_name
+        return db.execute(
+            f"INSERT INTO {quote(RefreshRequest._meta.db_table)} (profile_id, event) "  # noqa: S608 - models' tables
+            f"SELECT DISTINCT profile_id, event FROM {quote(Event._meta.db_table)} "
+            "WHERE id = ANY(%s::bigint[]) AND profile_id IS NOT NULL",
+            [db.bigint_array(ids)],
+        )
     pairs = sorted(
-        Event.objects.filter(pk__in=list(event_ids), profile_id__isnull=False)
+        Event.objects.filter(pk__in=ids, profile_id__isnull=False)
         .values_list("profile_id", "event")
         .distinct()
     )
