@@ -274,6 +274,7 @@ def _web_session(
             message["anonymousId"] = _placeholder_id(message["messageId"])
         person.messages.append((WEB, message))
     for _ in range(rng.randint(0, 3)):
+        product = _product(rng)  # drawn before the clock ticks: the seed keeps its data
         person.messages.append(
             (
                 WEB,
@@ -284,7 +285,7 @@ def _web_session(
                     anonymousId=anonymous_id,
                     userId=user,
                     event="Product Viewed",
-                    properties=_product(rng),
+                    properties=product,
                 ),
             )
         )
