@@ -239,9 +239,13 @@ def _unresolved(source) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_resolution_does_not_wait_behind_segment_refreshes(redis_server, start_worker):
+def test_resolution_does_not_wait_behind_segment_refreshes(
+    redis_server, start_worker, monkeypatch
+):
     source = SourceFactory()
     EventFactory.create_batch(3, source=source, type="identify", user_id="u-1")
+    # Celery reads CELERY_BROKER_URL from the environment before the broker it is given.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     sender = Celery("queue-test", broker=redis_server.url, set_as_current=False)
     sender.conf.task_queues = TASK_QUEUES
     sender.conf.task_routes = TASK_ROUTES
