@@ -25,6 +25,23 @@ def manage(env: dict, *args: str) -> str:
     ).stdout
 
 
+def server_env(url: str, var_dir: str, broker: str) -> dict:
+    """The environment of the app's processes under a benchmark: production settings on `url`
+    and `broker`, quiet logs, files under `var_dir`."""
+    return {
+        **os.environ,
+        "CELERY_BROKER_URL": broker,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "cdp_site.settings",
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CDP_VAR_DIR": var_dir,
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+    }
+
+
 def wait_for_server(port: int, timeout: float = 60.0) -> None:
     """Until the tracking API answers on `port` (its CORS preflight), or exit."""
     deadline = time.monotonic() + timeout

@@ -38,7 +38,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness import cpu_by_pid, database_pids, manage, percentile, wait_for_server
+from harness import cpu_by_pid, database_pids, manage, percentile, server_env, wait_for_server
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
@@ -73,21 +73,6 @@ def _broker_queue_drop(broker: str) -> None:
         import redis
 
         redis.Redis.from_url(broker).delete("celery")
-
-
-def _server_env(url: str, var_dir: str, broker: str) -> dict:
-    return {
-        **os.environ,
-        "CELERY_BROKER_URL": broker,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "cdp_site.settings",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CDP_VAR_DIR": var_dir,
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "600",
-    }
 
 
 def _batch_template(batch_size: int, run: str) -> tuple[bytes, bytes]:
@@ -234,7 +219,7 @@ def main() -> None:
     # WhiteNoise warns at start-up without it; the benchmark serves no static file.
     Path(var_dir, "staticfiles").mkdir()
     broker = args.broker or _broker_default()
-    env = _server_env(url, var_dir, broker)
+    env = server_env(url, var_dir, broker)
     manage(env, "migrate", "--no-input")
     run = uuid.uuid4().hex[:8]
     output = manage(env, "create_source", "--name", f"Ingest benchmark {run}")

@@ -49,7 +49,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness import cpu_by_pid, database_pids, manage, percentile, wait_for_server
+from harness import cpu_by_pid, database_pids, manage, percentile, server_env, wait_for_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -77,19 +77,7 @@ def _database_fresh(url: str) -> None:
 
 
 def _env(url: str, var_dir: str) -> dict:
-    return {
-        **os.environ,
-        "CELERY_BROKER_URL": BROKER,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "cdp_site.settings",
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CDP_VAR_DIR": var_dir,
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "600",
-        "DJANGO_SUPERUSER_PASSWORD": "bench-password-not-secret",
-    }
+    return {**server_env(url, var_dir, BROKER), "DJANGO_SUPERUSER_PASSWORD": "bench-not-secret"}
 
 
 def _start(env: dict, *command: str) -> subprocess.Popen:

@@ -239,9 +239,7 @@ def _unresolved(source) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_resolution_does_not_wait_behind_segment_refreshes(
-    redis_server, start_worker, monkeypatch
-):
+def test_resolution_does_not_wait_behind_segment_refreshes(redis_server, start_worker, monkeypatch):
     source = SourceFactory()
     EventFactory.create_batch(3, source=source, type="identify", user_id="u-1")
     # Celery reads CELERY_BROKER_URL from the environment before the broker it is given.
