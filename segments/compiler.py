@@ -11,9 +11,11 @@ Semantics, mirrored by the reference evaluator in the tests:
   them by calendar day in UTC.
 - A negative operator is `NOT` of its positive, so `not_equals` matches a missing trait too.
 - An event condition counts the profile's events of that name inside the window that pass every
-  property filter; `at_most`/`exactly` include zero. Event counts of 2 or more are computed as a
-  grouped set (`profile_id IN (... GROUP BY ... HAVING COUNT(*) >= n)`), which the database can
-  hash once instead of counting per profile.
+  property filter, with the events stored under the profiles merged into it (an event keeps the
+  profile it was stored under; a merged-away profile's `ProfileLink` names the live one);
+  `at_most`/`exactly` include zero. Event counts of 2 or more are computed as a grouped set
+  (`profile_id IN (... GROUP BY ... HAVING COUNT(*) >= n)`), which the database can hash once
+  instead of counting per profile.
 - Consent: the latest record for the profile and purpose is a grant.
 - A segment condition inlines the referenced segment's definition, so the answer is always
   current and never depends on the order in which saved segments were refreshed.
@@ -30,11 +32,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cdp_site.db import like_escape
 from compliance.selectors import consent_granted_profile_ids
 from profiles.models import Event, Identity, Profile
+from profiles.selectors import profiles_stored_ids
 
 from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
 from .selectors import segment_definition_lookup
@@ -51,6 +55,13 @@ class _Context:
     profile_ids: list[int] | None = None
     trail: tuple[int, ...] = ()
     cache: dict[int, dict | None] = field(default_factory=dict)
+    _stored_ids: list[int] | None = None
+
+    def stored_ids(self) -> list[int]:
+        """The profile ids the events of `profile_ids` are stored under (one look-up)."""
+        if self._stored_ids is None:
+            self._stored_ids = profiles_stored_ids(profile_ids=self.profile_ids or [])
+        return self._stored_ids
 
     def definition_of(self, segment_id: int) -> dict | None:
         if segment_id not in self.cache:
@@ -289,6 +300,12 @@ def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
     `correlated` picks `EXISTS (... WHERE profile_id = outer.id)`, which the planner turns into
     an anti-join when negated; otherwise `id IN (SELECT profile_id ...)`, which it can hash once
     even under an OR (where a correlated EXISTS would be run per profile).
+
+    An event counts for the live profile its stored profile's link names, or for its stored
+    profile when there is no link (never merged away: nearly every event). The correlated form
+    asks the two questions apart, each through an index (the link's by live profile, then the
+    events' by name and profile); the others join the few links to the events (a hash of the
+    link table) and take `COALESCE(link.live_id, profile_id)` as the profile.
     """
     events = Event.objects.filter(event=node["event"]).filter(
         _window_q(node.get("window"), ctx.now)
@@ -297,18 +314,16 @@ def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
         # Inside the subquery the filters are only ANDed, so NULL reads as false: not strict.
         events = events.filter(_value_q("properties", item, ctx.now.date(), strict=False))
     if n == 1 and correlated:
-        return Q(Exists(events.filter(profile_id=OuterRef("pk"))))
+        return Q(Exists(events.filter(profile_id=OuterRef("pk")))) | Q(
+            Exists(events.filter(profile_link__live_id=OuterRef("pk")))
+        )
     if ctx.profile_ids is not None:
-        events = events.filter(profile_id__in=ctx.profile_ids)
+        events = events.filter(profile_id__in=ctx.stored_ids())
     events = events.filter(profile_id__isnull=False).order_by()
+    live = events.values(live_id=Coalesce("profile_link__live_id", "profile_id"))
     if n == 1:
-        return Q(pk__in=events.values("profile_id"))
-    grouped = (
-        events.values("profile_id")
-        .annotate(matching=Count("*"))
-        .filter(matching__gte=n)
-        .values("profile_id")
-    )
+        return Q(pk__in=live)
+    grouped = live.annotate(matching=Count("*")).filter(matching__gte=n).values("live_id")
     return Q(pk__in=grouped)
 
 

@@ -18,6 +18,7 @@ from django.db.models.fields.json import KeyTransform
 
 from cdp_site import db
 
+from ..links import links_merge
 from ..models import Event, Identity, IdentitySplitMember, Profile, ProfileMerge
 from .matching import Batch, IdentityRow, Pair, Working
 
@@ -124,37 +125,26 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
         ],
     )
 
-    # Merges, in the order they happened: the loser's stored events follow it. They are read
-    # in one query for every loser, moved in memory merge by merge (a winner may lose a later
-    # merge of the same batch), and written in one statement.
-    losers = sorted({real[m.loser] for m in batch.merges if not batch.profiles[m.loser].is_new})
-    stored: dict[int, list[int]] = defaultdict(list)
-    for event_id, profile_id in events_of(losers):
-        stored[profile_id].append(event_id)
-    moved_events: dict[int, int] = {}
-    merged_pairs: list[tuple[int, int]] = []
-    merge_rows = []
-    for merge in batch.merges:
-        winner, loser = real[merge.winner], real[merge.loser]
-        brought = stored.pop(loser, [])
-        stored[winner].extend(brought)
-        for event_id in brought:
-            moved_events[event_id] = winner
-        merge_rows.append(
-            (
-                winner,
-                loser,
-                [{"kind": k, "value": v} for k, v in merge.identifiers],
-                merge.event_id,
-                sorted(batch.owner[pair].id for pair in merge.pairs),
-                sorted(brought + merge.batch_event_ids),
-                merge.loser_traits,
-                merge.loser_trait_meta,
-                merge.at,
-            )
+    # Merges, in the order they happened. The loser's stored events stay where they are: its
+    # link (and the links of the profiles merged into it before) now leads to the winner, a few
+    # rows whatever its history. Only this batch's own events of the loser, which go to the
+    # winner in the batch's assignments, are kept on the merge for an undo.
+    merged_pairs = [(real[m.winner], real[m.loser]) for m in batch.merges]
+    merge_rows = [
+        (
+            winner,
+            loser,
+            [{"kind": k, "value": v} for k, v in merge.identifiers],
+            merge.event_id,
+            sorted(batch.owner[pair].id for pair in merge.pairs),
+            sorted(merge.batch_event_ids),
+            merge.loser_traits,
+            merge.loser_trait_meta,
+            merge.at,
         )
-        merged_pairs.append((winner, loser))
-    db.rows_update(Event, ["profile_id"], list(moved_events.items()))
+        for merge, (winner, loser) in zip(batch.merges, merged_pairs, strict=True)
+    ]
+    links_merge(merged_pairs)
     db.rows_insert(ProfileMerge, _MERGE_COLUMNS, merge_rows)
 
     db.rows_update(
@@ -292,19 +282,6 @@ def identities_of(ids: set[int]) -> list[dict]:
                 "id", "kind", "value", "profile_id", "first_seen", "last_seen", "source_id"
             )
         )
-    return found
-
-
-def events_of(profile_ids: list[int]) -> list[tuple[int, int]]:
-    """(event id, profile id) of every stored event of these profiles."""
-    if db.on_postgresql():
-        return db.fetchall(
-            "SELECT id, profile_id FROM profiles_event WHERE profile_id = ANY(%s::bigint[])",
-            [db.bigint_array(profile_ids)],
-        )
-    found: list[tuple[int, int]] = []
-    for chunk in db.chunks(profile_ids, _LOOKUP_CHUNK):
-        found.extend(Event.objects.filter(profile_id__in=chunk).values_list("id", "profile_id"))
     return found
 
 
