@@ -10,7 +10,9 @@ product views under one user id), --events events each. One identify event carry
 identifiers is then stored unresolved, and `events_resolve_pending` is timed: one resolution
 batch of one event, which merges the customer into the visitor. After it, the first page of the
 survivor's customer 360 timeline and the count of its events are timed (both read the two
-histories), then the undo of the merge.
+histories, the customer's through its link), then the consolidation that moves the customer's
+events to the survivor after the batch (`links_consolidate`, chunk by chunk), then the undo of
+the merge.
 
 Prints `name=value` lines, headline (the median merge) last; the load average and the CPU seconds
 of this process and of the database's backends are printed beside the timings, as the machine is
@@ -147,6 +149,7 @@ def _run(url: str, events: int) -> dict[str, float]:
     from django.db import connection
 
     from profiles.identity import events_resolve_pending
+    from profiles.links import links_consolidate
     from profiles.models import Profile, ProfileMerge
     from profiles.selectors import TimelineFilter, profile_event_count, profile_timeline
     from profiles.services import profile_merge_undo
@@ -171,7 +174,9 @@ def _run(url: str, events: int) -> dict[str, float]:
     count_ms, count = _timed(lambda: profile_event_count(profile=survivor))
     _check(count == 2 * events + 1, f"the survivor holds both histories, not {count} events")
     _check(page[0].message_id == "merge-trigger", "the timeline starts with the merging event")
-    undo_ms, _ = _timed(lambda: profile_merge_undo(merge=merge, user=None))
+    consolidate_ms, (moved, done) = _timed(links_consolidate)
+    _check(moved == events and done, f"{events} events moved after the merge, not {moved}")
+    undo_ms, _ = _timed(lambda: profile_merge_undo(merge=ProfileMerge.objects.get(), user=None))
     back = profile_event_count(profile=Profile.objects.get(pk=customer))
     _check(back == events, f"the customer has their {events} events back, not {back}")
     return {
@@ -179,6 +184,7 @@ def _run(url: str, events: int) -> dict[str, float]:
         "merge_cpu_s": sum(cpu_after.values()) - sum(cpu_before.get(p, 0) for p in cpu_after),
         "timeline_ms": timeline_ms,
         "event_count_ms": count_ms,
+        "consolidate_ms": consolidate_ms,
         "undo_ms": undo_ms,
     }
 
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"runs={runs}")
     print(f"load_before={' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results = [_run(url, events) for _ in range(runs)]
-    for name in ("merge_cpu_s", "timeline_ms", "event_count_ms", "undo_ms"):
+    for name in ("merge_cpu_s", "timeline_ms", "event_count_ms", "consolidate_ms", "undo_ms"):
         print(f"{name}={statistics.median(r[name] for r in results):.1f}")
     every = ",".join(f"{r['merge_ms']:.0f}" for r in results)
     print(f"merge_ms_all={every}")

@@ -18,7 +18,7 @@ from cdp_site.db import like_escape
 from cdp_site.params import id_in_range, positive_id, storable_text
 from cdp_site.source_names import source_names
 
-from .links import stored_ids, stored_ids_of
+from .links import links_exist, stored_ids, stored_ids_of
 from .masking import can_view_personal_data, mask_identifier, mask_traits
 from .models import Event, Identity, Profile, ProfileMerge
 from .normalise import email_normalise, phone_normalise
@@ -434,6 +434,11 @@ def profile_events(*, profile: Profile) -> QuerySet[Event]:
 def profiles_stored_ids(*, profile_ids: Iterable[int]) -> list[int]:
     """The ids events of these live profiles are stored under: theirs and those merged into them."""
     return stored_ids_of(profile_ids)
+
+
+def profile_links_exist() -> bool:
+    """Whether some merged-away profile still holds events that belong to a live one."""
+    return links_exist()
 
 
 def profile_event_count(*, profile: Profile) -> int:

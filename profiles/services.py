@@ -8,7 +8,7 @@ from cdp_site.audit import AuditAction, audit_record
 from cdp_site.errors import ConflictError
 
 from .identity import events_resolve_pending, rebuild_lock, traits_apply
-from .links import links_recompute, links_split, stored_ids
+from .links import links_consolidate, links_recompute, links_split, stored_ids
 from .models import (
     Event,
     Identity,
@@ -382,5 +382,7 @@ def _previous_ids_restore(
         )
         cursor.execute("DROP TABLE rebuild_renumber")
         cursor.execute("DROP TABLE rebuild_previous")
-    # The redirects made new merged-away profiles, and chains may end elsewhere now.
+    # The redirects made new merged-away profiles, and chains may end elsewhere now; the
+    # events of the profiles merged away with long histories then join their live profiles.
     links_recompute()
+    links_consolidate()

@@ -1,29 +1,10 @@
-"""Profile links: a merge no longer moves events, it links the merged-away profile to the live one.
+"""Profile links: a merge of a long history links the merged-away profile to the live one.
 
-Existing merged-away profiles get their link here, to the end of their chain of `merged_into`;
-their events were moved by the merges of the time, so nothing else changes.
+No rows to add: the merges made so far moved every event to its live profile.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def links_create(apps, schema_editor):
-    Profile = apps.get_model("profiles", "Profile")
-    ProfileLink = apps.get_model("profiles", "ProfileLink")
-    parent = dict(
-        Profile.objects.filter(merged_into__isnull=False)
-        .values_list("pk", "merged_into_id")
-        .order_by()
-    )
-    links = []
-    for pk in parent:
-        end, seen = parent[pk], {pk}
-        while end in parent and end not in seen:
-            seen.add(end)
-            end = parent[end]
-        links.append(ProfileLink(profile_id=pk, live_id=end))
-    ProfileLink.objects.bulk_create(links, batch_size=5000)
 
 
 class Migration(migrations.Migration):
@@ -72,5 +53,4 @@ class Migration(migrations.Migration):
             model_name="profilelink",
             index=models.Index(fields=["live", "profile"], name="profile_link_live"),
         ),
-        migrations.RunPython(links_create, migrations.RunPython.noop),
     ]
