@@ -155,14 +155,14 @@ class Event(models.Model):
 
 
 class ProfileLink(models.Model):
-    """A merged-away profile and the live profile it belongs to now, at the end of its chain of
-    merges.
+    """A merged-away profile whose events are still stored under it, and the live profile they
+    belong to now (the end of its chain of merges).
 
-    Events keep the profile they were stored under: a merge writes no event row, whatever the
-    length of the histories it joins. It re-points the loser's links to the winner and adds the
-    loser's own (a handful of rows), and every reader of a profile's events reads those stored
-    under the profile and under the profiles linked to it. A profile that was never merged away
-    has no row, so the usual profile's events are read as before, by their own profile id.
+    A merge moves a short history inside the resolution batch; a long one would make the merge
+    cost in proportion to it, so the loser is linked instead: the merge re-points the loser's
+    links to the winner and adds the loser's own (a handful of rows). Readers of a profile's
+    events read those stored under the profiles linked to it too, and `links_consolidate`
+    moves the events after the batch, in chunks, then drops the link.
     """
 
     profile = models.OneToOneField(
@@ -189,8 +189,8 @@ class ProfileMerge(models.Model):
         Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # What the loser brought, so an undo can give it back exactly: its identities, and the
-    # events that moved to the winner (the loser's events of the merging batch; before links,
-    # all its events). Its stored events stay under it and follow its `ProfileLink`.
+    # events that moved to the winner, in the batch or later by `links_consolidate` (the
+    # events still stored under the loser come back with it as its link goes).
     moved_identity_ids = models.JSONField(default=list)
     moved_event_ids = models.JSONField(default=list)
     loser_traits = models.JSONField(default=dict)

@@ -82,8 +82,9 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
         if loser.merged_into_id != winner.pk:
             raise MergeNotUndoableError("This profile is no longer merged into the other one.")
         Identity.objects.filter(pk__in=merge.moved_identity_ids).update(profile=loser)
-        # The loser's own history never moved: its link goes, and it has its events back.
-        # The events of the merging batch were stored under the winner: they move back.
+        # Events still stored under the loser (a long history not consolidated yet) come back
+        # as its link goes; those that moved to the winner, in the batch or by consolidation,
+        # move back.
         links_split(winner_id=winner.pk, loser_id=loser.pk)
         Event.objects.filter(pk__in=merge.moved_event_ids).update(profile=loser)
         later_events, later_identities = _activity_after_merge_of_loser(merge, winner, loser)

@@ -217,3 +217,18 @@ def test_consolidating_a_chain_keeps_each_merge_undoable():
     profile_merge_undo(merge=ProfileMerge.objects.get(winner=account, loser=mail), user=None)
     assert set(Event.objects.filter(profile=mail).values_list("pk", flat=True)) == mail_events
     assert links() == {}
+
+
+def test_the_resolve_task_has_the_linked_events_moved_after_it():
+    from profiles.tasks import events_resolve_task
+
+    ev(0, type="page", anonymous_id="laptop")
+    kims = {ev(1, type="page", user_id="kim-1").pk, ev(2, type="page", user_id="kim-1").pk}
+    events_resolve_task.run()
+    ev(3, type="identify", anonymous_id="laptop", user_id="kim-1")
+    # Eager in tests: the consolidation task it queues runs at once.
+    events_resolve_task.run()
+    laptop = owner("anonymous_id", "laptop")
+    assert links() == {}
+    assert set(Event.objects.values_list("profile_id", flat=True)) == {laptop.pk}
+    assert set(ProfileMerge.objects.get().moved_event_ids) == kims
