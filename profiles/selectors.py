@@ -26,9 +26,9 @@ from .normalise import email_normalise, phone_normalise
 SEARCH_LIMIT = 20
 MAX_QUERY_LENGTH = 200
 TIMELINE_PAGE = 50
-# Up to this many profiles stored a profile's events (itself and those merged into it), its
-# timeline reads each one's newest events through the time index and merges them; beyond, one
-# scan of all of them, sorted.
+# While a profile's events are stored under up to this many profiles (itself and those merged
+# into it whose events have not moved yet), its timeline reads each one's newest events through
+# the time index and merges them; beyond, one scan of all of them, sorted.
 TIMELINE_MERGED_READS = 64
 
 
