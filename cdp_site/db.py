@@ -261,8 +261,13 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def rows_update(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+def rows_update(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence], *, key: str = ""
+) -> None:
     """Set `columns` of many rows, each to its own values: `rows` are (pk, *values).
+
+    With `key` (a column name) the first value of a row is matched against that column instead
+    of the primary key, and sets every row holding it.
 
     PostgreSQL gets one `UPDATE ... FROM jsonb_array_elements(batch)`, the whole batch one JSON
     parameter; other databases one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
@@ -272,14 +277,14 @@ def rows_update(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
         return
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    pk = quote(model._meta.pk.column)
+    pk = quote(key or model._meta.pk.column)
     if on_postgresql():
         reads = ", ".join(
             f"{_pg_read(model, name, i)} AS {quote(name)}" for i, name in enumerate(columns, 1)
         )
         execute(
             f"UPDATE {table} SET {', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns)} "  # noqa: S608 - names are ours
-            f"FROM (SELECT {_pg_read(model, model._meta.pk.attname, 0)} AS pk, {reads} "
+            f"FROM (SELECT {_pg_read(model, key or model._meta.pk.attname, 0)} AS pk, {reads} "
             f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.{pk} = v.pk",
             [dumps(rows)],
         )

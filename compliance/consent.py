@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, OuterRef, Subquery
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 
 from cdp_site import db
 from profiles.models import Event, Profile
@@ -168,7 +168,10 @@ def consent_follow_profiles(*, profile_ids: Iterable[int] | None) -> int:
         records = records.filter(profile_id__in=ids)
         profiles = profiles.filter(pk__in=ids)
     moved = 0
-    event_profile = Event.objects.filter(pk=OuterRef("event_pk")).values("profile_id")[:1]
+    # Where the event is now: the live profile its stored profile is linked to, if merged away.
+    event_profile = Event.objects.filter(pk=OuterRef("event_pk")).values(
+        live=Coalesce("profile_link__live_id", "profile_id")
+    )[:1]
     stale = (
         records.filter(evidence__has_key="event_id")
         .annotate(event_pk=Cast(KT("evidence__event_id"), BigIntegerField()))

@@ -119,6 +119,17 @@ class Event(models.Model):
         db_constraint=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The link of the profile the event is stored under, when that profile was merged away: no
+    # column, a join (`profile_id` = the link's `profile_id`) for the queries that count events
+    # per live profile. See `ProfileLink`.
+    profile_link = models.ForeignObject(
+        "ProfileLink",
+        on_delete=models.DO_NOTHING,
+        from_fields=["profile"],
+        to_fields=["profile"],
+        null=True,
+        related_name="+",
+    )
 
     class Meta:
         constraints = [
@@ -143,6 +154,30 @@ class Event(models.Model):
         return f"{self.type} {self.event or self.name} ({self.message_id})"
 
 
+class ProfileLink(models.Model):
+    """A merged-away profile whose events are still stored under it, and the live profile they
+    belong to now (the end of its chain of merges).
+
+    A merge moves a short history inside the resolution batch; a long one would make the merge
+    cost in proportion to it, so the loser is linked instead: the merge re-points the loser's
+    links to the winner and adds the loser's own (a handful of rows). Readers of a profile's
+    events read those stored under the profiles linked to it too, and `links_consolidate`
+    moves the events after the batch, in chunks, then drops the link.
+    """
+
+    profile = models.OneToOneField(
+        Profile, primary_key=True, on_delete=models.CASCADE, related_name="link"
+    )
+    live = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        # Readers ask for the profiles linked to a live one.
+        indexes = [models.Index(fields=["live", "profile"], name="profile_link_live")]
+
+    def __str__(self) -> str:
+        return f"Profile {self.profile_id} lives on as {self.live_id}"
+
+
 class ProfileMerge(models.Model):
     """A merge of `loser` into `winner`, with its evidence; undoable."""
 
@@ -153,7 +188,9 @@ class ProfileMerge(models.Model):
     event = models.ForeignKey(
         Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # What the loser brought, so an undo can give it back exactly.
+    # What the loser brought, so an undo can give it back exactly: its identities, and the
+    # events that moved to the winner, in the batch or later by `links_consolidate` (the
+    # events still stored under the loser come back with it as its link goes).
     moved_identity_ids = models.JSONField(default=list)
     moved_event_ids = models.JSONField(default=list)
     loser_traits = models.JSONField(default=dict)

@@ -8,12 +8,14 @@ from cdp_site.audit import AuditAction, audit_record
 from cdp_site.errors import ConflictError
 
 from .identity import events_resolve_pending, rebuild_lock, traits_apply
+from .links import links_consolidate, links_recompute, links_split, stored_ids
 from .models import (
     Event,
     Identity,
     IdentitySplit,
     IdentitySplitMember,
     Profile,
+    ProfileLink,
     ProfileMerge,
 )
 from .normalise import RuleBook, event_identifiers
@@ -38,17 +40,16 @@ def profile_traits_recompute(*, profile: Profile) -> None:
     """Traits, their times and first/last seen, re-derived from the profile's own events."""
     traits: dict = {}
     meta: dict = {}
+    events = Event.objects.filter(profile_id__in=stored_ids(profile.pk))
     identifies = (
-        Event.objects.filter(profile=profile, type=Event.Type.IDENTIFY)
+        events.filter(type=Event.Type.IDENTIFY)
         .order_by("timestamp", "id")
         .values_list("traits", "timestamp", "source_id")
     )
     for event_traits, at, source_id in identifies.iterator(chunk_size=2000):
         if isinstance(event_traits, dict):
             traits_apply(traits, meta, event_traits, at=at, source_id=source_id)
-    seen = Event.objects.filter(profile=profile).aggregate(
-        first=Min("timestamp"), last=Max("timestamp")
-    )
+    seen = events.aggregate(first=Min("timestamp"), last=Max("timestamp"))
     profile.traits = traits
     profile.trait_meta = meta
     profile.first_seen = seen["first"]
@@ -81,6 +82,10 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
         if loser.merged_into_id != winner.pk:
             raise MergeNotUndoableError("This profile is no longer merged into the other one.")
         Identity.objects.filter(pk__in=merge.moved_identity_ids).update(profile=loser)
+        # Events still stored under the loser (a long history not consolidated yet) come back
+        # as its link goes; those that moved to the winner, in the batch or by consolidation,
+        # move back.
+        links_split(winner_id=winner.pk, loser_id=loser.pk)
         Event.objects.filter(pk__in=merge.moved_event_ids).update(profile=loser)
         later_events, later_identities = _activity_after_merge_of_loser(merge, winner, loser)
         Event.objects.filter(pk__in=later_events).update(profile=loser)
@@ -92,7 +97,7 @@ def profile_merge_undo(*, merge: ProfileMerge, user) -> ProfileMerge:
         else:
             loser.traits = merge.loser_traits
             loser.trait_meta = merge.loser_trait_meta
-            seen = Event.objects.filter(profile=loser).aggregate(
+            seen = Event.objects.filter(profile_id__in=stored_ids(loser.pk)).aggregate(
                 first=Min("timestamp"), last=Max("timestamp")
             )
             loser.first_seen, loser.last_seen = seen["first"], seen["last"]
@@ -133,7 +138,7 @@ def _activity_after_merge_of_loser(
     """
     rules = RuleBook.load()
     events = list(
-        Event.objects.filter(profile=winner, resolved_at__gte=merge.merged_at)
+        Event.objects.filter(profile_id__in=stored_ids(winner.pk), resolved_at__gte=merge.merged_at)
         .exclude(pk__in=merge.moved_event_ids)
         .values("id", "type", "user_id", "anonymous_id", "previous_id", "traits", "context")
     )
@@ -214,15 +219,18 @@ def _profiles_rebuild(batch_size: int, progress) -> int:
         max_previous_id = Profile.objects.aggregate(top=Max("pk"))["top"] or 0
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rebuild_previous")
-            # Which profile each event had: the new profiles take the ids of the old ones.
+            # Which live profile each event had: the new profiles take the ids of the old ones.
             cursor.execute(
                 "CREATE TEMPORARY TABLE rebuild_previous AS "
-                "SELECT id AS event_id, profile_id FROM profiles_event "
-                "WHERE profile_id IS NOT NULL"
+                "SELECT e.id AS event_id, COALESCE(l.live_id, e.profile_id) AS profile_id "
+                "FROM profiles_event e "
+                "LEFT JOIN profiles_profilelink l ON l.profile_id = e.profile_id "
+                "WHERE e.profile_id IS NOT NULL"
             )
         merged_away = _merged_away_identifiers(ProfileMerge.objects.filter(undone_at__isnull=True))
         Event.objects.exclude(profile=None, resolved_at=None).update(profile=None, resolved_at=None)
         ProfileMerge.objects.all().delete()
+        ProfileLink.objects.all().delete()
         Identity.objects.all().delete()
     total = Event.objects.count()
     resolved = events_resolve_pending(
@@ -281,10 +289,11 @@ def _merged_away_matches(
 _RENUMBER = """
 CREATE TEMPORARY TABLE rebuild_renumber AS
 WITH shared AS (
-    SELECT e.profile_id AS new_id, p.profile_id AS old_id, COUNT(*) AS events
+    SELECT COALESCE(l.live_id, e.profile_id) AS new_id, p.profile_id AS old_id, COUNT(*) AS events
     FROM profiles_event e JOIN rebuild_previous p ON p.event_id = e.id
+    LEFT JOIN profiles_profilelink l ON l.profile_id = e.profile_id
     WHERE e.profile_id > %s
-    GROUP BY e.profile_id, p.profile_id
+    GROUP BY COALESCE(l.live_id, e.profile_id), p.profile_id
 ), best_old AS (
     SELECT new_id, old_id, events,
            ROW_NUMBER() OVER (PARTITION BY new_id ORDER BY events DESC, old_id) AS rank
@@ -301,15 +310,16 @@ SELECT new_id, old_id FROM best_new WHERE rank = 1
 # that holds most of its events, which it is merged into so its links lead there.
 _REDIRECTS = """
 SELECT old_id, new_id FROM (
-    SELECT p.profile_id AS old_id, COALESCE(r.old_id, e.profile_id) AS new_id,
+    SELECT p.profile_id AS old_id, COALESCE(r.old_id, e.live_id) AS new_id,
            ROW_NUMBER() OVER (PARTITION BY p.profile_id ORDER BY COUNT(*) DESC,
-                              COALESCE(r.old_id, e.profile_id)) AS rank
+                              COALESCE(r.old_id, e.live_id)) AS rank
     FROM rebuild_previous p
-    JOIN profiles_event e ON e.id = p.event_id
-    LEFT JOIN rebuild_renumber r ON r.new_id = e.profile_id
-    WHERE e.profile_id IS NOT NULL
-      AND p.profile_id NOT IN (SELECT old_id FROM rebuild_renumber)
-    GROUP BY p.profile_id, COALESCE(r.old_id, e.profile_id)
+    JOIN (SELECT e.id, COALESCE(l.live_id, e.profile_id) AS live_id FROM profiles_event e
+          LEFT JOIN profiles_profilelink l ON l.profile_id = e.profile_id
+          WHERE e.profile_id IS NOT NULL) AS e ON e.id = p.event_id
+    LEFT JOIN rebuild_renumber r ON r.new_id = e.live_id
+    WHERE p.profile_id NOT IN (SELECT old_id FROM rebuild_renumber)
+    GROUP BY p.profile_id, COALESCE(r.old_id, e.live_id)
 ) AS ranked WHERE rank = 1
 """
 
@@ -344,6 +354,8 @@ def _previous_ids_restore(
         for table, column in (
             ("profiles_identity", "profile_id"),
             ("profiles_event", "profile_id"),
+            ("profiles_profilelink", "profile_id"),
+            ("profiles_profilelink", "live_id"),
             ("profiles_profilemerge", "winner_id"),
             ("profiles_profilemerge", "loser_id"),
             ("profiles_profile", "merged_into_id"),
@@ -371,3 +383,7 @@ def _previous_ids_restore(
         )
         cursor.execute("DROP TABLE rebuild_renumber")
         cursor.execute("DROP TABLE rebuild_previous")
+    # The redirects made new merged-away profiles, and chains may end elsewhere now; the
+    # events of the profiles merged away with long histories then join their live profiles.
+    links_recompute()
+    links_consolidate()

@@ -6,6 +6,9 @@ from celery import shared_task
 # without end under steady ingest (see the time limits in settings).
 RESOLVE_BATCH_SIZE = 5000
 RESOLVE_MAX_BATCHES = 100
+# One consolidation run moves at most this many events of merged-away profiles, then queues
+# the next run.
+CONSOLIDATE_MAX_EVENTS = 200_000
 
 
 @shared_task(name="profiles.resolve_events")
@@ -21,4 +24,24 @@ def events_resolve_task() -> int:
     if resolved >= RESOLVE_BATCH_SIZE * RESOLVE_MAX_BATCHES:
         # Full batches all the way: more may be waiting.
         resolution_request()
+    from .links import links_exist
+
+    if links_exist():
+        # Merges of long histories left events to move: a task of its own, so resolution
+        # never waits behind it.
+        links_consolidate_task.delay()
     return resolved
+
+
+@shared_task(name="profiles.consolidate_links")
+def links_consolidate_task() -> int:
+    """Move the events of profiles merged away with long histories to the profiles they were
+    merged into (see `profiles.links`). Idempotent; safe to run concurrently."""
+    from .links import links_consolidate, links_exist
+
+    if not links_exist():
+        return 0
+    moved, done = links_consolidate(max_events=CONSOLIDATE_MAX_EVENTS)
+    if not done:
+        links_consolidate_task.delay()
+    return moved

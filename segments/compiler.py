@@ -11,9 +11,11 @@ Semantics, mirrored by the reference evaluator in the tests:
   them by calendar day in UTC.
 - A negative operator is `NOT` of its positive, so `not_equals` matches a missing trait too.
 - An event condition counts the profile's events of that name inside the window that pass every
-  property filter; `at_most`/`exactly` include zero. Event counts of 2 or more are computed as a
-  grouped set (`profile_id IN (... GROUP BY ... HAVING COUNT(*) >= n)`), which the database can
-  hash once instead of counting per profile.
+  property filter, with the events still stored under profiles merged into it (a
+  merged-away profile's `ProfileLink` names the live one until its events have moved);
+  `at_most`/`exactly` include zero. Event counts of 2 or more are computed as a grouped set
+  (`profile_id IN (... GROUP BY ... HAVING COUNT(*) >= n)`), which the database can hash once
+  instead of counting per profile.
 - Consent: the latest record for the profile and purpose is a grant.
 - A segment condition inlines the referenced segment's definition, so the answer is always
   current and never depends on the order in which saved segments were refreshed.
@@ -30,11 +32,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cdp_site.db import like_escape
 from compliance.selectors import consent_granted_profile_ids
 from profiles.models import Event, Identity, Profile
+from profiles.selectors import profile_links_exist, profiles_stored_ids
 
 from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
 from .selectors import segment_definition_lookup
@@ -51,6 +55,20 @@ class _Context:
     profile_ids: list[int] | None = None
     trail: tuple[int, ...] = ()
     cache: dict[int, dict | None] = field(default_factory=dict)
+    _stored_ids: list[int] | None = None
+    _linked: bool | None = None
+
+    def linked(self) -> bool:
+        """Whether some merged-away profile still holds events (asked once per compilation)."""
+        if self._linked is None:
+            self._linked = profile_links_exist()
+        return self._linked
+
+    def stored_ids(self) -> list[int]:
+        """The profile ids the events of `profile_ids` are stored under (one look-up)."""
+        if self._stored_ids is None:
+            self._stored_ids = profiles_stored_ids(profile_ids=self.profile_ids or [])
+        return self._stored_ids
 
     def definition_of(self, segment_id: int) -> dict | None:
         if segment_id not in self.cache:
@@ -289,6 +307,15 @@ def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
     `correlated` picks `EXISTS (... WHERE profile_id = outer.id)`, which the planner turns into
     an anti-join when negated; otherwise `id IN (SELECT profile_id ...)`, which it can hash once
     even under an OR (where a correlated EXISTS would be run per profile).
+
+    An event counts for the profile it is stored under, or, while that profile is linked
+    (merged away with a long history whose events are still being moved), for the live
+    profile its link names. Only while some link exists do the queries read through the links:
+    the correlated form asks the two questions apart, each through an index (the link's by
+    live profile, then the events' by name and profile); the others join the few links to the
+    events and take `COALESCE(link.live_id, profile_id)` as the profile. That join costs the
+    semi-joins their parallel plans (PostgreSQL has no statistics for the expression), about
+    1.5x on the benchmark's largest counts, so it is kept to the minutes a consolidation takes.
     """
     events = Event.objects.filter(event=node["event"]).filter(
         _window_q(node.get("window"), ctx.now)
@@ -296,19 +323,33 @@ def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
     for item in node.get("where", []):
         # Inside the subquery the filters are only ANDed, so NULL reads as false: not strict.
         events = events.filter(_value_q("properties", item, ctx.now.date(), strict=False))
+    if not ctx.linked():
+        # Every event is stored under its live profile (the usual state): the plain forms.
+        if n == 1 and correlated:
+            return Q(Exists(events.filter(profile_id=OuterRef("pk"))))
+        if ctx.profile_ids is not None:
+            events = events.filter(profile_id__in=ctx.profile_ids)
+        events = events.filter(profile_id__isnull=False).order_by()
+        if n == 1:
+            return Q(pk__in=events.values("profile_id"))
+        grouped = (
+            events.values("profile_id")
+            .annotate(matching=Count("*"))
+            .filter(matching__gte=n)
+            .values("profile_id")
+        )
+        return Q(pk__in=grouped)
     if n == 1 and correlated:
-        return Q(Exists(events.filter(profile_id=OuterRef("pk"))))
+        return Q(Exists(events.filter(profile_id=OuterRef("pk")))) | Q(
+            Exists(events.filter(profile_link__live_id=OuterRef("pk")))
+        )
     if ctx.profile_ids is not None:
-        events = events.filter(profile_id__in=ctx.profile_ids)
+        events = events.filter(profile_id__in=ctx.stored_ids())
     events = events.filter(profile_id__isnull=False).order_by()
+    live = events.values(live_id=Coalesce("profile_link__live_id", "profile_id"))
     if n == 1:
-        return Q(pk__in=events.values("profile_id"))
-    grouped = (
-        events.values("profile_id")
-        .annotate(matching=Count("*"))
-        .filter(matching__gte=n)
-        .values("profile_id")
-    )
+        return Q(pk__in=live)
+    grouped = live.annotate(matching=Count("*")).filter(matching__gte=n).values("live_id")
     return Q(pk__in=grouped)
 
 
@@ -319,12 +360,25 @@ def _event_q(node: dict, ctx: _Context, strict: bool) -> Q:
     if operator == "at_least":
         return Q(TRUE) if n == 0 else _events_at_least(node, n, ctx, correlated=strict)
     if operator == "at_most":
-        return ~_events_at_least(node, n + 1, ctx, correlated=not strict)
+        return _events_fewer_than(node, n + 1, ctx, correlated=not strict)
     if n == 0:
-        return ~_events_at_least(node, 1, ctx, correlated=not strict)
-    return _events_at_least(node, n, ctx, correlated=strict) & ~_events_at_least(
+        return _events_fewer_than(node, 1, ctx, correlated=not strict)
+    return _events_at_least(node, n, ctx, correlated=strict) & _events_fewer_than(
         node, n + 1, ctx, correlated=not strict
     )
+
+
+def _events_fewer_than(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
+    """NOT `_events_at_least`, with NOT pushed inside its OR: `NOT EXISTS (own) AND NOT EXISTS
+    (linked)` are two anti-joins, where PostgreSQL would test `NOT (EXISTS ... OR EXISTS ...)`
+    row by row (it pulls up sublinks before it applies De Morgan's laws)."""
+    q = _events_at_least(node, n, ctx, correlated)
+    if q.connector == Q.OR and not q.negated:
+        negated = Q()
+        for child in q.children:
+            negated &= ~(child if isinstance(child, Q) else Q(child))
+        return negated
+    return ~q
 
 
 def _consent_q(node: dict, strict: bool) -> Q:

@@ -18,10 +18,13 @@ from django.db.models.fields.json import KeyTransform
 
 from cdp_site import db
 
+from ..links import links_merge
 from ..models import Event, Identity, IdentitySplitMember, Profile, ProfileMerge
 from .matching import Batch, IdentityRow, Pair, Working
 
 _LOOKUP_CHUNK = 900
+# A merged-away profile with more stored events than this is linked, not moved, in the batch.
+MOVE_IN_BATCH = 1000
 
 _PROFILE_COLUMNS = ("traits", "trait_meta", "first_seen", "last_seen")
 _IDENTITY_COLUMNS = ("kind", "value", "profile_id", "source_id", "first_seen", "last_seen")
@@ -124,20 +127,26 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
         ],
     )
 
-    # Merges, in the order they happened: the loser's stored events follow it. They are read
-    # in one query for every loser, moved in memory merge by merge (a winner may lose a later
-    # merge of the same batch), and written in one statement.
+    # Merges, in the order they happened. A loser's stored events follow it when they are few
+    # (read in one query for every loser, moved in memory merge by merge, as a winner may lose
+    # a later merge of the same batch, and written in one statement). A loser with a long
+    # history is linked instead (`ProfileLink`): its events stay where they are, readers find
+    # them through the link, and `links_consolidate` moves them after the batch, in chunks.
     losers = sorted({real[m.loser] for m in batch.merges if not batch.profiles[m.loser].is_new})
-    stored: dict[int, list[int]] = defaultdict(list)
-    for event_id, profile_id in events_of(losers):
-        stored[profile_id].append(event_id)
+    own: dict[int, list[int]] = defaultdict(list)
+    for event_id, profile_id in events_of(losers, limit=MOVE_IN_BATCH + 1):
+        own[profile_id].append(event_id)
+    long_histories = {pk for pk, ids in own.items() if len(ids) > MOVE_IN_BATCH}
+    carried: dict[int, list[int]] = defaultdict(list)  # events moving to a profile in this batch
     moved_events: dict[int, int] = {}
     merged_pairs: list[tuple[int, int]] = []
     merge_rows = []
     for merge in batch.merges:
         winner, loser = real[merge.winner], real[merge.loser]
-        brought = stored.pop(loser, [])
-        stored[winner].extend(brought)
+        brought = carried.pop(loser, [])
+        if loser not in long_histories:
+            brought += own.pop(loser, [])
+        carried[winner].extend(brought)
         for event_id in brought:
             moved_events[event_id] = winner
         merge_rows.append(
@@ -155,6 +164,7 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
         )
         merged_pairs.append((winner, loser))
     db.rows_update(Event, ["profile_id"], list(moved_events.items()))
+    links_merge(merged_pairs, linked=long_histories)
     db.rows_insert(ProfileMerge, _MERGE_COLUMNS, merge_rows)
 
     db.rows_update(
@@ -295,16 +305,21 @@ def identities_of(ids: set[int]) -> list[dict]:
     return found
 
 
-def events_of(profile_ids: list[int]) -> list[tuple[int, int]]:
-    """(event id, profile id) of every stored event of these profiles."""
+def events_of(profile_ids: list[int], *, limit: int) -> list[tuple[int, int]]:
+    """(event id, profile id) of the stored events of these profiles, at most `limit` each."""
+    if not profile_ids:
+        return []
     if db.on_postgresql():
         return db.fetchall(
-            "SELECT id, profile_id FROM profiles_event WHERE profile_id = ANY(%s::bigint[])",
-            [db.bigint_array(profile_ids)],
+            "SELECT e.id, p.id FROM unnest(%s::bigint[]) AS p(id) CROSS JOIN LATERAL "
+            "(SELECT id FROM profiles_event WHERE profile_id = p.id LIMIT %s) AS e",
+            [db.bigint_array(profile_ids), limit],
         )
     found: list[tuple[int, int]] = []
-    for chunk in db.chunks(profile_ids, _LOOKUP_CHUNK):
-        found.extend(Event.objects.filter(profile_id__in=chunk).values_list("id", "profile_id"))
+    for pk in profile_ids:
+        found.extend(
+            Event.objects.filter(profile_id=pk).order_by().values_list("id", "profile_id")[:limit]
+        )
     return found
 
 

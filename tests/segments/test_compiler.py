@@ -6,7 +6,7 @@ import pytest
 
 from compliance.models import ConsentPurpose, ConsentRecord
 from integrations.models import Source
-from profiles.models import Event, Identity, Profile
+from profiles.models import Event, Identity, Profile, ProfileLink
 from segments.compiler import explain, segment_queryset
 from segments.models import Segment
 
@@ -348,3 +348,37 @@ def test_any_of_several_event_and_consent_sets_is_one_union(source):
     assert set(queryset.values_list("pk", flat=True)) == {opened.pk, viewer.pk, consented.pk}
     negated = {**definition, "negate": True}
     assert set(segment_queryset(negated, now=NOW).values_list("pk", flat=True)) == {none.pk}
+
+
+@pytest.mark.parametrize(
+    ("operator", "count", "negate", "expected"),
+    [
+        ("at_least", 1, False, {"merged"}),
+        ("at_least", 1, True, {"alone"}),
+        ("at_least", 3, False, {"merged"}),
+        ("at_least", 4, False, set()),
+        ("exactly", 3, False, {"merged"}),
+        ("at_most", 2, False, {"alone"}),
+    ],
+)
+def test_events_of_merged_away_profiles_count_for_the_live_one(
+    source, operator, count, negate, expected
+):
+    # A merge leaves events under the profile they were stored under: two profiles merged into
+    # `merged` (one through the other) hold two of its three orders.
+    merged = Profile.objects.create(traits={})
+    middle = Profile.objects.create(traits={}, merged_into=merged)
+    first = Profile.objects.create(traits={}, merged_into=middle)
+    ProfileLink.objects.create(profile=middle, live=merged)
+    ProfileLink.objects.create(profile=first, live=merged)
+    for profile in (merged, middle, first):
+        _order(profile, source, 1, 50)
+    alone = Profile.objects.create(traits={})
+    names = {merged.pk: "merged", alone.pk: "alone"}
+    definition = _event_def(operator, count)
+    definition["conditions"][0]["negate"] = negate
+    got = {names[pk] for pk in segment_queryset(definition, now=NOW).values_list("pk", flat=True)}
+    assert got == expected
+    among = segment_queryset(definition, now=NOW, profile_ids=[merged.pk, alone.pk])
+    assert {names[pk] for pk in among.values_list("pk", flat=True)} == expected
+    assert explain(definition, merged.pk, now=NOW).met is ("merged" in expected)
