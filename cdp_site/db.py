@@ -177,6 +177,59 @@ def rows_insert(
     return _portable_insert(model, columns, rows, constants, skip_conflicts)
 
 
+@cache
+def _pg_insert_once_sql(
+    model: type[Model], columns: tuple[str, ...], constants: tuple[str, ...], key_model: type[Model]
+) -> str:
+    quote = connection.ops.quote_name
+    key = [field.column for field in key_model._meta.pk_fields]
+    names = ", ".join(quote(c) for c in (*columns, *constants))
+    reads = [_pg_read(model, c, i) for i, c in enumerate(columns)] + ["%s"] * len(constants)
+    # The key as the rows carry it: a column read from the row, or a constant parameter.
+    key_reads = [_pg_read(model, c, columns.index(c)) if c in columns else "%s" for c in key]
+    row_key = [(c, _pg_read(model, c, columns.index(c))) for c in key if c in columns]
+    return (
+        "WITH batch AS (SELECT DISTINCT ON "  # noqa: S608 - names are ours
+        f"({', '.join(read for _, read in row_key)}) r, n "
+        "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) "
+        f"ORDER BY {', '.join(read for _, read in row_key)}, n), "
+        f"fresh AS (INSERT INTO {quote(key_model._meta.db_table)} "
+        f"({', '.join(quote(c) for c in key)}) SELECT {', '.join(key_reads)} FROM batch "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(quote(c) for c, _ in row_key)}) "
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "
+        f"SELECT {', '.join(reads)} FROM batch JOIN fresh ON "
+        + " AND ".join(f"fresh.{quote(c)} = {read}" for c, read in row_key)
+        + " ORDER BY batch.n"
+    )
+
+
+def rows_insert_once(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    key_model: type[Model],
+    constants: dict[str, Any] | None = None,
+) -> int:
+    """Insert the `rows` whose key is new to `key_model`'s table, and the key with each
+    (PostgreSQL); returns how many were inserted.
+
+    For a table that cannot hold the unique constraint itself (a partitioned table whose key
+    lacks the partition key): the key lives in a narrow table whose primary key is made of
+    columns of `model` (among `columns` or `constants`). One statement: the new keys are
+    inserted `ON CONFLICT DO NOTHING`, and only the rows whose key went in follow, so two
+    sessions inserting one key store it once (the second waits for the first's commit, as
+    on a unique index). A key repeated within `rows` is kept once, its first row.
+    """
+    if not rows:
+        return 0
+    constants = constants or {}
+    sql = _pg_insert_once_sql(model, tuple(columns), tuple(constants), key_model)
+    key = [field.column for field in key_model._meta.pk_fields]
+    key_constants = [constants[c] for c in key if c not in columns]
+    return execute(sql, [dumps(rows), *key_constants, *constants.values()])
+
+
 def _portable_insert(
     model: type[Model],
     columns: Sequence[str],

@@ -22,3 +22,11 @@ def events_resolve_task() -> int:
         # Full batches all the way: more may be waiting.
         resolution_request()
     return resolved
+
+
+@shared_task(name="profiles.event_partitions_ensure")
+def event_partitions_ensure_task() -> list[str]:
+    """Create the event table's monthly partitions ahead of time (PostgreSQL). Idempotent."""
+    from .event_partitions import event_partitions_ensure
+
+    return event_partitions_ensure()

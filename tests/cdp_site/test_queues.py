@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every task the project defines, and the queue it must run on.
 EXPECTED_QUEUES = {
     "profiles.resolve_events": "resolution",
+    "profiles.event_partitions_ensure": "default",
     "segments.refresh_membership": "segments",
     "segments.refresh_pending": "segments",
     "segments.refresh_all": "segments",
