@@ -314,15 +314,26 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def rows_update(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+def rows_update(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    where: tuple[str, Sequence] = ("", ()),
+) -> None:
     """Set `columns` of many rows, each to its own values: `rows` are (pk, *values).
 
     PostgreSQL gets one `UPDATE ... FROM jsonb_array_elements(batch)`, the whole batch one JSON
     parameter; other databases one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
     bulk_update builds a CASE expression per row, which costs more than the update itself.
+    `where` = (condition on the table's columns, its parameters) narrows the rows further: on a
+    partitioned table, a condition on the partition key spares the look-up of every id in
+    every partition.
     """
     if not rows:
         return
+    condition, condition_params = where
+    also = f" AND {condition}" if condition else ""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     pk = quote(model._meta.pk.column)
@@ -333,8 +344,8 @@ def rows_update(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
         execute(
             f"UPDATE {table} SET {', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns)} "  # noqa: S608 - names are ours
             f"FROM (SELECT {_pg_read(model, model._meta.pk.attname, 0)} AS pk, {reads} "
-            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.{pk} = v.pk",
-            [dumps(rows)],
+            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.{pk} = v.pk{also}",
+            [dumps(rows), *condition_params],
         )
         return
     fields = [model._meta.get_field(name) for name in columns]
@@ -351,8 +362,8 @@ def rows_update(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
             cursor.execute(
                 f"UPDATE {table} SET {assignments} "  # noqa: S608 - names are ours
                 f"FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v "
-                f"WHERE {table}.{pk} = v.column1",
-                params,
+                f"WHERE {table}.{pk} = v.column1{also}",
+                [*params, *condition_params],
             )
 
 

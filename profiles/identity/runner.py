@@ -66,10 +66,12 @@ def _resolve_batch(
             profile = batch.resolve(event, pairs)
             batch.attach(event, profile, pairs)
         now = timezone.now()
-        changed, merges = store.batch_write(batch, now)
+        # Claimed in event-time order: the batch's first and last event times bound it.
+        between = (events[0]["timestamp"], events[-1]["timestamp"])
+        changed, merges = store.batch_write(batch, now, between)
         # Events without a single usable identifier (all blocked) are resolved to no profile.
         store.events_resolved_to_nobody(
-            [e["id"] for e in events if e["id"] not in batch.assignments], now
+            [e["id"] for e in events if e["id"] not in batch.assignments], now, between
         )
     return events, changed, merges
 
@@ -175,7 +177,12 @@ def rebuild_lock() -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
 
 
-def _announce(event_ids: list[int], changed: list[int], merges: list[tuple[int, int]]) -> None:
+def _announce(
+    event_ids: list[int],
+    changed: list[int],
+    merges: list[tuple[int, int]],
+    between: tuple[datetime, datetime],
+) -> None:
     """Tell the other apps about a committed batch: `profiles_merged`, then `events_resolved`.
 
     Outside the batch's own retry: the batch is committed by now, and counting a receiver's
@@ -186,7 +193,9 @@ def _announce(event_ids: list[int], changed: list[int], merges: list[tuple[int, 
         try:
             if merges:
                 profiles_merged.send(sender=Profile, merges=list(merges))
-            events_resolved.send(sender=Event, profile_ids=changed, event_ids=event_ids)
+            events_resolved.send(
+                sender=Event, profile_ids=changed, event_ids=event_ids, events_between=between
+            )
             return
         except (IntegrityError, OperationalError) as exc:
             if attempt == MAX_ATTEMPTS:
@@ -256,9 +265,12 @@ def _resolve_pending(
         if not events:
             return total
         event_ids = [e["id"] for e in events]
+        between = (events[0]["timestamp"], events[-1]["timestamp"])
         if announce:
             # Immediately when the batch committed on its own; at the caller's commit otherwise.
-            transaction.on_commit(lambda ids=event_ids, c=changed, m=merges: _announce(ids, c, m))
+            transaction.on_commit(
+                lambda ids=event_ids, c=changed, m=merges, b=between: _announce(ids, c, m, b)
+            )
         total += len(events)
         batches += 1
         if progress is not None:

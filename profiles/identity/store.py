@@ -87,8 +87,14 @@ def batch_load(batch: Batch, pairs: set[Pair]) -> None:
         batch.apart[(kind, value)].append((split_id, side))
 
 
-def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int, int]]]:
-    """Store the batch's outcome; returns (changed profile ids, [(winner, loser)])."""
+def batch_write(
+    batch: Batch, now: datetime, events_between: tuple[datetime, datetime] | None = None
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Store the batch's outcome; returns (changed profile ids, [(winner, loser)]).
+
+    `events_between` (the first and last event time of the batch) lets the events' update read
+    only the months of the batch in the time-partitioned event table.
+    """
     new = [p for p in batch.profiles.values() if p.is_new]
     created = db.rows_insert_returning_ids(
         Profile,
@@ -161,6 +167,7 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
         Event,
         ["profile_id", "resolved_at"],
         [(event_id, real[key], now) for event_id, key in batch.assignments.items()],
+        where=events_time_between(events_between),
     )
     stored_dirty = [
         p
@@ -194,10 +201,22 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
     return changed, merged_pairs
 
 
-def events_resolved_to_nobody(event_ids: list[int], now: datetime) -> None:
+def events_time_between(between: tuple[datetime, datetime] | None) -> tuple[str, list]:
+    """The condition (and parameters) that keeps an update of events in their time range."""
+    if between is None:
+        return "", []
+    return '"timestamp" BETWEEN %s AND %s', list(between)
+
+
+def events_resolved_to_nobody(
+    event_ids: list[int], now: datetime, events_between: tuple[datetime, datetime] | None = None
+) -> None:
     """Mark resolved the events without a single usable identifier (all blocked)."""
     if event_ids:
-        Event.objects.filter(id__in=event_ids).update(resolved_at=now)
+        events = Event.objects.filter(id__in=event_ids)
+        if events_between is not None:
+            events = events.filter(timestamp__range=events_between)
+        events.update(resolved_at=now)
 
 
 # -- reading ------------------------------------------------------------------------------------
