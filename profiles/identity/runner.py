@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from cdp_site import db
@@ -46,8 +47,9 @@ Cursors = dict[tuple[int, ...] | None, tuple[datetime, int]]
 
 def _resolve_batch(
     batch_size: int, rules: RuleBook, cursors: Cursors, slot: int | None
-) -> tuple[list[dict], list[int], list[tuple[int, int]]]:
-    """Resolve one batch in one transaction; returns (events, changed profiles, merges).
+) -> tuple[list[dict], list[int], list[tuple[int, int]], tuple[int, ...] | None]:
+    """Resolve one batch in one transaction; returns (events, changed profiles, merges, the
+    shards the events were claimed from).
 
     Nothing while a `rebuild` runs in another session (see `rebuild_lock`): its last step
     renumbers every profile, and a batch resolved meanwhile would be left out of it.
@@ -55,10 +57,10 @@ def _resolve_batch(
     with transaction.atomic():
         if not _rebuild_allows_resolution():
             logger.info("identity resolution waits: a rebuild is running")
-            return [], [], []
-        events = _claim(batch_size, cursors, slot)
+            return [], [], [], None
+        events, shards = _claim(batch_size, cursors, slot)
         if not events:
-            return [], [], []
+            return [], [], [], None
         extracted = [event_identifiers(e, rules) for e in events]
         batch = Batch(rules)
         store.batch_load(batch, {pair for pairs in extracted for pair in pairs})
@@ -73,18 +75,19 @@ def _resolve_batch(
         store.events_resolved_to_nobody(
             [e["id"] for e in events if e["id"] not in batch.assignments], now, between
         )
-    return events, changed, merges
+    return events, changed, merges, shards
 
 
-def _claim(batch_size: int, cursors: Cursors, slot: int | None) -> list[dict]:
-    """Claim a batch from the shards that fall to this run's slot, else from any free shard;
-    move the cursor of the shards it came from."""
+def _claim(
+    batch_size: int, cursors: Cursors, slot: int | None
+) -> tuple[list[dict], tuple[int, ...] | None]:
+    """Claim a batch from the shards that fall to this run's slot, else from any free shard,
+    each set of shards from where this run's last batch from it ended; (events, shards)."""
     for shards in _shards_take(slot):
         events = store.events_claim(batch_size, cursors.get(shards), shards)
         if events:
-            cursors[shards] = (events[-1]["timestamp"], events[-1]["id"])
-            return events
-    return []
+            return events, shards
+    return [], None
 
 
 # Advisory locks in the two-key form (apart from the rebuild lock's one-key form): a run holds
@@ -110,7 +113,13 @@ def _resolver_slot() -> Iterator[int | None]:
         yield slot
     finally:
         if slot is not None:
-            db.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_LOCKS, slot])
+            try:
+                db.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_LOCKS, slot])
+            except (DatabaseError, TransactionManagementError):
+                # A caller's transaction broken by the error on its way out: the slot goes with
+                # the session. Meanwhile the others count one run more and take its shards
+                # when they find them free, so no event waits for it.
+                logger.info("resolver slot %s kept until the session ends", slot)
 
 
 def _shards_take(slot: int | None) -> Iterator[tuple[int, ...] | None]:
@@ -254,7 +263,7 @@ def _resolve_pending(
     while max_batches is None or batches < max_batches:
         try:
             with _cyclic_gc_paused():
-                events, changed, merges = _resolve_batch(batch_size, rules, cursors, slot)
+                events, changed, merges, shards = _resolve_batch(batch_size, rules, cursors, slot)
         except (store.RetryBatchError, IntegrityError, OperationalError) as exc:
             attempts += 1
             if attempts >= MAX_ATTEMPTS:
@@ -264,6 +273,8 @@ def _resolve_pending(
         attempts = 0
         if not events:
             return total
+        # Only once the batch committed: a batch retried claims the same events again.
+        cursors[shards] = (events[-1]["timestamp"], events[-1]["id"])
         event_ids = [e["id"] for e in events]
         between = (events[0]["timestamp"], events[-1]["timestamp"])
         if announce:
