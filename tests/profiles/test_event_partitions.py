@@ -3,9 +3,11 @@ deduplication through the key table, and queries with a time window that read on
 
 import datetime as dt
 import re
+import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from profiles.event_partitions import (
@@ -212,3 +214,35 @@ def test_the_timeline_pages_after_the_first_read_only_older_partitions():
     older = {p.name for p in partitions_list() if p.start <= cursor_at}
     assert _scanned(plan) == older | {DEFAULT_PARTITION}
     assert profile_timeline(profile=profile, filters=filters) == ([], None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_storing_one_message_at_once_store_it_once():
+    source = SourceFactory()
+    now = timezone.now()
+    barrier = threading.Barrier(2)
+    stored: list[int] = []
+    errors: list[Exception] = []
+
+    def send(offset: int) -> None:
+        try:
+            with transaction.atomic():
+                barrier.wait(10)
+                at = now - dt.timedelta(days=offset)  # another month for the second: no matter
+                rows = [_row("same", at), _row(f"own-{offset}", at)]
+                stored.append(events_store(source_id=source.pk, rows=rows, received_at=now).stored)
+                time.sleep(0.2)  # the other statement now waits on this key until the commit
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(offset,)) for offset in (0, 40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(stored) == [1, 2]
+    assert Event.objects.filter(source_id=source.pk, message_id="same").count() == 1
+    assert Event.objects.filter(source_id=source.pk).count() == 3
