@@ -326,18 +326,19 @@ def rows_update(
     PostgreSQL gets one `UPDATE ... FROM jsonb_array_elements(batch)`, the whole batch one JSON
     parameter; other databases one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
     bulk_update builds a CASE expression per row, which costs more than the update itself.
-    `where` = (condition on the table's columns, its parameters) narrows the rows further: on a
-    partitioned table, a condition on the partition key spares the look-up of every id in
-    every partition.
+    `where` = (condition on the table's columns, its parameters as PostgreSQL takes them)
+    narrows the rows further on PostgreSQL, where on a partitioned table a condition on the
+    partition key spares the look-up of every id in every partition. Other databases ignore it:
+    it must never change which of `rows` are updated.
     """
     if not rows:
         return
-    condition, condition_params = where
-    also = f" AND {condition}" if condition else ""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     pk = quote(model._meta.pk.column)
     if on_postgresql():
+        condition, condition_params = where
+        also = f" AND {condition}" if condition else ""
         reads = ", ".join(
             f"{_pg_read(model, name, i)} AS {quote(name)}" for i, name in enumerate(columns, 1)
         )
@@ -362,8 +363,8 @@ def rows_update(
             cursor.execute(
                 f"UPDATE {table} SET {assignments} "  # noqa: S608 - names are ours
                 f"FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v "
-                f"WHERE {table}.{pk} = v.column1{also}",
-                [*params, *condition_params],
+                f"WHERE {table}.{pk} = v.column1",
+                params,
             )
 
 
