@@ -455,6 +455,7 @@ class Autovacuum(threading.Thread):
 
     TABLES = (
         "profiles_event",
+        "profiles_eventmessage",
         "profiles_profile",
         "profiles_identity",
         "segments_segmentmembership",

@@ -9,9 +9,10 @@ Part 1, resolution (PostgreSQL, DATABASE_URL, default .../cdp_b_bench_<profiles>
 migrated if missing): the synthetic shop (`integrations/demo_data.py`, --profiles people, about 23
 events each) is stored once through the tracking ingest path, unresolved. Each run then
 forgets every profile, identity and merge, marks all events unresolved, and times
-`events_resolve_pending` from scratch, first in one worker process, then in --workers processes
-at once (as Celery workers would run it), and checks that the result has one live profile per
-person.
+`events_resolve_pending` from scratch, first in one worker process, then in each of --workers
+(default 2 and 4) processes at once (as Celery workers would run it), prints the CPU seconds of
+the worker processes and of their PostgreSQL backends beside each, and checks that the result
+has one live profile per person.
 
 Part 2, pages (the 1M-profile / 10M-event dataset built by bench/dataset.py in cdp_bench, or
 PAGES_DATABASE_URL): --requests searches of each kind (e-mail typed in another case, name, user
@@ -103,19 +104,25 @@ def _reset_resolution() -> None:
 def _worker(url: str, batch_size: int, ready, go, results) -> None:
     _setup_django(url)
     from django.db import connection
+    from harness import cpu_by_pid
 
     from profiles.identity import events_resolve_pending
 
     connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     ready.put(True)
     go.wait()
-    started = time.time()
+    started, cpu, backend_cpu = time.time(), time.process_time(), cpu_by_pid([backend])
     resolved = events_resolve_pending(batch_size=batch_size)
-    results.put((resolved, started, time.time()))
+    backend_cpu = cpu_by_pid([backend]).get(backend, 0.0) - backend_cpu.get(backend, 0.0)
+    results.put((resolved, started, time.time(), time.process_time() - cpu, backend_cpu))
 
 
-def _resolve_run(url: str, workers: int, batch_size: int) -> tuple[int, float]:
-    """Resolve everything in `workers` processes that start together; (events, wall seconds)."""
+def _resolve_run(url: str, workers: int, batch_size: int) -> tuple[int, float, float, float]:
+    """Resolve everything in `workers` processes that start together; (events, wall seconds,
+    CPU seconds of the worker processes, CPU seconds of their PostgreSQL backends)."""
     from django.db import connections
 
     _reset_resolution()
@@ -134,9 +141,9 @@ def _resolve_run(url: str, workers: int, batch_size: int) -> tuple[int, float]:
     outcomes = [results.get() for _ in processes]
     for process in processes:
         process.join()
-    resolved = sum(n for n, _, _ in outcomes)
-    elapsed = max(end for _, _, end in outcomes) - min(start for _, start, _ in outcomes)
-    return resolved, elapsed
+    resolved = sum(o[0] for o in outcomes)
+    elapsed = max(o[2] for o in outcomes) - min(o[1] for o in outcomes)
+    return resolved, elapsed, sum(o[3] for o in outcomes), sum(o[4] for o in outcomes)
 
 
 def part_resolve(args) -> None:
@@ -155,14 +162,24 @@ def part_resolve(args) -> None:
         call_command(
             "generate_data", profiles=args.profiles, seed=args.seed, no_resolve=True, verbosity=0
         )
+    from django.db.models import Min
+
+    from profiles.event_partitions import event_partitions_ensure
+
+    # Monthly partitions for the generated history (PostgreSQL), as beat keeps them ahead.
+    event_partitions_ensure(since=Event.objects.aggregate(at=Min("timestamp"))["at"])
     total = Event.objects.count()
     print(f"resolve_events={total}")
-    print(f"resolve_load_average_before={_load()}")
-    for workers in sorted({1, args.workers}):
-        resolved, elapsed = _resolve_run(url, workers, args.batch_size)
+    for workers in sorted({1, *args.workers}):
+        print(f"resolve_workers_{workers}_load_average_before={_load()}", flush=True)
+        resolved, elapsed, cpu, backend_cpu = _resolve_run(url, workers, args.batch_size)
         if resolved != total:
             raise SystemExit(f"resolved {resolved} of {total} events")
         print(f"resolve_workers_{workers}_seconds={elapsed:.2f}", flush=True)
+        print(
+            f"resolve_workers_{workers}_cpu_seconds=workers {cpu:.1f}, postgres {backend_cpu:.1f}",
+            flush=True,
+        )
         print(f"resolve_workers_{workers}_events_per_second={resolved / elapsed:,.0f}", flush=True)
     live = Profile.objects.filter(merged_into__isnull=True).count()
     print(f"resolve_live_profiles={live} (people generated: {args.profiles})")
@@ -288,7 +305,12 @@ def main() -> None:
     parser.add_argument("--part", choices=("resolve", "pages", "all"), default="all")
     parser.add_argument("--profiles", type=int, default=10_000, help="people generated (part 1)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[2, 4],
+        help="worker counts to time besides 1, comma-separated (default 2,4)",
+    )
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=200, help="requests per kind (part 2)")
     parser.add_argument("--quick", action="store_true", help="2,000 people, 50 requests")
@@ -300,7 +322,8 @@ def main() -> None:
         for part in ("resolve", "pages"):
             command = [sys.executable, __file__, "--part", part]
             command += ["--profiles", str(args.profiles), "--seed", str(args.seed)]
-            command += ["--workers", str(args.workers), "--batch-size", str(args.batch_size)]
+            command += ["--workers", ",".join(map(str, args.workers))]
+            command += ["--batch-size", str(args.batch_size)]
             command += ["--requests", str(args.requests)]
             subprocess.run(command, check=True)
         return

@@ -177,6 +177,59 @@ def rows_insert(
     return _portable_insert(model, columns, rows, constants, skip_conflicts)
 
 
+@cache
+def _pg_insert_once_sql(
+    model: type[Model], columns: tuple[str, ...], constants: tuple[str, ...], key_model: type[Model]
+) -> str:
+    quote = connection.ops.quote_name
+    key = [field.column for field in key_model._meta.pk_fields]
+    names = ", ".join(quote(c) for c in (*columns, *constants))
+    reads = [_pg_read(model, c, i) for i, c in enumerate(columns)] + ["%s"] * len(constants)
+    # The key as the rows carry it: a column read from the row, or a constant parameter.
+    key_reads = [_pg_read(model, c, columns.index(c)) if c in columns else "%s" for c in key]
+    row_key = [(c, _pg_read(model, c, columns.index(c))) for c in key if c in columns]
+    return (
+        "WITH batch AS (SELECT DISTINCT ON "  # noqa: S608 - names are ours
+        f"({', '.join(read for _, read in row_key)}) r, n "
+        "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) "
+        f"ORDER BY {', '.join(read for _, read in row_key)}, n), "
+        f"fresh AS (INSERT INTO {quote(key_model._meta.db_table)} "
+        f"({', '.join(quote(c) for c in key)}) SELECT {', '.join(key_reads)} FROM batch "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(quote(c) for c, _ in row_key)}) "
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) "
+        f"SELECT {', '.join(reads)} FROM batch JOIN fresh ON "
+        + " AND ".join(f"fresh.{quote(c)} = {read}" for c, read in row_key)
+        + " ORDER BY batch.n"
+    )
+
+
+def rows_insert_once(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    key_model: type[Model],
+    constants: dict[str, Any] | None = None,
+) -> int:
+    """Insert the `rows` whose key is new to `key_model`'s table, and the key with each
+    (PostgreSQL); returns how many were inserted.
+
+    For a table that cannot hold the unique constraint itself (a partitioned table whose key
+    lacks the partition key): the key lives in a narrow table whose primary key is made of
+    columns of `model` (among `columns` or `constants`). One statement: the new keys are
+    inserted `ON CONFLICT DO NOTHING`, and only the rows whose key went in follow, so two
+    sessions inserting one key store it once (the second waits for the first's commit, as
+    on a unique index). A key repeated within `rows` is kept once, its first row.
+    """
+    if not rows:
+        return 0
+    constants = constants or {}
+    sql = _pg_insert_once_sql(model, tuple(columns), tuple(constants), key_model)
+    key = [field.column for field in key_model._meta.pk_fields]
+    key_constants = [constants[c] for c in key if c not in columns]
+    return execute(sql, [dumps(rows), *key_constants, *constants.values()])
+
+
 def _portable_insert(
     model: type[Model],
     columns: Sequence[str],
@@ -262,7 +315,12 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def rows_update(
-    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence], *, key: str = ""
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    key: str = "",
+    where: tuple[str, Sequence] = ("", ()),
 ) -> None:
     """Set `columns` of many rows, each to its own values: `rows` are (pk, *values).
 
@@ -272,6 +330,10 @@ def rows_update(
     PostgreSQL gets one `UPDATE ... FROM jsonb_array_elements(batch)`, the whole batch one JSON
     parameter; other databases one `UPDATE ... FROM (VALUES ...)` per few hundred rows. Django's
     bulk_update builds a CASE expression per row, which costs more than the update itself.
+    `where` = (condition on the table's columns, its parameters as PostgreSQL takes them)
+    narrows the rows further on PostgreSQL, where on a partitioned table a condition on the
+    partition key spares the look-up of every id in every partition. Other databases ignore it:
+    it must never change which of `rows` are updated.
     """
     if not rows:
         return
@@ -279,14 +341,16 @@ def rows_update(
     table = quote(model._meta.db_table)
     pk = quote(key or model._meta.pk.column)
     if on_postgresql():
+        condition, condition_params = where
+        also = f" AND {condition}" if condition else ""
         reads = ", ".join(
             f"{_pg_read(model, name, i)} AS {quote(name)}" for i, name in enumerate(columns, 1)
         )
         execute(
             f"UPDATE {table} SET {', '.join(f'{quote(c)} = v.{quote(c)}' for c in columns)} "  # noqa: S608 - names are ours
             f"FROM (SELECT {_pg_read(model, key or model._meta.pk.attname, 0)} AS pk, {reads} "
-            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.{pk} = v.pk",
-            [dumps(rows)],
+            f"FROM jsonb_array_elements(%s::jsonb) AS r) AS v WHERE {table}.{pk} = v.pk{also}",
+            [dumps(rows), *condition_params],
         )
         return
     fields = [model._meta.get_field(name) for name in columns]

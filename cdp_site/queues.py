@@ -21,6 +21,9 @@ class WorkQueue(StrEnum):
 
 # Task-name patterns (Celery's glob routing) to queues; the first match wins.
 TASK_ROUTES: dict[str, dict[str, str]] = {
+    # Creating the event table's partitions ahead is upkeep, not resolution: it must not wait
+    # behind a resolution backlog.
+    "profiles.event_partitions_*": {"queue": WorkQueue.DEFAULT.value},
     "profiles.*": {"queue": WorkQueue.RESOLUTION.value},
     "segments.*": {"queue": WorkQueue.SEGMENTS.value},
     "integrations.*": {"queue": WorkQueue.SYNCS.value},

@@ -275,6 +275,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    # The event table's monthly partitions, created months ahead (PostgreSQL; nothing on SQLite).
+    "profiles-event-partitions-ensure": {
+        "task": "profiles.event_partitions_ensure",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 24 * 3600},
+    },
     # The builder's field catalogue (trait keys, events, property keys and their types).
     "segments-refresh-catalogue": {
         "task": "segments.refresh_catalogue",

@@ -12,6 +12,7 @@ PostgreSQL it reads and writes through `cdp_site.db` (one parameter for the batc
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 
@@ -58,13 +59,17 @@ def consent_purposes_ensure(keys: Iterable[str]) -> dict[str, ConsentPurpose]:
 
 
 @transaction.atomic
-def consent_record_from_events(*, event_ids: Iterable[int]) -> int:
+def consent_record_from_events(
+    *, event_ids: Iterable[int], between: tuple[dt.datetime, dt.datetime] | None = None
+) -> int:
     """Record the consent choices carried by these events, each event's choice once.
 
     Returns how many choices were not recorded yet; a concurrent capture of the same events is
-    kept from writing them twice by the `consent_once_per_event` constraint.
+    kept from writing them twice by the `consent_once_per_event` constraint. `between` (the
+    events' first and last time, when known) lets PostgreSQL read only those months of the
+    time-partitioned event table.
     """
-    rows = _events_with_consent(list(event_ids))
+    rows = _events_with_consent(list(event_ids), between)
     choices = [(row, _preferences(row["consent"])) for row in rows]
     choices = [(row, prefs) for row, prefs in choices if prefs]
     if not choices:
@@ -88,7 +93,9 @@ def consent_record_from_events(*, event_ids: Iterable[int]) -> int:
     return len(new)
 
 
-def _events_with_consent(event_ids: list[int]) -> list[dict]:
+def _events_with_consent(
+    event_ids: list[int], between: tuple[dt.datetime, dt.datetime] | None = None
+) -> list[dict]:
     """The resolved events among these that carry a consent object, oldest first.
 
     Each as pk, profile_id, message_id, source_id, timestamp and consent (`context.consent`).
@@ -98,19 +105,27 @@ def _events_with_consent(event_ids: list[int]) -> list[dict]:
         # the planner may walk every resolved event through the profile index, where the ids
         # alone lead it to the primary key.
         events = connection.ops.quote_name(Event._meta.db_table)
+        within, params = (
+            ("", []) if between is None else (' AND "timestamp" BETWEEN %s AND %s', list(between))
+        )
         rows = db.select(
             'SELECT id AS pk, profile_id, message_id, source_id, "timestamp", '  # noqa: S608 - a model's table
             f"context -> 'consent' AS consent FROM {events} "
-            "WHERE id = ANY(%s::bigint[]) AND context ? 'consent'",
-            [db.bigint_array(event_ids)],
+            f"WHERE id = ANY(%s::bigint[]) AND context ? 'consent'{within}",
+            [db.bigint_array(event_ids), *params],
             order='t."timestamp", t.pk',
             timestamps=("timestamp",),
         )
         return [row for row in rows if row["profile_id"] is not None]
+    events = Event.objects.filter(
+        pk__in=event_ids, profile__isnull=False, context__has_key="consent"
+    )
+    if between is not None:
+        events = events.filter(timestamp__range=between)
     rows = list(
-        Event.objects.filter(pk__in=event_ids, profile__isnull=False, context__has_key="consent")
-        .values("pk", "profile_id", "message_id", "source_id", "timestamp", "context")
-        .order_by("timestamp", "pk")
+        events.values(
+            "pk", "profile_id", "message_id", "source_id", "timestamp", "context"
+        ).order_by("timestamp", "pk")
     )
     for row in rows:
         context = row.pop("context")
@@ -193,9 +208,11 @@ def consent_follow_profiles(*, profile_ids: Iterable[int] | None) -> int:
     return moved
 
 
-def on_events_resolved(sender, *, profile_ids=(), event_ids=(), **_kwargs) -> None:
+def on_events_resolved(
+    sender, *, profile_ids=(), event_ids=(), events_between=None, **_kwargs
+) -> None:
     if event_ids:
-        consent_record_from_events(event_ids=event_ids)
+        consent_record_from_events(event_ids=event_ids, between=events_between)
 
 
 def on_profiles_merged(sender, *, merges, **_kwargs) -> None:

@@ -2,11 +2,14 @@
 
 Rows arrive already validated and shaped as tuples in `STORE_COLUMNS` order (JSON columns as
 dicts, times as aware datetimes), so nothing here builds a model object per event. On PostgreSQL
-the batch is one multi-row `INSERT ... SELECT ... FROM jsonb_array_elements(...) ON CONFLICT
-(source_id, message_id) DO NOTHING` (`cdp_site.db.rows_insert`): measured faster than COPY into a
-staging table here, because it is one statement where COPY needs three (create the staging
-table, copy, insert-select). Elsewhere one `executemany` of `INSERT ... ON CONFLICT DO NOTHING`.
-Either way the same message id from the same source is stored once.
+the batch is one multi-row `INSERT ... SELECT ... FROM jsonb_array_elements(...)`, measured
+faster than COPY into a staging table here, because it is one statement where COPY needs three
+(create the staging table, copy, insert-select). The event table is partitioned by time there,
+so the (source, message id) key lives in `EventMessage`: the same statement inserts the batch's
+keys `ON CONFLICT DO NOTHING` and stores only the events whose key went in
+(`cdp_site.db.rows_insert_once`). Elsewhere one `executemany` of `INSERT ... ON CONFLICT DO
+NOTHING` against the event table's own unique constraint. Either way the same message id from
+the same source is stored once.
 """
 
 from collections.abc import Sequence
@@ -15,7 +18,7 @@ from datetime import datetime
 
 from cdp_site import db
 
-from .models import Event
+from .models import Event, EventMessage
 
 # Order of the values in each row handed to `events_store`.
 STORE_COLUMNS: tuple[str, ...] = (
@@ -51,11 +54,17 @@ def events_store(*, source_id: int, rows: Sequence[tuple], received_at: datetime
     which spares the request the BEGIN and COMMIT round trips. Not a prepared statement: Django
     turns psycopg's off for connection poolers, and preparing this one saved only a few percent.
     """
-    stored = db.rows_insert(
-        Event,
-        STORE_COLUMNS,
-        rows,
-        constants={"source_id": source_id, "received_at": received_at},
-        skip_conflicts=("source_id", "message_id"),
-    )
+    constants = {"source_id": source_id, "received_at": received_at}
+    if db.on_postgresql():
+        stored = db.rows_insert_once(
+            Event, STORE_COLUMNS, rows, key_model=EventMessage, constants=constants
+        )
+    else:
+        stored = db.rows_insert(
+            Event,
+            STORE_COLUMNS,
+            rows,
+            constants=constants,
+            skip_conflicts=("source_id", "message_id"),
+        )
     return StoreResult(stored=stored, duplicates=len(rows) - stored)

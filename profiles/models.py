@@ -132,6 +132,11 @@ class Event(models.Model):
     )
 
     class Meta:
+        # On PostgreSQL the table is partitioned by month of `timestamp` (migration 0010,
+        # `profiles/event_partitions.py`), and a unique constraint there would have to hold the
+        # partition key, which a resent message need not repeat (its time is corrected for the
+        # sender's clock on each send). There, `EventMessage` holds this constraint in its stead;
+        # elsewhere (SQLite) it is this one.
         constraints = [
             models.UniqueConstraint(
                 fields=["source_id", "message_id"], name="event_source_message_unique"
@@ -178,6 +183,26 @@ class ProfileLink(models.Model):
         return f"Profile {self.profile_id} lives on as {self.live_id}"
 
 
+class EventMessage(models.Model):
+    """The (source, message id) of every stored event: deduplication on PostgreSQL.
+
+    A narrow table of its own, because the event table is partitioned by time there and its
+    unique constraints must contain the partition key; a message sent again carries the same
+    source and message id but not always the same time. The event store inserts the key and
+    the event in one statement (`cdp_site.db.rows_insert_once`): an event is stored only when
+    its key was new, so two requests carrying one message store it once, as a unique
+    constraint on the events would. Dropping a partition for retention drops its keys with it.
+    On SQLite the event table's own unique constraint does the job and this table stays empty.
+    """
+
+    pk = models.CompositePrimaryKey("source_id", "message_id")
+    source_id = models.BigIntegerField()
+    message_id = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.message_id}"
+
+
 class ProfileMerge(models.Model):
     """A merge of `loser` into `winner`, with its evidence; undoable."""
 
@@ -185,8 +210,16 @@ class ProfileMerge(models.Model):
     loser = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_lost")
     # The identifiers ([{"kind", "value"}]) that matched both profiles.
     identifiers = models.JSONField(default=list)
+    # No database foreign key: a key into the time-partitioned event table would have to hold
+    # the event's time too. The ORM still sets it to NULL when the event is deleted, and dropping
+    # a partition for retention does the same (`event_partitions_drop_before`).
     event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     # What the loser brought, so an undo can give it back exactly: its identities, and the
     # events that moved to the winner, in the batch or later by `links_consolidate` (the

@@ -32,7 +32,10 @@ class Announcement(Signal):
 
 
 # Identity resolution attached new events to profiles. Arguments: profile_ids (list[int], every
-# profile whose events, identities or traits changed), event_ids (list[int]).
+# profile whose events, identities or traits changed), event_ids (list[int]), and, from the
+# resolver, events_between ((first, last) event time of those events): a receiver that reads the
+# events by id adds it as a time condition, so that PostgreSQL reads only those months of the
+# time-partitioned event table instead of looking each id up in every partition.
 events_resolved = Announcement()
 
 # Identity resolution merged profiles: merges (list of (winner_id, loser_id)), once per batch,

@@ -45,3 +45,11 @@ def links_consolidate_task() -> int:
     if not done:
         links_consolidate_task.delay()
     return moved
+
+
+@shared_task(name="profiles.event_partitions_ensure")
+def event_partitions_ensure_task() -> list[str]:
+    """Create the event table's monthly partitions ahead of time (PostgreSQL). Idempotent."""
+    from .event_partitions import event_partitions_ensure
+
+    return event_partitions_ensure()

@@ -29,10 +29,10 @@ def refresh_pending_request() -> None:
     REFRESH_GATE.request(segments_refresh_pending_task)
 
 
-def on_events_resolved(sender, *, profile_ids, event_ids=(), **_kwargs):
+def on_events_resolved(sender, *, profile_ids, event_ids=(), events_between=None, **_kwargs):
     from .services import refresh_requests_for_events
 
-    if event_ids and refresh_requests_for_events(event_ids=event_ids):
+    if event_ids and refresh_requests_for_events(event_ids=event_ids, between=events_between):
         transaction.on_commit(refresh_pending_request)
 
 

@@ -411,31 +411,37 @@ def segments_refresh_for_profiles(
 REFRESH_PENDING_LIMIT = 20_000
 
 
-def refresh_requests_for_events(*, event_ids: Iterable[int]) -> int:
+def refresh_requests_for_events(
+    *, event_ids: Iterable[int], between: tuple[dt.datetime, dt.datetime] | None = None
+) -> int:
     """Record, for the profiles these resolved events reached, that their memberships may have
     changed (one request per profile and event name). Returns how many were recorded.
 
     This runs in every resolution batch: on PostgreSQL it is one INSERT ... SELECT, so the pairs
-    never travel to Python and back. The events are found by their ids alone (the OFFSET 0
-    keeps the planner from folding in `profile_id IS NOT NULL`, whose estimate after a large
-    backlog sends it scanning every resolved event instead)."""
+    never travel to Python and back. The events are found by their ids (the OFFSET 0 keeps the
+    planner from folding in `profile_id IS NOT NULL`, whose estimate after a large backlog sends
+    it scanning every resolved event instead), and by `between`, their first and last event
+    time when known, so that only those months of the time-partitioned table are read."""
     ids = sorted({int(pk) for pk in event_ids})
     if not ids:
         return 0
     if db.on_postgresql():
         quote = connection.ops.quote_name
+        within, params = (
+            ("", []) if between is None else ('AND "timestamp" BETWEEN %s AND %s ', list(between))
+        )
         return db.execute(
             f"INSERT INTO {quote(RefreshRequest._meta.db_table)} (profile_id, event) "  # noqa: S608 - models' tables
             "SELECT DISTINCT profile_id, event FROM ("
             f"SELECT profile_id, event FROM {quote(Event._meta.db_table)} "
-            "WHERE id = ANY(%s::bigint[]) OFFSET 0) AS resolved WHERE profile_id IS NOT NULL",
-            [db.bigint_array(ids)],
+            f"WHERE id = ANY(%s::bigint[]) {within}OFFSET 0) AS resolved "
+            "WHERE profile_id IS NOT NULL",
+            [db.bigint_array(ids), *params],
         )
-    pairs = sorted(
-        Event.objects.filter(pk__in=ids, profile_id__isnull=False)
-        .values_list("profile_id", "event")
-        .distinct()
-    )
+    events = Event.objects.filter(pk__in=ids, profile_id__isnull=False)
+    if between is not None:
+        events = events.filter(timestamp__range=between)
+    pairs = sorted(events.values_list("profile_id", "event").distinct())
     return db.rows_insert(RefreshRequest, ("profile_id", "event"), pairs)
 
 

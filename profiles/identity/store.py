@@ -9,7 +9,7 @@ profiles and identities in bulk inserts, the events' profiles in one `UPDATE ...
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from django.db import connection
@@ -90,8 +90,14 @@ def batch_load(batch: Batch, pairs: set[Pair]) -> None:
         batch.apart[(kind, value)].append((split_id, side))
 
 
-def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int, int]]]:
-    """Store the batch's outcome; returns (changed profile ids, [(winner, loser)])."""
+def batch_write(
+    batch: Batch, now: datetime, events_between: tuple[datetime, datetime] | None = None
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Store the batch's outcome; returns (changed profile ids, [(winner, loser)]).
+
+    `events_between` (the first and last event time of the batch) lets the events' update read
+    only the months of the batch in the time-partitioned event table.
+    """
     new = [p for p in batch.profiles.values() if p.is_new]
     created = db.rows_insert_returning_ids(
         Profile,
@@ -171,6 +177,7 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
         Event,
         ["profile_id", "resolved_at"],
         [(event_id, real[key], now) for event_id, key in batch.assignments.items()],
+        where=events_time_between(events_between),
     )
     stored_dirty = [
         p
@@ -204,10 +211,22 @@ def batch_write(batch: Batch, now: datetime) -> tuple[list[int], list[tuple[int,
     return changed, merged_pairs
 
 
-def events_resolved_to_nobody(event_ids: list[int], now: datetime) -> None:
+def events_time_between(between: tuple[datetime, datetime] | None) -> tuple[str, list]:
+    """The condition (and parameters) that keeps an update of events in their time range."""
+    if between is None:
+        return "", []
+    return '"timestamp" BETWEEN %s AND %s', list(between)
+
+
+def events_resolved_to_nobody(
+    event_ids: list[int], now: datetime, events_between: tuple[datetime, datetime] | None = None
+) -> None:
     """Mark resolved the events without a single usable identifier (all blocked)."""
     if event_ids:
-        Event.objects.filter(id__in=event_ids).update(resolved_at=now)
+        events = Event.objects.filter(id__in=event_ids)
+        if events_between is not None:
+            events = events.filter(timestamp__range=events_between)
+        events.update(resolved_at=now)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -323,18 +342,27 @@ def events_of(profile_ids: list[int], *, limit: int) -> list[tuple[int, int]]:
     return found
 
 
+# Resolution's work is split into this many shards by a hash of each event's first identifier
+# (its user id, else its anonymous id: the first the matching rule reads), so that workers that
+# hold different shards resolve different people (see `runner`).
+SHARDS = 16
+SHARD_OF_EVENT = f"(hashtext(COALESCE(NULLIF(user_id, ''), anonymous_id)) & {SHARDS - 1})"
+
 # The events' columns the resolver reads, `context` cut down to the parts with identifiers.
 _PG_CLAIM = (
     'SELECT id, source_id, type, user_id, anonymous_id, previous_id, traits, "timestamp", '
     "json_build_object('traits', context -> 'traits', 'device', context -> 'device', "
     "'externalIds', context -> 'externalIds') AS context "
-    "FROM profiles_event WHERE resolved_at IS NULL {after}"
+    "FROM profiles_event WHERE resolved_at IS NULL {conditions}"
     'ORDER BY "timestamp", id LIMIT %s FOR NO KEY UPDATE OF profiles_event SKIP LOCKED'
 )
 
 
-def events_claim(batch_size: int, after: tuple[datetime, int] | None) -> list[dict]:
-    """Lock up to `batch_size` unresolved events, oldest event time first, after `after`.
+def events_claim(
+    batch_size: int, after: tuple[datetime, int] | None, shards: Sequence[int] | None = None
+) -> list[dict]:
+    """Lock up to `batch_size` unresolved events, oldest event time first, after `after`, of
+    the `shards` given (PostgreSQL; None: of every shard).
 
     `after` is where this run's previous batch ended: without it every claim would walk again
     over the index entries of the events resolved before (dead until vacuum), which made each
@@ -345,12 +373,19 @@ def events_claim(batch_size: int, after: tuple[datetime, int] | None) -> list[di
     page, campaign...) is most of its size and none of the resolver's business.
     """
     if db.on_postgresql():
-        if after is None:
-            sql, params = _PG_CLAIM.format(after=""), [batch_size]
-        else:
-            sql = _PG_CLAIM.format(after='AND ("timestamp", id) > (%s, %s) ')
-            params = [after[0], after[1], batch_size]
-        return db.select(sql, params, order='t."timestamp", t.id', timestamps=("timestamp",))
+        conditions, params = "", []
+        if after is not None:
+            conditions += 'AND ("timestamp", id) > (%s, %s) '
+            params += [after[0], after[1]]
+        if shards is not None and len(shards) < SHARDS:
+            # Checked on each row the time-ordered scan meets: it reads the other shards'
+            # unresolved index entries too, and skips them.
+            conditions += f"AND {SHARD_OF_EVENT} = ANY(%s::int[]) "
+            params.append(db.bigint_array(shards))
+        sql = _PG_CLAIM.format(conditions=conditions)
+        return db.select(
+            sql, [*params, batch_size], order='t."timestamp", t.id', timestamps=("timestamp",)
+        )
     qs = Event.objects.filter(resolved_at__isnull=True)
     if after is not None:
         qs = qs.filter(timestamp__gte=after[0]).exclude(timestamp=after[0], id__lte=after[1])

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_QUEUES = {
     "profiles.resolve_events": "resolution",
     "profiles.consolidate_links": "resolution",
+    "profiles.event_partitions_ensure": "default",
     "segments.refresh_membership": "segments",
     "segments.refresh_pending": "segments",
     "segments.refresh_all": "segments",
