@@ -25,6 +25,15 @@ class AuditAction(models.TextChoices):
     SOURCE_MESSAGE_VIEW = "source.message_view", "Opened a tracked message"
     QUARANTINE_MESSAGE_VIEW = "quarantine.message_view", "Opened a quarantined message"
     AUDIT_LOG_VIEW = "audit_log.view", "Read the audit log"
+    REQUEST_LOG = "request.log", "Logged a data subject request"
+    REQUEST_VIEW = "request.view", "Opened a data subject request"
+    REQUEST_ASSIGN = "request.assign", "Assigned a data subject request"
+    REQUEST_VERIFY = "request.verify", "Verified a requester's identity"
+    REQUEST_EXTEND = "request.extend", "Extended a request's deadline"
+    REQUEST_REJECT = "request.reject", "Rejected a data subject request"
+    REQUEST_RUN = "request.run", "Ran a data subject request"
+    REQUEST_COMPLETE = "request.complete", "Completed a data subject request"
+    REQUEST_ARCHIVE_DOWNLOAD = "request.archive_download", "Downloaded an access archive"
 
 
 # Codes written before the actions had one naming style; rows keep them, so they keep their words.

@@ -161,3 +161,61 @@ def profile_consent_for_user(*, user, profile_id: int) -> list[dict]:
         sender=AuditEvent,
     )
     return state
+
+
+# -- Data subject requests, suppression and restriction ----------------------------------------
+
+
+def suppressed_identifier_hashes(digests) -> set[str]:
+    """Which keyed hashes (`compliance.suppression.identifier_digest`) are on the suppression
+    list: one query, for syncs and imports to drop a suppressed person's records."""
+    from .suppression import suppressed_digests
+
+    return suppressed_digests(digests)
+
+
+def identifier_hash(kind: str, value: str) -> str:
+    """The keyed hash of one normalised identifier, as the suppression list keeps it."""
+    from .suppression import identifier_digest
+
+    return identifier_digest(kind, value)
+
+
+def rows_suppressed(rows) -> list[int]:
+    """Indexes of event store rows (`profiles.event_store.STORE_COLUMNS`) that identify a
+    suppressed person: one query per batch."""
+    from .suppression import rows_suppressed as find
+
+    return find(rows)
+
+
+def profile_ids_suppressed(profile_ids) -> set[int]:
+    """Which of the profiles hold an identifier on the suppression list (never to be sent to a
+    destination): one query for the identities, one for the list."""
+    from profiles.models import Identity
+
+    from .suppression import identifier_digest, suppressed_digests
+
+    pairs = list(
+        Identity.objects.filter(profile_id__in=list(profile_ids)).values_list(
+            "profile_id", "kind", "value"
+        )
+    )
+    digests = {(pid, identifier_digest(kind, value)) for pid, kind, value in pairs}
+    hit = suppressed_digests(digest for _pid, digest in digests)
+    return {pid for pid, digest in digests if digest in hit}
+
+
+def restricted_profile_ids():
+    """Profile ids whose person restricted or objected to processing, as a subquery (values
+    list) for activation to leave them out of marketing audiences and ad destinations."""
+    from .models import Restriction
+
+    return Restriction.objects.values_list("profile_id", flat=True)
+
+
+def profile_is_restricted(profile_id: int) -> bool:
+    from .models import Restriction
+
+    live = profile_get_live(profile_id)
+    return Restriction.objects.filter(profile_id__in={profile_id, live.pk}).exists()
