@@ -12,6 +12,12 @@ class ComplianceConfig(AppConfig):
     # the view its URL resolves to.
     navigation = (
         NavItem(
+            "Requests",
+            "compliance:requests",
+            order=45,
+            description="Data subject requests: erasure, access, rectification, restriction.",
+        ),
+        NavItem(
             "Audit log",
             "compliance:audit_log",
             order=50,
