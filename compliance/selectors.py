@@ -215,10 +215,10 @@ def restricted_profile_ids():
 
 
 def profile_is_restricted(profile_id: int) -> bool:
+    """Whether the person restricted or objected (a restriction names every profile of theirs)."""
     from .models import Restriction
 
-    live = profile_get_live(profile_id)
-    return Restriction.objects.filter(profile_id__in={profile_id, live.pk}).exists()
+    return Restriction.objects.filter(profile_id=profile_id).exists()
 
 
 def request_list(*, type: str = "", status: str = "", assignee: str = ""):

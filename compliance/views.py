@@ -15,7 +15,13 @@ from cdp_site.params import (
 )
 from cdp_site.roles import PROFILE_READERS, Role, role_required
 
-from .selectors import AuditFilter, audit_actions, audit_log_for_user, profile_consent_for_user
+from .selectors import (
+    AuditFilter,
+    audit_actions,
+    audit_log_for_user,
+    profile_consent_for_user,
+    profile_is_restricted,
+)
 
 
 @role_required(*PROFILE_READERS)
@@ -24,7 +30,14 @@ def profile_consent(request, profile_id: int):
     """Fragment for the customer 360 page: consent in force per purpose, and its history."""
     state = profile_consent_for_user(user=request.user, profile_id=profile_id)
     return render(
-        request, "compliance/_profile_consent.html", {"profile_id": profile_id, "state": state}
+        request,
+        "compliance/_profile_consent.html",
+        {
+            "profile_id": profile_id,
+            "state": state,
+            # Restriction or objection (Art. 18, 21): shown wherever the person's consent is.
+            "restricted": profile_is_restricted(profile_id),
+        },
     )
 
 
