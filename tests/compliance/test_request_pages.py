@@ -48,7 +48,8 @@ def test_queue_sorts_by_due_date_and_flags_overdue_and_due_this_week(
     filtered = (
         client_for(compliance_officer).get("/compliance/requests/?type=access").content.decode()
     )
-    assert f"Request {later.pk}<" in filtered and f"Request {overdue.pk}<" not in filtered
+    assert f"Request {later.pk}<" in filtered
+    assert f"Request {overdue.pk}<" not in filtered
 
 
 def test_officer_logs_a_request_with_the_form(compliance_officer, client_for):
@@ -85,7 +86,8 @@ def test_request_page_and_its_progress_fragment(compliance_officer, client_for):
     client = client_for(compliance_officer)
     page = client.get(f"/compliance/requests/{request.pk}/")
     assert page.status_code == 200
-    assert b"Verify identity" in page.content and b"<html" in page.content
+    assert b"Verify identity" in page.content
+    assert b"<html" in page.content
     assert AuditEvent.objects.filter(action="request.view").count() == 1
     DataSubjectRequest.objects.filter(pk=request.pk).update(
         status="in_progress", progress={"done": 2, "total": 8, "stage": "Erasing: Events"}
@@ -93,7 +95,8 @@ def test_request_page_and_its_progress_fragment(compliance_officer, client_for):
     fragment = client.get(f"/compliance/requests/{request.pk}/", HTTP_HX_REQUEST="true")
     assert fragment.status_code == 200
     assert b"<html" not in fragment.content
-    assert b'value="25"' in fragment.content and b'hx-trigger="every 1s"' in fragment.content
+    assert b'value="25"' in fragment.content
+    assert b'hx-trigger="every 1s"' in fragment.content
 
 
 def test_officer_verifies_and_a_refused_action_is_said_on_the_page(compliance_officer, client_for):
@@ -118,7 +121,9 @@ def test_other_roles_cannot_act_on_a_request(role, action, request, compliance_o
     api = client_for(user).post(f"/api/compliance/requests/{dsr.pk}/{action}/", ACTIONS[action])
     assert api.status_code in (403, 404)
     dsr.refresh_from_db()
-    assert dsr.status == "verified" and dsr.assignee is None and dsr.extension_months == 0
+    assert dsr.status == "verified"
+    assert dsr.assignee is None
+    assert dsr.extension_months == 0
     assert RequestStep.objects.count() == steps
 
 

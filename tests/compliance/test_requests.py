@@ -171,7 +171,8 @@ def test_access_archive_holds_every_event_of_the_subject(
         identifiers={"email": JANE_EMAIL},
     )
     assert request.status == Status.COMPLETED
-    assert request.archive_token and request.archive_expires_at > timezone.now()
+    assert request.archive_token
+    assert request.archive_expires_at > timezone.now()
     archive = zipfile.ZipFile(io.BytesIO(archive_build(request)))
     data = json.loads(archive.read("data.json"))
     jane_ids = {scene["merge"].winner_id, scene["merge"].loser_id}
@@ -186,7 +187,8 @@ def test_access_archive_holds_every_event_of_the_subject(
     assert {row["id"] for row in data["tables"]["profiles"]} == jane_ids
     assert data["tables"]["consent_records"][0]["purpose"] == "email_marketing"
     assert data["tables"]["segment_memberships"][0]["segment"] == "Buyers"
-    assert "events.csv" in archive.namelist() and "identities.csv" in archive.namelist()
+    assert "events.csv" in archive.namelist()
+    assert "identities.csv" in archive.namelist()
     assert archive.read("events.csv").decode().count("\n") == len(expected) + 1
     # Nothing was erased by an access request.
     assert Profile.objects.filter(pk__in=jane_ids).count() == 2
