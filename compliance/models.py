@@ -230,3 +230,43 @@ class Restriction(models.Model):
 
     def __str__(self) -> str:
         return f"Profile {self.profile_id} restricted"
+
+
+class RetentionPolicy(models.Model):
+    """How long events of a source are kept (`source_id` empty: the default for every source
+    without a policy of its own). Events older than that are deleted by the retention task."""
+
+    # A plain source id, as events keep it.
+    source_id = models.BigIntegerField(null=True, blank=True)
+    days = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_id"],
+                condition=models.Q(source_id__isnull=False),
+                name="retention_per_source",
+            ),
+            models.CheckConstraint(condition=models.Q(days__gte=1), name="retention_days_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days} days for {self.source_id or 'every source'}"
+
+
+class RetentionRun(models.Model):
+    """One run of the retention task: what it deleted, per source."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.PositiveBigIntegerField(default=0)
+    # {source id or "default": events deleted}; `more`: stopped at its batch budget.
+    detail = models.JSONField(default=dict, blank=True)
+    more = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Retention run {self.started_at:%Y-%m-%d %H:%M}: {self.deleted} deleted"

@@ -11,3 +11,12 @@ def request_execute_task(request_id: int) -> str | None:
 
     request = request_execute(request_id=request_id)
     return request.status if request else None
+
+
+@shared_task(name="compliance.retention_apply")
+def retention_apply_task() -> int:
+    """Scheduled: delete events past their retention period, within a batch budget. Run twice,
+    the second deletes only what the first left over its budget."""
+    from .retention import retention_apply
+
+    return retention_apply().deleted

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, request_views, views
+from . import api, request_views, retention_views, views
 
 app_name = "compliance"
 
@@ -48,6 +48,7 @@ urlpatterns = [
         name="request_archive",
     ),
     path("compliance/suppression/", request_views.suppression_list, name="suppression"),
+    path("compliance/retention/", retention_views.retention, name="retention"),
     path("api/compliance/requests/", api.request_create, name="api_requests"),
     path("api/compliance/requests/<int:pk>/", api.request_detail, name="api_request"),
     path("api/compliance/requests/<int:pk>/verify/", api.request_verify, name="api_verify"),

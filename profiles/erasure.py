@@ -1,4 +1,5 @@
-"""What data subject requests do to the profiles app's own tables: find, export, erase, rectify.
+"""What data subject requests and retention do to the profiles app's own tables: find,
+export, erase, rectify, and delete events past their retention period.
 
 Compliance decides and records; this module is the only writer of profiles' rows on its behalf
 (one writer per table). Its stores join the erasure registry (`cdp_site.erasure`) from the app
@@ -229,6 +230,29 @@ def profile_trait_rectify(
             profile.traits, profile.trait_meta = traits, meta
             profile.save(update_fields=["traits", "trait_meta", "updated_at"])
     return event
+
+
+def events_delete_before(
+    *,
+    before: datetime,
+    source_ids: Iterable[int] | None = None,
+    exclude_source_ids: Iterable[int] = (),
+    limit: int,
+) -> int:
+    """Retention: delete up to `limit` of the oldest events stamped before `before`, of the
+    given sources (or of every source but the excluded ones); answers how many."""
+    rows = Event.objects.filter(timestamp__lt=before)
+    if source_ids is not None:
+        rows = rows.filter(source_id__in=list(source_ids))
+    exclude = list(exclude_source_ids)
+    if exclude:
+        rows = rows.exclude(source_id__in=exclude)
+    ids = list(rows.order_by("timestamp", "pk").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        ProfileMerge.objects.filter(event_id__in=ids).update(event=None)
+        return Event.objects.filter(pk__in=ids)._raw_delete(Event.objects.db)
 
 
 def register() -> None:

@@ -109,6 +109,7 @@ MATRIX: dict[str, tuple] = {
     "/compliance/requests/{dsr}/report/":           (LOGIN, 403, 403, 403, 200, 200),
     "/compliance/requests/{dsr}/archive/{archive}/": (LOGIN, 403, 403, 403, 200, 200),
     "/compliance/suppression/":                     (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/retention/":                       (LOGIN, 403, 403, 403, 200, 200),
     "/api/compliance/requests/":                    (  401, 403, 403, 403, 405, 405),
     "/api/compliance/requests/{dsr}/":              (  401, 403, 403, 403, 200, 200),
     "/api/compliance/requests/{dsr}/verify/":       (  401, 403, 403, 403, 405, 405),
