@@ -100,7 +100,11 @@ def request_detail(request, pk: int):
     With htmx, only the progress fragment (polled while the request runs)."""
     if request.htmx:
         dsr = request_get(request_id=pk)
-        return render(request, "compliance/_request_progress.html", _detail_context(dsr))
+        response = render(request, "compliance/_request_progress.html", _detail_context(dsr))
+        if dsr.status != DataSubjectRequest.Status.IN_PROGRESS:
+            # The run ended while the page polled: reload it, status, actions and all.
+            response["HX-Refresh"] = "true"
+        return response
     dsr = request_open_for_user(user=request.user, request_id=pk)
     context = _detail_context(dsr)
     context.update(
@@ -110,6 +114,10 @@ def request_detail(request, pk: int):
             "extend_form": ExtendForm(),
             "reject_form": RejectForm(),
             "assign_form": AssignForm(initial={"assignee": dsr.assignee}),
+            "rerunnable": services.RERUNNABLE,
+            "stalled": dsr.status == DataSubjectRequest.Status.IN_PROGRESS
+            and dsr.started_at is not None
+            and dsr.started_at < timezone.now() - services.STALLED_AFTER,
             "archive_ok": bool(
                 dsr.archive_token
                 and dsr.archive_expires_at

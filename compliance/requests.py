@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cdp_site.audit import AuditAction, audit_record
@@ -196,22 +197,33 @@ def _queue_run(request_id: int) -> None:
     task_publish(request_execute_task, request_id)
 
 
+# A run this long in progress has lost its worker: it may be started again.
+STALLED_AFTER = dt.timedelta(minutes=30)
+RERUNNABLE = (DataSubjectRequest.Type.ERASURE, DataSubjectRequest.Type.ACCESS)
+
+
 def request_run(*, request: DataSubjectRequest, user) -> DataSubjectRequest:
-    """Start the request's work; a completed erasure may be run again (it then finds nothing,
-    and its report shows so). The work runs after commit on the compliance queue."""
-    allowed = (
-        (Status.VERIFIED, Status.COMPLETED)
-        if request.type == request.Type.ERASURE
-        else (Status.VERIFIED,)
+    """Start the request's work. A completed erasure may be run again (it then finds nothing,
+    and its report shows so), a completed access request too (a fresh archive link), and a run
+    whose worker died (in progress for too long) is started afresh; every step is idempotent.
+    The work runs after commit on the compliance queue."""
+    now = timezone.now()
+    runnable = DataSubjectRequest.objects.filter(pk=request.pk).filter(
+        Q(status=Status.VERIFIED)
+        | Q(status=Status.COMPLETED, type__in=RERUNNABLE)
+        | Q(status=Status.IN_PROGRESS, started_at__lt=now - STALLED_AFTER)
     )
     with transaction.atomic():
-        _transition(
-            request,
-            allowed,
-            Status.IN_PROGRESS,
+        updated = runnable.update(
+            status=Status.IN_PROGRESS,
             progress={"done": 0, "total": 0, "stage": "Waiting for a worker"},
-            started_at=timezone.now(),
+            started_at=now,
         )
+        request.refresh_from_db()
+        if not updated:
+            raise ConflictError(
+                f"The request is {request.get_status_display().lower()}: it cannot run now."
+            )
         step_record(request=request, user=user, action=AuditAction.REQUEST_RUN)
         transaction.on_commit(lambda: _queue_run(request.pk))
     return request

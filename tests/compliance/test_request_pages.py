@@ -250,3 +250,12 @@ def test_suppression_page_shows_counts_only(compliance_officer, client_for):
     assert '<strong id="suppressed-identifiers">1</strong>' in html
     assert identifier_digest("email", "jane@example.com") not in html
     assert "jane" not in html
+
+
+def test_polling_reloads_the_page_when_the_run_has_ended(compliance_officer, client_for):
+    dsr = _request(compliance_officer)
+    DataSubjectRequest.objects.filter(pk=dsr.pk).update(status="completed")
+    fragment = client_for(compliance_officer).get(
+        f"/compliance/requests/{dsr.pk}/", HTTP_HX_REQUEST="true"
+    )
+    assert fragment["HX-Refresh"] == "true"

@@ -233,3 +233,35 @@ def test_restriction_marks_every_profile_of_the_person(
     page = client_for(support_agent).get(f"/compliance/profile/{scene['mary'].pk}/consent/")
     assert b"profile-restricted" not in page.content
     assert Restriction.objects.count() == 2
+
+
+def test_a_run_whose_worker_died_can_be_started_again(compliance_officer):
+    request = request_create(user=compliance_officer, type="erasure", identifiers={"user_id": "u"})
+    request_verify(request=request, user=compliance_officer)
+    request_run(request=request, user=compliance_officer)  # queued; no worker takes it here
+    with pytest.raises(ConflictError):
+        request_run(request=request, user=compliance_officer)
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        started_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    request = request_run(request=request, user=compliance_officer)
+    assert request.status == Status.IN_PROGRESS
+    assert request.started_at > timezone.now() - dt.timedelta(minutes=1)
+
+
+def test_access_runs_again_for_a_fresh_archive_link(
+    compliance_officer, django_capture_on_commit_callbacks
+):
+    request = _run(
+        compliance_officer,
+        django_capture_on_commit_callbacks,
+        type="access",
+        identifiers={"user_id": JANE_USER},
+    )
+    first = request.archive_token
+    with django_capture_on_commit_callbacks(execute=True):
+        request_run(request=request, user=compliance_officer)
+    request.refresh_from_db()
+    assert request.status == Status.COMPLETED
+    assert request.archive_token != first
+    assert request.runs == 2
