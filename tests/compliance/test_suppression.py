@@ -109,3 +109,54 @@ def test_empty_list_lets_everything_through(client):
     response = _post(client, source, [{"type": "track", "userId": JANE_USER, "event": "A"}])
     assert response.json()["accepted"] == 1
     assert not SuppressedDrop.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "identify", "userId": " u-1 ", "traits": {"email": "Jo.Ann+x@Example.COM"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"email": "jo@bücher.de"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"email": "not an address"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"email": "a..b@example.com"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"phone": "+14155550123"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"phone": "(415) 555-0123"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"phone": "+1 415 555 0123"}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"phone": 14155550123}},
+        {"type": "identify", "anonymousId": "a-1", "traits": {"phone": "+999"}},
+        {"type": "track", "event": "E", "userId": "u", "context": {"traits": {"email": "X@Y.io"}}},
+        {"type": "alias", "userId": "u-2", "previousId": "anon-7"},
+        {
+            "type": "track",
+            "event": "E",
+            "anonymousId": "a",
+            "context": {
+                "device": {"id": "dev-1"},
+                "externalIds": [{"type": "Email", "id": "Q@W.io"}],
+            },
+        },
+    ],
+)
+def test_suppression_reads_identifiers_as_identity_resolution_does(message):
+    from django.utils import timezone
+
+    from compliance.suppression import row_identifiers
+    from integrations.tracking.ingest import message_row
+    from profiles.normalise import RuleBook, identifiers_extract
+
+    row = message_row(
+        message,
+        batch_context=None,
+        batch_integrations=None,
+        sent_at=None,
+        received_at=timezone.now(),
+    )
+    expected = identifiers_extract(
+        user_id=row[4],
+        anonymous_id=row[5],
+        previous_id=row[7],
+        event_type=row[1],
+        traits=row[8],
+        context=row[10],
+        rules=RuleBook(),
+    )
+    assert row_identifiers(row) == set(expected)
