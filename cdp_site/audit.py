@@ -18,6 +18,7 @@ class AuditAction(models.TextChoices):
     PROFILE_API_LIST = "profile.api_list", "Listed customers through the API"
     PROFILE_MERGE_UNDO = "profile.merge_undo", "Undid a merge"
     CONSENT_VIEW = "consent.view", "Viewed consent choices"
+    CONSENT_RECORD = "consent.record", "Recorded a consent choice by hand"
     SEGMENT_EXPORT = "segment.export", "Exported segment members"
     SEGMENT_MEMBERS_VIEW = "segment.members_view", "Viewed segment members unmasked"
     SOURCE_DEBUGGER_VIEW = "source.debugger_view", "Opened a source's live debugger"

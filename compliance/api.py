@@ -69,6 +69,36 @@ class ExtendSerializer(serializers.Serializer):
     told_on = serializers.DateField(default=dt.date.today)
 
 
+class ConsentSerializer(serializers.Serializer):
+    purpose = serializers.CharField(max_length=64)
+    granted = serializers.BooleanField()
+    evidence = serializers.CharField(max_length=32)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+@extend_schema(request=ConsentSerializer, responses={201: ConsentSerializer})
+@api_view(["POST"])
+@permission_classes([IsComplianceOfficer])
+def consent_record(request, profile_id: int):
+    """Record a consent choice made outside the tracked channels, with its evidence."""
+    from .consent_manual import consent_record_by_hand
+
+    data = ConsentSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    record = consent_record_by_hand(
+        user=request.user,
+        profile_id=profile_id,
+        purpose_key=data.validated_data["purpose"],
+        granted=data.validated_data["granted"],
+        evidence=data.validated_data["evidence"],
+        note=data.validated_data.get("note", ""),
+    )
+    return Response(
+        {"id": record.pk, "purpose": record.purpose.key, "granted": record.granted},
+        status=status.HTTP_201_CREATED,
+    )
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 

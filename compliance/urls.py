@@ -13,6 +13,16 @@ urlpatterns = [
         views.profile_consent,
         name="profile_consent",
     ),
+    path(
+        "compliance/profile/<int:profile_id>/consent/record/",
+        views.profile_consent_record,
+        name="profile_consent_record",
+    ),
+    path(
+        "api/compliance/profiles/<int:profile_id>/consent/",
+        api.consent_record,
+        name="api_consent_record",
+    ),
     path("compliance/requests/", request_views.request_queue, name="requests"),
     path("compliance/requests/new/", request_views.request_new, name="request_new"),
     path("compliance/requests/<int:pk>/", request_views.request_detail, name="request_detail"),

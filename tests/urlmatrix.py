@@ -97,6 +97,8 @@ MATRIX: dict[str, tuple] = {
     # Compliance: the audit log for compliance officers; consent on the customer 360.
     "/compliance/audit/":                           (LOGIN, 403, 403, 403, 200, 200),
     "/compliance/profile/{profile}/consent/":       (LOGIN, 200, 200, 403, 200, 200),
+    "/compliance/profile/{profile}/consent/record/": (LOGIN, 403, 403, 403, 405, 405),
+    "/api/compliance/profiles/{profile}/consent/":  (  401, 403, 403, 403, 405, 405),
     # Data subject requests: compliance officers only.
     "/compliance/requests/":                        (LOGIN, 403, 403, 403, 200, 200),
     "/compliance/requests/new/":                    (LOGIN, 403, 403, 403, 200, 200),
