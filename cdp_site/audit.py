@@ -18,6 +18,7 @@ class AuditAction(models.TextChoices):
     PROFILE_API_LIST = "profile.api_list", "Listed customers through the API"
     PROFILE_MERGE_UNDO = "profile.merge_undo", "Undid a merge"
     CONSENT_VIEW = "consent.view", "Viewed consent choices"
+    CONSENT_RECORD = "consent.record", "Recorded a consent choice by hand"
     SEGMENT_EXPORT = "segment.export", "Exported segment members"
     SEGMENT_MEMBERS_VIEW = "segment.members_view", "Viewed segment members unmasked"
     SOURCE_DEBUGGER_VIEW = "source.debugger_view", "Opened a source's live debugger"
@@ -25,6 +26,15 @@ class AuditAction(models.TextChoices):
     SOURCE_MESSAGE_VIEW = "source.message_view", "Opened a tracked message"
     QUARANTINE_MESSAGE_VIEW = "quarantine.message_view", "Opened a quarantined message"
     AUDIT_LOG_VIEW = "audit_log.view", "Read the audit log"
+    REQUEST_LOG = "request.log", "Logged a data subject request"
+    REQUEST_VIEW = "request.view", "Opened a data subject request"
+    REQUEST_ASSIGN = "request.assign", "Assigned a data subject request"
+    REQUEST_VERIFY = "request.verify", "Verified a requester's identity"
+    REQUEST_EXTEND = "request.extend", "Extended a request's deadline"
+    REQUEST_REJECT = "request.reject", "Rejected a data subject request"
+    REQUEST_RUN = "request.run", "Ran a data subject request"
+    REQUEST_COMPLETE = "request.complete", "Completed a data subject request"
+    REQUEST_ARCHIVE_DOWNLOAD = "request.archive_download", "Downloaded an access archive"
 
 
 # Codes written before the actions had one naming style; rows keep them, so they keep their words.

@@ -287,6 +287,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600},
     },
+    # Events past their source's retention period (compliance), in bounded batches.
+    "compliance-retention": {
+        "task": "compliance.retention_apply",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # Identity resolution: the country assumed for phone numbers written without a country code.

@@ -12,6 +12,12 @@ class ComplianceConfig(AppConfig):
     # the view its URL resolves to.
     navigation = (
         NavItem(
+            "Requests",
+            "compliance:requests",
+            order=45,
+            description="Data subject requests: erasure, access, rectification, restriction.",
+        ),
+        NavItem(
             "Audit log",
             "compliance:audit_log",
             order=50,
@@ -20,6 +26,7 @@ class ComplianceConfig(AppConfig):
     )
 
     def ready(self) -> None:
+        from cdp_site.signals import suppressed_messages_dropped
         from profiles.signals import (
             events_resolved,
             profile_merge_undone,
@@ -28,6 +35,14 @@ class ComplianceConfig(AppConfig):
         )
 
         from . import consent, services  # noqa: F401  (records every personal_data_accessed signal)
+        from .erasure import stores
+        from .suppression import on_suppressed_messages_dropped
+
+        # Consent records and the audit log join the stores a data subject request erases.
+        stores.register()
+        suppressed_messages_dropped.connect(
+            on_suppressed_messages_dropped, dispatch_uid="compliance.suppressed_drops"
+        )
 
         # Consent follows its person here, and only here: no other app writes it.
         events_resolved.connect(consent.on_events_resolved, dispatch_uid="compliance.consent")

@@ -161,3 +161,149 @@ def profile_consent_for_user(*, user, profile_id: int) -> list[dict]:
         sender=AuditEvent,
     )
     return state
+
+
+# -- Data subject requests, suppression and restriction ----------------------------------------
+
+
+def suppressed_identifier_hashes(digests) -> set[str]:
+    """Which keyed hashes (`compliance.suppression.identifier_digest`) are on the suppression
+    list: one query, for syncs and imports to drop a suppressed person's records."""
+    from .suppression import suppressed_digests
+
+    return suppressed_digests(digests)
+
+
+def identifier_hash(kind: str, value: str) -> str:
+    """The keyed hash of one normalised identifier, as the suppression list keeps it."""
+    from .suppression import identifier_digest
+
+    return identifier_digest(kind, value)
+
+
+def rows_suppressed(rows) -> list[int]:
+    """Indexes of event store rows (`profiles.event_store.STORE_COLUMNS`) that identify a
+    suppressed person: one query per batch."""
+    from .suppression import rows_suppressed as find
+
+    return find(rows)
+
+
+def profile_ids_suppressed(profile_ids) -> set[int]:
+    """Which of the profiles hold an identifier on the suppression list (never to be sent to a
+    destination): one query for the identities, one for the list."""
+    from profiles.models import Identity
+
+    from .suppression import identifier_digest, suppressed_digests
+
+    pairs = list(
+        Identity.objects.filter(profile_id__in=list(profile_ids)).values_list(
+            "profile_id", "kind", "value"
+        )
+    )
+    digests = {(pid, identifier_digest(kind, value)) for pid, kind, value in pairs}
+    hit = suppressed_digests(digest for _pid, digest in digests)
+    return {pid for pid, digest in digests if digest in hit}
+
+
+def restricted_profile_ids():
+    """Profile ids whose person restricted or objected to processing, as a subquery (values
+    list) for activation to leave them out of marketing audiences and ad destinations."""
+    from .models import Restriction
+
+    return Restriction.objects.values_list("profile_id", flat=True)
+
+
+def profile_is_restricted(profile_id: int) -> bool:
+    """Whether the person restricted or objected (a restriction names every profile of theirs)."""
+    from .models import Restriction
+
+    return Restriction.objects.filter(profile_id=profile_id).exists()
+
+
+def request_list(*, type: str = "", status: str = "", assignee: str = ""):
+    """The request queue, soonest deadline first; open requests unless a status is asked for."""
+    from .models import DataSubjectRequest
+
+    rows = DataSubjectRequest.objects.select_related("assignee")
+    if type:
+        rows = rows.filter(type=type)
+    if status == "all":
+        pass
+    elif status:
+        rows = rows.filter(status=status)
+    else:
+        rows = rows.exclude(
+            status__in=[DataSubjectRequest.Status.COMPLETED, DataSubjectRequest.Status.REJECTED]
+        )
+    if assignee == "-":
+        rows = rows.filter(assignee__isnull=True)
+    elif assignee:
+        rows = rows.filter(assignee__username=assignee)
+    return rows.order_by("due_on", "pk")
+
+
+def request_get(*, request_id: int):
+    """One request, or 404. Only the compliance pages and API (role-checked) call it."""
+    from django.shortcuts import get_object_or_404
+
+    from .models import DataSubjectRequest
+
+    return get_object_or_404(DataSubjectRequest.objects.select_related("assignee"), pk=request_id)
+
+
+def request_open_for_user(*, user, request_id: int):
+    """One request, its opening recorded in the audit log (it names a person)."""
+    from .models import DataSubjectRequest
+
+    request = request_get(request_id=request_id)
+    audit_record(
+        user=user,
+        action=AuditAction.REQUEST_VIEW,
+        detail={"request": request.pk, "type": request.type},
+        sender=DataSubjectRequest,
+    )
+    return request
+
+
+def request_profiles(request) -> list[dict]:
+    """The profiles the request's identifiers lead to (merged-away ones included), for the
+    officer to see whom it is about before running it."""
+    from profiles.models import Profile
+
+    from .erasure.subject import subject_build
+
+    subject = subject_build(request.identifiers, request.subject)
+    profiles = Profile.objects.filter(pk__in=list(subject.profile_ids)).order_by("pk")
+    return [
+        {
+            "id": profile.pk,
+            "merged_into": profile.merged_into_id,
+            "first_seen": profile.first_seen,
+            "last_seen": profile.last_seen,
+            "name": (profile.traits or {}).get("name", ""),
+        }
+        for profile in profiles
+    ]
+
+
+def suppression_summary() -> dict:
+    """Counts only, never values: identifiers on the list by kind, and drops per source."""
+    from django.db.models import Count, Sum
+
+    from .models import SuppressedDrop, Suppression
+
+    by_kind = list(Suppression.objects.values("kind").annotate(n=Count("pk")).order_by("kind"))
+    drops = list(
+        SuppressedDrop.objects.values("source_id").annotate(n=Sum("count")).order_by("source_id")
+    )
+    names = source_names({row["source_id"] for row in drops})
+    for row in drops:
+        row["source"] = names.get(row["source_id"], f"Source {row['source_id']}")
+    return {
+        "identifiers": sum(row["n"] for row in by_kind),
+        "by_kind": by_kind,
+        "persons": Suppression.objects.values("request_id").distinct().count(),
+        "drops": drops,
+        "dropped": sum(row["n"] for row in drops),
+    }

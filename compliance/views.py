@@ -3,9 +3,10 @@
 from urllib.parse import urlencode
 
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from cdp_site.audit import action_label
+from cdp_site.errors import DomainError
 from cdp_site.params import (
     iso_date,
     keyset_cursor,
@@ -13,19 +14,60 @@ from cdp_site.params import (
     positive_id,
     storable_text,
 )
-from cdp_site.roles import PROFILE_READERS, Role, role_required
+from cdp_site.roles import PROFILE_READERS, Role, role_required, user_has_role
 
-from .selectors import AuditFilter, audit_actions, audit_log_for_user, profile_consent_for_user
+from .consent_manual import EVIDENCE_KINDS, consent_record_by_hand
+from .selectors import (
+    AuditFilter,
+    audit_actions,
+    audit_log_for_user,
+    profile_consent_for_user,
+    profile_is_restricted,
+)
+
+
+def _consent_fragment(request, profile_id: int, error: str = ""):
+    state = profile_consent_for_user(user=request.user, profile_id=profile_id)
+    return render(
+        request,
+        "compliance/_profile_consent.html",
+        {
+            "profile_id": profile_id,
+            "state": state,
+            # Restriction or objection (Art. 18, 21): shown wherever the person's consent is.
+            "restricted": profile_is_restricted(profile_id),
+            # Compliance officers record choices made outside the tracked channels.
+            "may_record": user_has_role(request.user, [Role.COMPLIANCE_OFFICER]),
+            "evidence_kinds": EVIDENCE_KINDS.items(),
+            "error": error,
+        },
+    )
 
 
 @role_required(*PROFILE_READERS)
 @require_GET
 def profile_consent(request, profile_id: int):
     """Fragment for the customer 360 page: consent in force per purpose, and its history."""
-    state = profile_consent_for_user(user=request.user, profile_id=profile_id)
-    return render(
-        request, "compliance/_profile_consent.html", {"profile_id": profile_id, "state": state}
-    )
+    return _consent_fragment(request, profile_id)
+
+
+@role_required(Role.COMPLIANCE_OFFICER)
+@require_POST
+def profile_consent_record(request, profile_id: int):
+    """Record a consent choice by hand; answers the fragment again, the error shown in place."""
+    error = ""
+    try:
+        consent_record_by_hand(
+            user=request.user,
+            profile_id=profile_id,
+            purpose_key=request.POST.get("purpose", ""),
+            granted=request.POST.get("granted") == "yes",
+            evidence=request.POST.get("evidence", ""),
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as problem:
+        error = problem.message
+    return _consent_fragment(request, profile_id, error)
 
 
 def _text_filter(request, name: str, length: int) -> str:

@@ -20,6 +20,10 @@ class IntegrationsConfig(AppConfig):
     )
 
     def ready(self):
+        from . import erasure
+
+        # Its tables join the stores a data subject request erases and exports.
+        erasure.register()
         # `profiles` keeps plain source ids and reads their names through `cdp_site`.
         from cdp_site.source_names import source_names_provider_register
 

@@ -18,3 +18,9 @@ class ProfilesConfig(AppConfig):
             description="Find a customer by any identifier or name; their 360 and timeline.",
         ),
     )
+
+    def ready(self) -> None:
+        from . import erasure
+
+        # Its tables join the stores a data subject request erases and exports.
+        erasure.register()

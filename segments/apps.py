@@ -20,6 +20,10 @@ class SegmentsConfig(AppConfig):
     )
 
     def ready(self) -> None:
+        from . import erasure
+
+        # Its tables join the stores a data subject request erases and exports.
+        erasure.register()
         from . import receivers
 
         receivers.connect()

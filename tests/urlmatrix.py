@@ -97,6 +97,28 @@ MATRIX: dict[str, tuple] = {
     # Compliance: the audit log for compliance officers; consent on the customer 360.
     "/compliance/audit/":                           (LOGIN, 403, 403, 403, 200, 200),
     "/compliance/profile/{profile}/consent/":       (LOGIN, 200, 200, 403, 200, 200),
+    "/compliance/profile/{profile}/consent/record/": (LOGIN, 403, 403, 403, 405, 405),
+    "/api/compliance/profiles/{profile}/consent/":  (  401, 403, 403, 403, 405, 405),
+    # Data subject requests: compliance officers only.
+    "/compliance/requests/":                        (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/requests/new/":                    (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/requests/{dsr}/":                  (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/requests/{dsr}/verify/":           (LOGIN, 403, 403, 403, 405, 405),
+    "/compliance/requests/{dsr}/run/":              (LOGIN, 403, 403, 403, 405, 405),
+    "/compliance/requests/{dsr}/extend/":           (LOGIN, 403, 403, 403, 405, 405),
+    "/compliance/requests/{dsr}/reject/":           (LOGIN, 403, 403, 403, 405, 405),
+    "/compliance/requests/{dsr}/assign/":           (LOGIN, 403, 403, 403, 405, 405),
+    "/compliance/requests/{dsr}/report/":           (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/requests/{dsr}/archive/{archive}/": (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/suppression/":                     (LOGIN, 403, 403, 403, 200, 200),
+    "/compliance/retention/":                       (LOGIN, 403, 403, 403, 200, 200),
+    "/api/compliance/requests/":                    (  401, 403, 403, 403, 405, 405),
+    "/api/compliance/requests/{dsr}/":              (  401, 403, 403, 403, 200, 200),
+    "/api/compliance/requests/{dsr}/verify/":       (  401, 403, 403, 403, 405, 405),
+    "/api/compliance/requests/{dsr}/run/":          (  401, 403, 403, 403, 405, 405),
+    "/api/compliance/requests/{dsr}/extend/":       (  401, 403, 403, 403, 405, 405),
+    "/api/compliance/requests/{dsr}/reject/":       (  401, 403, 403, 403, 405, 405),
+    "/api/compliance/requests/{dsr}/archive/":      (  401, 403, 403, 403, 200, 200),
 }
 # fmt: on
 
@@ -106,8 +128,8 @@ EXPECTED_NAVIGATION = {
     "marketer": ["Home", "Customers", "Segments"],
     "support_agent": ["Home", "Customers"],
     "integration_admin": ["Home", "Sources", "System"],
-    "compliance_officer": ["Home", "Customers", "Audit log"],
-    "superuser": ["Home", "Customers", "Segments", "Sources", "Audit log", "System"],
+    "compliance_officer": ["Home", "Customers", "Requests", "Audit log"],
+    "superuser": ["Home", "Customers", "Segments", "Sources", "Requests", "Audit log", "System"],
 }
 
 

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cdp_site.params import is_number, storable_text
+from cdp_site.signals import suppressed_messages_dropped
+from compliance.selectors import rows_suppressed
 from integrations.models import QuarantinedMessage, Source
 from profiles.event_store import events_store
 from profiles.models import Event
@@ -48,6 +50,7 @@ class IngestResult:
     accepted: int  # new events stored
     duplicates: int  # valid messages whose (source, messageId) was already stored
     rejected: list[dict]  # [{"index", "code", "message"}], each also quarantined
+    suppressed: int = 0  # valid messages of a person on the suppression list, dropped
 
 
 class InvalidMessageError(Exception):
@@ -390,6 +393,9 @@ def tracking_messages_ingest(
                     received_at=received_at,
                 )
             )
+    suppressed = _suppressed_drop(source, rows, received_at)
+    if suppressed:
+        rows = [row for index, row in enumerate(rows) if index not in suppressed]
     if quarantined:
         with transaction.atomic():
             result = events_store(source_id=source.pk, rows=rows, received_at=received_at)
@@ -399,4 +405,25 @@ def tracking_messages_ingest(
         result = events_store(source_id=source.pk, rows=rows, received_at=received_at)
     if result.stored:
         transaction.on_commit(resolve_task_queue)
-    return IngestResult(accepted=result.stored, duplicates=result.duplicates, rejected=rejected)
+    return IngestResult(
+        accepted=result.stored,
+        duplicates=result.duplicates,
+        rejected=rejected,
+        suppressed=len(suppressed),
+    )
+
+
+def _suppressed_drop(source: Source, rows: list[tuple], received_at: datetime) -> set[int]:
+    """Indexes of the rows of an erased person (on the suppression list): one query for the
+    batch. They are answered as accepted, as Segment does, and counted for the officer."""
+    if not rows:
+        return set()
+    suppressed = set(rows_suppressed(rows))
+    if suppressed:
+        suppressed_messages_dropped.send(
+            sender=IngestResult,
+            source_id=source.pk,
+            count=len(suppressed),
+            day=received_at.date(),
+        )
+    return suppressed

@@ -181,6 +181,23 @@ class Scene:
     def task(self):
         return uuid.uuid4()
 
+    @cached_property
+    def dsr(self):
+        from compliance.models import DataSubjectRequest
+
+        return DataSubjectRequest.objects.create(
+            type="access",
+            identifiers={"email": ["anna@example.com"]},
+            received_on=timezone.localdate(),
+            due_on=timezone.localdate() + dt.timedelta(days=30),
+            archive_token="a" * 43,
+            archive_expires_at=timezone.now() + dt.timedelta(days=1),
+        )
+
+    @cached_property
+    def archive(self):
+        return self.dsr.archive_token
+
     def url(self, path: str) -> str:
         scene = self
 
