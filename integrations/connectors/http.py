@@ -206,3 +206,25 @@ class HttpClient:
         if len(text) > QUOTE_CHARS:
             text = text[: QUOTE_CHARS - 1] + "…"
         return text
+
+
+class ApiConnectorMixin:
+    """For connectors that talk to one web service: a lazily made `HttpClient` kept for the
+    connector's life, so the count of malformed answers in a row survives the runner's retries
+    (which call `read` again on the same connector), and closed when a read or check ends."""
+
+    _client: HttpClient | None = None
+
+    def client_make(self) -> HttpClient:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            self._client = self.client_make()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

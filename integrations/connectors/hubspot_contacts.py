@@ -28,7 +28,7 @@ from integrations.connectors.base import (
     SourceRecord,
     TerminalError,
 )
-from integrations.connectors.http import HttpClient
+from integrations.connectors.http import ApiConnectorMixin, HttpClient
 from integrations.connectors.people import ID_AS_USER_ID_FIELD, config_flag, person_keys
 from integrations.connectors.registry import register
 from integrations.connectors.values import id_text, parse_time
@@ -135,7 +135,7 @@ def contact_record(contact: dict, *, id_as_user_id: bool) -> SourceRecord:
 
 
 @register
-class HubspotContacts(Connector):
+class HubspotContacts(ApiConnectorMixin, Connector):
     key = "hubspot_contacts"
     label = "CRM contacts (HubSpot)"
     kind = "source"
@@ -166,24 +166,15 @@ class HubspotContacts(Connector):
         ID_AS_USER_ID_FIELD,
     )
 
-    def __init__(self, config: dict, secrets: dict):
-        super().__init__(config, secrets)
-        self.config = config
-        self.secrets = secrets
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            token = self.secrets.get("access_token") or ""
-            self._client = HttpClient(
-                self.config.get("base_url") or "https://api.hubapi.com",
-                service="HubSpot",
-                credential="the private app access token",
-                headers={"Authorization": f"Bearer {token}"},
-                secrets=(token,),
-            )
-        return self._client
+    def client_make(self) -> HttpClient:
+        token = self.secrets.get("access_token") or ""
+        return HttpClient(
+            self.config.get("base_url") or "https://api.hubapi.com",
+            service="HubSpot",
+            credential="the private app access token",
+            headers={"Authorization": f"Bearer {token}"},
+            secrets=(token,),
+        )
 
     def _properties(self) -> list[str]:
         extra = str(self.config.get("properties") or "")
@@ -201,6 +192,8 @@ class HubspotContacts(Connector):
             )
         except ConnectorError as exc:
             return ConnectionCheck(ok=False, message=exc.message)
+        finally:
+            self.close()
         total = answer.data.get("total") if isinstance(answer.data, dict) else None
         if not isinstance(total, int):
             return ConnectionCheck(
@@ -283,4 +276,5 @@ class HubspotContacts(Connector):
                 done=state["done"],
             )
             if not more:
+                self.close()
                 return

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from urllib.parse import parse_qs, urlsplit
 
+from cdp_site.errors import InvalidInputError
 from integrations.connectors.base import (
     ConfigField,
     ConnectionCheck,
@@ -33,13 +34,16 @@ from integrations.connectors.base import (
     SourceRecord,
     TerminalError,
 )
-from integrations.connectors.http import HttpClient
+from integrations.connectors.http import ApiConnectorMixin, HttpClient
 from integrations.connectors.people import ID_AS_USER_ID_FIELD, config_flag, person_keys
 from integrations.connectors.registry import register
 from integrations.connectors.values import drop_none, id_text, money, parse_time
 
 # The API's maximum page size.
 PAGE_SIZE = 250
+# Pages are stored together until a batch holds this many records: each stored batch is a
+# transaction and a checkpoint, whose fixed cost a single page of 250 orders would pay often.
+BATCH_RECORDS = 1000
 DEFAULT_API_VERSION = "2026-07"
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _API_VERSION = re.compile(r"^\d{4}-\d{2}$|^unstable$")
@@ -152,7 +156,7 @@ def order_records(order: dict, *, id_as_user_id: bool) -> list[SourceRecord]:
 
 
 @register
-class ShopifyOrders(Connector):
+class ShopifyOrders(ApiConnectorMixin, Connector):
     key = "shopify_orders"
     label = "Shop orders (Shopify)"
     kind = "source"
@@ -189,32 +193,36 @@ class ShopifyOrders(Connector):
         ID_AS_USER_ID_FIELD,
     )
 
-    def __init__(self, config: dict, secrets: dict):
-        super().__init__(config, secrets)
-        self.config = config
-        self.secrets = secrets
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        # One client per connector: the count of malformed answers in a row must survive the
-        # runner's retries, which call `read` again on the same connector.
-        if self._client is None:
-            token = self.secrets.get("access_token") or ""
-            self._client = HttpClient(
-                self.config["base_url"],
-                service="Shopify",
-                credential="the Admin API access token",
-                headers={"X-Shopify-Access-Token": token},
-                secrets=(token,),
+    @classmethod
+    def config_validate(cls, config: dict) -> None:
+        version = str(config.get("api_version") or DEFAULT_API_VERSION)
+        if not _API_VERSION.match(version):
+            raise InvalidInputError(
+                "The API version looks like 2026-07 (year and month).", field="api_version"
             )
-        return self._client
+        start = config.get("start_date")
+        if start and parse_time(start) is None:
+            raise InvalidInputError(
+                "Orders updated since must be an ISO-8601 date and time, "
+                "like 2026-01-01T00:00:00Z.",
+                field="start_date",
+            )
+
+    def client_make(self) -> HttpClient:
+        token = self.secrets.get("access_token") or ""
+        return HttpClient(
+            self.config["base_url"],
+            service="Shopify",
+            credential="the Admin API access token",
+            headers={"X-Shopify-Access-Token": token},
+            secrets=(token,),
+        )
 
     @property
     def _api(self) -> str:
         version = str(self.config.get("api_version") or DEFAULT_API_VERSION).strip()
         if not _API_VERSION.match(version):
-            version = DEFAULT_API_VERSION
+            raise TerminalError(f"The API version {version!r} is not like 2026-07.")
         return f"/admin/api/{version}"
 
     def check_connection(self) -> ConnectionCheck:
@@ -222,6 +230,8 @@ class ShopifyOrders(Connector):
             count = self._count({})
         except ConnectorError as exc:
             return ConnectionCheck(ok=False, message=exc.message)
+        finally:
+            self.close()
         return ConnectionCheck(ok=True, message=f"Connected: {count:,} orders visible.")
 
     def _count(self, params: dict) -> int:
@@ -254,6 +264,8 @@ class ShopifyOrders(Connector):
                 "done": 0,
             }
             params = {"status": "any", "limit": PAGE_SIZE, **filters}
+        records: dict[tuple[str, str], SourceRecord] = {}
+        errors: list[RecordError] = []
         while True:
             answer = self.client.get(f"{self._api}/orders.json", params=params)
             orders = answer.data.get("orders") if isinstance(answer.data, dict) else None
@@ -263,8 +275,6 @@ class ShopifyOrders(Connector):
             if "started" not in state:
                 state["started"] = _server_time(answer.headers.get("Date"))
 
-            records: dict[tuple[str, str], SourceRecord] = {}
-            errors: list[RecordError] = []
             newest = parse_time(state.get("seen_max"))
             for order in orders:
                 order_id = order.get("id") if isinstance(order, dict) else None
@@ -272,7 +282,7 @@ class ShopifyOrders(Connector):
                     if not isinstance(order, dict):
                         raise ValueError("the order is not a JSON object")
                     for record in order_records(order, id_as_user_id=id_as_user_id):
-                        # A customer with several orders on the page is one identify.
+                        # A customer with several orders in the batch is one identify.
                         records[(record.record_id, record.version)] = record
                 except ValueError as exc:
                     errors.append(RecordError(position=f"order {order_id}", reason=str(exc)))
@@ -283,6 +293,10 @@ class ShopifyOrders(Connector):
             state["done"] = (state.get("done") or 0) + len(orders)
 
             page_info = next_page_info(answer.headers.get("Link"))
+            if page_info and len(records) + len(errors) < BATCH_RECORDS:
+                state["page_info"] = page_info
+                params = {"limit": PAGE_SIZE, "page_info": page_info}
+                continue
             if page_info:
                 state["page_info"] = page_info
                 checkpoint_now = dict(state)
@@ -295,7 +309,9 @@ class ShopifyOrders(Connector):
                 total=state.get("total"),
                 done=state["done"],
             )
+            records, errors = {}, []
             if not page_info:
+                self.close()
                 return
             params = {"limit": PAGE_SIZE, "page_info": page_info}
 

@@ -20,6 +20,7 @@ import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from cdp_site.errors import InvalidInputError
 from integrations.connectors.base import (
     ConfigField,
     ConnectionCheck,
@@ -30,7 +31,7 @@ from integrations.connectors.base import (
     SourceRecord,
     TerminalError,
 )
-from integrations.connectors.http import HttpClient
+from integrations.connectors.http import ApiConnectorMixin, HttpClient
 from integrations.connectors.people import ID_AS_USER_ID_FIELD, config_flag, person_keys
 from integrations.connectors.registry import register
 from integrations.connectors.values import drop_none, id_text, parse_time
@@ -133,8 +134,13 @@ def ticket_records(
     return records
 
 
+def _start_moment(value: object) -> datetime | None:
+    text = str(value).strip()
+    return parse_time(text if "T" in text else f"{text}T00:00:00+00:00")
+
+
 @register
-class ZendeskTickets(Connector):
+class ZendeskTickets(ApiConnectorMixin, Connector):
     key = "zendesk_tickets"
     label = "Help-desk tickets (Zendesk)"
     kind = "source"
@@ -169,32 +175,31 @@ class ZendeskTickets(Connector):
         ID_AS_USER_ID_FIELD,
     )
 
-    def __init__(self, config: dict, secrets: dict):
-        super().__init__(config, secrets)
-        self.config = config
-        self.secrets = secrets
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            token = self.secrets.get("api_token") or ""
-            user = f"{str(self.config.get('email') or '').strip()}/token"
-            basic = base64.b64encode(f"{user}:{token}".encode()).decode()
-            self._client = HttpClient(
-                self.config["base_url"],
-                service="Zendesk",
-                credential="the agent e-mail and API token",
-                headers={"Authorization": f"Basic {basic}"},
-                secrets=(token, basic),
+    @classmethod
+    def config_validate(cls, config: dict) -> None:
+        if config.get("start_date") and _start_moment(config["start_date"]) is None:
+            raise InvalidInputError(
+                "Tickets changed since must be an ISO-8601 date, like 2026-01-01.",
+                field="start_date",
             )
-        return self._client
+
+    def client_make(self) -> HttpClient:
+        token = self.secrets.get("api_token") or ""
+        user = f"{str(self.config.get('email') or '').strip()}/token"
+        basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+        return HttpClient(
+            self.config["base_url"],
+            service="Zendesk",
+            credential="the agent e-mail and API token",
+            headers={"Authorization": f"Basic {basic}"},
+            secrets=(token, basic),
+        )
 
     def _start_time(self) -> int:
         start = self.config.get("start_date")
         if not start:
             return 0
-        parsed = parse_time(start if "T" in str(start) else f"{start}T00:00:00+00:00")
+        parsed = _start_moment(start)
         if parsed is None:
             raise TerminalError(f"'Tickets changed since' is not an ISO-8601 date: {start!r}.")
         latest = datetime.now(UTC).timestamp() - START_MARGIN_SECONDS
@@ -205,6 +210,8 @@ class ZendeskTickets(Connector):
             answer = self.client.get("/api/v2/users/me.json")
         except ConnectorError as exc:
             return ConnectionCheck(ok=False, message=exc.message)
+        finally:
+            self.close()
         user = answer.data.get("user") if isinstance(answer.data, dict) else None
         if not isinstance(user, dict):
             return ConnectionCheck(
@@ -272,5 +279,6 @@ class ZendeskTickets(Connector):
                 records=list(records.values()), checkpoint=state, errors=errors, done=done
             )
             if end or not after:
+                self.close()
                 return
             params = {"cursor": after, **include}

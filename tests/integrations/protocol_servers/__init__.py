@@ -3,8 +3,9 @@ tests and benchmarks. Each wraps pytest-httpserver's `HTTPServer` (a real werkze
 port) with the service's data, its auth, its paging and a script of faults to inject.
 
 The pattern: `server = XServer(); server.start(); ...; server.stop()`, or the pytest fixture each
-test module builds from it. `server.fail(times, status, ...)` makes the next `times` answers to
-the service's data endpoint that error instead; `server.requests` keeps what was asked.
+test module builds from it. `server.fail(times, status, ...)` makes the next `times` requests
+answer that error instead; `server.hold_at(n)` keeps the n-th request
+waiting until `server.release()`; `server.requests` keeps what was asked.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class ProtocolServer:
             self.http.log = deque(maxlen=0)
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
+        self._count = 0
+        self._hold_at: int | None = None
+        self.held = threading.Event()
+        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ProtocolServer:
@@ -84,10 +89,21 @@ class ProtocolServer:
         headers: dict | None = None,
         content_type: str = "application/json",
     ) -> None:
-        """The next `times` data requests answer `status` with `body` (JSON unless bytes)."""
+        """The next `times` requests answer `status` with `body` (JSON unless bytes)."""
         raw = body if isinstance(body, bytes) else orjson.dumps(body)
         for _ in range(times):
             self._faults.append(Fault(status, raw, dict(headers or {}), content_type))
+
+    def hold_at(self, request_number: int) -> None:
+        """The `request_number`-th request from now waits (its reader stuck mid-run, as a worker
+        about to be killed) until `release()`; `held` is set when it arrives."""
+        with self._lock:
+            self._hold_at = self._count + request_number
+        self.held.clear()
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     @property
     def faults_left(self) -> int:
@@ -106,6 +122,11 @@ class ProtocolServer:
                     )
                 )
                 fault = self._faults.popleft() if self._faults else None
+                self._count += 1
+                hold = self._count == self._hold_at
+            if hold:
+                self.held.set()
+                self._released.wait(timeout=60)
             if fault is not None:
                 return Response(
                     fault.body,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import base64
 import bisect
+import logging
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -220,12 +222,14 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
+    # A benchmark's thousands of requests are not logged one by one.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ShopifyServer(
         SyntheticOrders(args.orders), port=args.port, threaded=True, keep_log=False
     ).start()
     print(f"ready {server.base_url}", flush=True)
     try:
-        server.http.thread.join()
+        threading.Event().wait()
     except KeyboardInterrupt:
         server.stop()
 
