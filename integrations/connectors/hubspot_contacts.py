@@ -257,6 +257,11 @@ class HubspotContacts(ApiConnectorMixin, Connector):
             after = id_text(next_page.get("after"))
             if after and state["offset"] + PAGE_SIZE > SEARCH_WINDOW:
                 # The next page would cross the search window: search again after the last one.
+                if last_ms is None:
+                    raise TerminalError(
+                        f"HubSpot returned {SEARCH_WINDOW:,} contacts without a usable "
+                        "lastmodifieddate: the search cannot continue past them."
+                    )
                 state.update(since_ms=last_ms, since_id=last_id, after=None, offset=0)
                 more = True
             elif after:
