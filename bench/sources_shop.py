@@ -8,8 +8,8 @@ events, and the count of stored events checked.
 
 The server runs in its own process (tests/integrations/protocol_servers/shopify.py, orders made
 from their id), so its JSON encoding does not share this process's interpreter. Each order is an
-`Order Completed` track and its customer's `identify` (50,000 customers, so most identifies are
-the same version again: stored once, counted unchanged). Alone, it runs on PostgreSQL at
+`Order Completed` track, and each customer's `identify` once (four orders per customer, all of
+one customer version). Alone, it runs on PostgreSQL at
 SHOP_BENCH_DATABASE_URL (default .../cdp_h_http_bench_shop, created and migrated if missing).
 
 Prints `name=value` lines, the headline (orders per second) last, with the load average and the
@@ -113,10 +113,9 @@ def run(args: argparse.Namespace) -> dict[str, str]:
     orders = getattr(args, "shop_orders", None) or (QUICK_ORDERS if quick else ORDERS)
     url = _django_ready(os.environ.get("SHOP_BENCH_DATABASE_URL", DEFAULT_URL))
 
+    from integrations.models import SyncRun
     from integrations.sources import source_connector_create
     from integrations.sync.runner import sync_run_execute, sync_run_start
-
-    from integrations.models import SyncRun
     from profiles.models import Event
     from tests.integrations.protocol_servers.shopify import TOKEN
 

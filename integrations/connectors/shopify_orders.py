@@ -5,10 +5,11 @@ Each order becomes an `Order Completed` track with its line items, and the custo
 
 Checkpoint: `{"updated_at_min": ...}` between runs; during a run also the next `page_info`, the
 newest `updated_at` seen, the server's time when the run began and the progress counts, so a
-resumed run carries on from the next page. The next run's watermark is the newest `updated_at`
-seen, but never later than the server's clock when the run began: pages are ordered by id, so an
-order updated behind the reader during the run is read again by the next run instead of missed.
-`updated_at_min` is inclusive, so the boundary order comes back and is stored once (unchanged).
+resumed run carries on from the page after the last stored batch (a batch holds a few pages).
+The next run's watermark is the newest `updated_at` seen, but never later than the server's
+clock when the run began: pages are ordered by id, so an order updated behind the reader during
+the run is read again by the next run instead of missed. `updated_at_min` is inclusive, so the
+boundary order comes back and is stored once (unchanged).
 
 Versions: an order completes once, so its `Order Completed` is versioned by `created_at` (later
 edits, fulfilments and refunds do not make it complete again, and must not count it twice); the
@@ -44,6 +45,9 @@ PAGE_SIZE = 250
 # Pages are stored together until a batch holds this many records: each stored batch is a
 # transaction and a checkpoint, whose fixed cost a single page of 250 orders would pay often.
 BATCH_RECORDS = 1000
+# Customer identifies already sent in this run, remembered up to this many (then forgotten:
+# sending one again is harmless, it is stored once).
+IDENTIFIED_KEPT = 200_000
 DEFAULT_API_VERSION = "2026-07"
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _API_VERSION = re.compile(r"^\d{4}-\d{2}$|^unstable$")
@@ -61,8 +65,11 @@ def next_page_info(link_header: str | None) -> str | None:
     return None
 
 
-def order_records(order: dict, *, id_as_user_id: bool) -> list[SourceRecord]:
-    """The events of one order: `Order Completed`, and `identify` for its customer.
+def order_records(
+    order: dict, *, id_as_user_id: bool, identified: set | None = None
+) -> list[SourceRecord]:
+    """The events of one order: `Order Completed`, and `identify` for its customer unless that
+    customer version is in `identified` (the identifies already sent; it is added there).
 
     Raises ValueError with a reason when the order cannot be used.
     """
@@ -128,7 +135,18 @@ def order_records(order: dict, *, id_as_user_id: bool) -> list[SourceRecord]:
             },
         )
     ]
-    if customer.get("id") is not None:
+    customer_id = customer.get("id")
+    customer_version = str(customer.get("updated_at") or order.get("updated_at") or created)
+    if customer_id is not None and identified is not None:
+        # A customer with several orders is one identify per version: the same one again would
+        # only be counted unchanged by the store.
+        key = (customer_id, customer_version)
+        if key in identified:
+            return records
+        if len(identified) >= IDENTIFIED_KEPT:
+            identified.clear()
+        identified.add(key)
+    if customer_id is not None:
         traits = drop_none(
             {
                 "email": customer.get("email") or email,
@@ -139,11 +157,10 @@ def order_records(order: dict, *, id_as_user_id: bool) -> list[SourceRecord]:
                 "accepts_marketing": customer.get("accepts_marketing"),
             }
         )
-        customer_version = customer.get("updated_at") or order.get("updated_at") or created
         records.append(
             SourceRecord(
                 record_id=f"customer {customer['id']}",
-                version=str(customer_version),
+                version=customer_version,
                 message={
                     "type": "identify",
                     "traits": traits,
@@ -266,6 +283,7 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
             params = {"status": "any", "limit": PAGE_SIZE, **filters}
         records: dict[tuple[str, str], SourceRecord] = {}
         errors: list[RecordError] = []
+        identified: set[tuple[str, str]] = set()
         while True:
             answer = self.client.get(f"{self._api}/orders.json", params=params)
             orders = answer.data.get("orders") if isinstance(answer.data, dict) else None
@@ -281,8 +299,9 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
                 try:
                     if not isinstance(order, dict):
                         raise ValueError("the order is not a JSON object")
-                    for record in order_records(order, id_as_user_id=id_as_user_id):
-                        # A customer with several orders in the batch is one identify.
+                    for record in order_records(
+                        order, id_as_user_id=id_as_user_id, identified=identified
+                    ):
                         records[(record.record_id, record.version)] = record
                 except ValueError as exc:
                     errors.append(RecordError(position=f"order {order_id}", reason=str(exc)))
@@ -301,7 +320,7 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
                 state["page_info"] = page_info
                 checkpoint_now = dict(state)
             else:
-                checkpoint_now = {"updated_at_min": _next_watermark(state)}
+                checkpoint_now = {"updated_at_min": next_watermark(state)}
             yield ReadBatch(
                 records=list(records.values()),
                 checkpoint=checkpoint_now,
@@ -326,7 +345,7 @@ def _server_time(date_header: str | None) -> str | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
 
 
-def _next_watermark(state: dict) -> str | None:
+def next_watermark(state: dict) -> str | None:
     """The next run's `updated_at_min`: the newest `updated_at` seen, capped by the server's time
     at the start of this run (see the module docstring); the old one when nothing was seen."""
     seen = parse_time(state.get("seen_max"))

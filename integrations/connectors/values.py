@@ -28,6 +28,8 @@ def money(value: object) -> float | None:
 
 def id_text(value: object) -> str | None:
     """A service's id (a number or a string) as text, or None when absent."""
+    if type(value) is int:  # the common case, first: this runs for every id of every record
+        return str(value)
     if value is None or isinstance(value, bool | dict | list):
         return None
     text = str(value).strip()

@@ -6,7 +6,12 @@ from datetime import timedelta
 import pytest
 
 from cdp_site.errors import InvalidInputError
-from integrations.connectors.shopify_orders import ShopifyOrders, next_page_info, order_records
+from integrations.connectors.shopify_orders import (
+    ShopifyOrders,
+    next_page_info,
+    next_watermark,
+    order_records,
+)
 from integrations.models import SyncRun
 from profiles.models import Event
 from tests.integrations.http_sources import run, run_killed_then_resumed, source_create, stored
@@ -270,3 +275,20 @@ def test_a_bad_start_date_is_refused_when_saving(shop):
     with pytest.raises(InvalidInputError) as caught:
         _source(shop, start_date="last tuesday")
     assert caught.value.field == "start_date"
+
+
+def test_thenext_watermark_never_passes_the_servers_clock_at_the_start_of_the_run():
+    # Orders updated during the run (after it began) may have been passed by the reader.
+    assert (
+        next_watermark(
+            {"seen_max": "2026-05-01T10:00:00+00:00", "started": "2026-05-01T09:00:00+00:00"}
+        )
+        == "2026-05-01T09:00:00+00:00"
+    )
+    assert (
+        next_watermark(
+            {"seen_max": "2026-05-01T08:00:00+00:00", "started": "2026-05-01T09:00:00+00:00"}
+        )
+        == "2026-05-01T08:00:00+00:00"
+    )
+    assert next_watermark({"updated_at_min": "2026-01-01T00:00:00Z"}) == "2026-01-01T00:00:00Z"

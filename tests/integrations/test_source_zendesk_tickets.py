@@ -171,3 +171,10 @@ def test_a_killed_run_resumes_from_its_cursor_and_stores_what_a_clean_run_does(d
     exports = [r for r in desk.requests if "incremental" in r.path]
     # Clean run: 3 pages; killed run: page 1, page 2 never answered; resumed: pages 2 and 3.
     assert [("cursor" in r.args) for r in exports] == [False, True, True, False, True, True, True]
+
+
+@pytest.mark.django_db
+def test_the_first_run_starts_at_the_configured_date(desk):
+    result = run(_source(desk, start_date="2026-02-01"))
+    assert result.status == SyncRun.Status.SUCCEEDED, result.message
+    assert desk.requests[0].args["start_time"] == "1769904000"

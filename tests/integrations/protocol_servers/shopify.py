@@ -220,12 +220,16 @@ class ShopifyServer(ProtocolServer):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--customers", type=int, default=0, help="default: a quarter of --orders")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     # A benchmark's thousands of requests are not logged one by one.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ShopifyServer(
-        SyntheticOrders(args.orders), port=args.port, threaded=True, keep_log=False
+        SyntheticOrders(args.orders, customers=args.customers or max(1, args.orders // 4)),
+        port=args.port,
+        threaded=True,
+        keep_log=False,
     ).start()
     print(f"ready {server.base_url}", flush=True)
     try:
