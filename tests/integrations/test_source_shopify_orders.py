@@ -292,3 +292,14 @@ def test_thenext_watermark_never_passes_the_servers_clock_at_the_start_of_the_ru
         == "2026-05-01T08:00:00+00:00"
     )
     assert next_watermark({"updated_at_min": "2026-01-01T00:00:00Z"}) == "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.django_db
+def test_a_customer_with_many_orders_is_identified_once_per_version(shop):
+    shop.book = OrderBook(
+        [make_order(n, updated_at=BASE_TIME, customer_id=n % 3 + 1) for n in range(1, 601)]
+    )
+    source = _source(shop)
+    result = run(source)
+    assert (result.records_read, result.records_stored) == (603, 603)
+    assert Event.objects.filter(source_id=source.pk, type="identify").count() == 3
