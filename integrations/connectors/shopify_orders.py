@@ -65,6 +65,22 @@ def next_page_info(link_header: str | None) -> str | None:
     return None
 
 
+def _product(item: dict) -> dict:
+    """A line item as a product of the ecommerce spec (absent values left out)."""
+    product = {}
+    for name, value in (
+        ("product_id", id_text(item.get("product_id"))),
+        ("variant_id", id_text(item.get("variant_id"))),
+        ("sku", item.get("sku") or None),
+        ("name", item.get("title") or item.get("name")),
+        ("price", money(item.get("price"))),
+        ("quantity", item.get("quantity")),
+    ):
+        if value is not None:
+            product[name] = value
+    return product
+
+
 def order_records(
     order: dict, *, id_as_user_id: bool, identified: set | None = None
 ) -> list[SourceRecord]:
@@ -90,38 +106,23 @@ def order_records(
     if keys is None:
         raise ValueError("the order has neither a customer nor an e-mail address")
 
-    products = []
-    for item in order.get("line_items") or []:
-        if not isinstance(item, dict):
-            continue
-        products.append(
-            drop_none(
-                {
-                    "product_id": id_text(item.get("product_id")),
-                    "variant_id": id_text(item.get("variant_id")),
-                    "sku": item.get("sku") or None,
-                    "name": item.get("title") or item.get("name"),
-                    "price": money(item.get("price")),
-                    "quantity": item.get("quantity"),
-                }
-            )
-        )
+    products = [_product(item) for item in order.get("line_items") or () if type(item) is dict]
     total = money(order.get("total_price"))
-    properties = drop_none(
-        {
-            "order_id": str(order_id),
-            "order_number": order.get("name") or order.get("order_number"),
-            "total": total,
-            "revenue": total,
-            "subtotal": money(order.get("subtotal_price")),
-            "tax": money(order.get("total_tax")),
-            "discount": money(order.get("total_discounts")),
-            "currency": order.get("currency"),
-            "financial_status": order.get("financial_status"),
-            "fulfillment_status": order.get("fulfillment_status"),
-            "products": products,
-        }
-    )
+    properties = {"order_id": order_id}
+    for name, value in (
+        ("order_number", order.get("name") or order.get("order_number")),
+        ("total", total),
+        ("revenue", total),
+        ("subtotal", money(order.get("subtotal_price"))),
+        ("tax", money(order.get("total_tax"))),
+        ("discount", money(order.get("total_discounts"))),
+        ("currency", order.get("currency")),
+        ("financial_status", order.get("financial_status")),
+        ("fulfillment_status", order.get("fulfillment_status")),
+    ):
+        if value is not None:
+            properties[name] = value
+    properties["products"] = products
     records = [
         SourceRecord(
             record_id=f"order {order_id}",

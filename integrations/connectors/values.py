@@ -18,6 +18,11 @@ def parse_time(value: object) -> datetime | None:
 
 def money(value: object) -> float | None:
     """A decimal string (how shops send amounts) or a number as a float, or None."""
+    if type(value) is str:  # the common case, first: this runs for every amount of every record
+        try:
+            return float(value)
+        except ValueError:
+            return None
     if value is None or isinstance(value, bool):
         return None
     try:
