@@ -29,7 +29,7 @@ from integrations.connectors.base import (
     TerminalError,
 )
 from integrations.connectors.http import ApiConnectorMixin, HttpClient
-from integrations.connectors.people import ID_AS_USER_ID_FIELD, config_flag, person_keys
+from integrations.connectors.people import PERSON_ID_FIELD, id_as_user_id, person_keys
 from integrations.connectors.registry import register
 from integrations.connectors.values import id_text, parse_time
 
@@ -106,7 +106,7 @@ def search_body(
     return body
 
 
-def contact_record(contact: dict, *, id_as_user_id: bool) -> SourceRecord:
+def contact_record(contact: dict, *, as_user_id: bool) -> SourceRecord:
     """The `identify` of one contact. Raises ValueError with a reason when it is unusable."""
     contact_id = id_text(contact.get("id"))
     if contact_id is None:
@@ -119,7 +119,7 @@ def contact_record(contact: dict, *, id_as_user_id: bool) -> SourceRecord:
         id_type="hubspot_contact_id",
         person_id=contact_id,
         email=props.get("email"),
-        id_as_user_id=id_as_user_id,
+        as_user_id=as_user_id,
     )
     traits = {
         TRAIT_NAMES.get(name, name): value
@@ -163,7 +163,7 @@ class HubspotContacts(ApiConnectorMixin, Connector):
             help_text="Comma-separated property names read as traits, beside the usual ones.",
             required=False,
         ),
-        ID_AS_USER_ID_FIELD,
+        PERSON_ID_FIELD,
     )
 
     def client_make(self) -> HttpClient:
@@ -202,7 +202,7 @@ class HubspotContacts(ApiConnectorMixin, Connector):
         return ConnectionCheck(ok=True, message=f"Connected: {total:,} contacts visible.")
 
     def read(self, checkpoint: dict) -> Iterator[ReadBatch]:
-        id_as_user_id = config_flag(self.config, "id_as_user_id", True)
+        as_user_id = id_as_user_id(self.config)
         properties = self._properties()
         state = {
             "since_ms": checkpoint.get("since_ms"),
@@ -241,7 +241,7 @@ class HubspotContacts(ApiConnectorMixin, Connector):
                 try:
                     if not isinstance(contact, dict):
                         raise ValueError("the contact is not a JSON object")
-                    records.append(contact_record(contact, id_as_user_id=id_as_user_id))
+                    records.append(contact_record(contact, as_user_id=as_user_id))
                 except ValueError as exc:
                     errors.append(RecordError(position=f"contact {contact_id}", reason=str(exc)))
                     continue

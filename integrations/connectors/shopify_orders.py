@@ -36,7 +36,7 @@ from integrations.connectors.base import (
     TerminalError,
 )
 from integrations.connectors.http import ApiConnectorMixin, HttpClient
-from integrations.connectors.people import ID_AS_USER_ID_FIELD, config_flag, person_keys
+from integrations.connectors.people import PERSON_ID_FIELD, id_as_user_id, person_keys
 from integrations.connectors.registry import register
 from integrations.connectors.values import drop_none, id_text, money, parse_time
 
@@ -82,7 +82,7 @@ def _product(item: dict) -> dict:
 
 
 def order_records(
-    order: dict, *, id_as_user_id: bool, identified: set | None = None
+    order: dict, *, as_user_id: bool, identified: set | None = None
 ) -> list[SourceRecord]:
     """The events of one order: `Order Completed`, and `identify` for its customer unless that
     customer version is in `identified` (the identifies already sent; it is added there).
@@ -101,7 +101,7 @@ def order_records(
         id_type="shopify_customer_id",
         person_id=customer.get("id"),
         email=email,
-        id_as_user_id=id_as_user_id,
+        as_user_id=as_user_id,
     )
     if keys is None:
         raise ValueError("the order has neither a customer nor an e-mail address")
@@ -208,7 +208,7 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
             help_text="ISO-8601 date and time for the first run; empty reads every order.",
             required=False,
         ),
-        ID_AS_USER_ID_FIELD,
+        PERSON_ID_FIELD,
     )
 
     @classmethod
@@ -263,7 +263,7 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
         return count
 
     def read(self, checkpoint: dict) -> Iterator[ReadBatch]:
-        id_as_user_id = config_flag(self.config, "id_as_user_id", True)
+        as_user_id = id_as_user_id(self.config)
         state = dict(checkpoint)
         watermark = state.get("updated_at_min") or (self.config.get("start_date") or None)
         if watermark and parse_time(watermark) is None:
@@ -301,7 +301,7 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
                     if not isinstance(order, dict):
                         raise ValueError("the order is not a JSON object")
                     for record in order_records(
-                        order, id_as_user_id=id_as_user_id, identified=identified
+                        order, as_user_id=as_user_id, identified=identified
                     ):
                         records[(record.record_id, record.version)] = record
                 except ValueError as exc:

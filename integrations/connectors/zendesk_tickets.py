@@ -32,7 +32,7 @@ from integrations.connectors.base import (
     TerminalError,
 )
 from integrations.connectors.http import ApiConnectorMixin, HttpClient
-from integrations.connectors.people import ID_AS_USER_ID_FIELD, config_flag, person_keys
+from integrations.connectors.people import PERSON_ID_FIELD, id_as_user_id, person_keys
 from integrations.connectors.registry import register
 from integrations.connectors.values import drop_none, id_text, parse_time
 
@@ -43,7 +43,7 @@ START_MARGIN_SECONDS = 60
 
 
 def ticket_records(
-    ticket: dict, *, users: dict, metrics: dict, id_as_user_id: bool
+    ticket: dict, *, users: dict, metrics: dict, as_user_id: bool
 ) -> list[SourceRecord]:
     """The events of one exported ticket. Raises ValueError with a reason when it is unusable."""
     ticket_id = id_text(ticket.get("id"))
@@ -61,7 +61,7 @@ def ticket_records(
         id_type="zendesk_user_id",
         person_id=requester_id,
         email=requester.get("email"),
-        id_as_user_id=id_as_user_id,
+        as_user_id=as_user_id,
     )
     if keys is None:
         raise ValueError("the ticket has no requester")
@@ -172,7 +172,7 @@ class ZendeskTickets(ApiConnectorMixin, Connector):
             help_text="ISO-8601 date for the first run; empty reads every ticket.",
             required=False,
         ),
-        ID_AS_USER_ID_FIELD,
+        PERSON_ID_FIELD,
     )
 
     @classmethod
@@ -231,7 +231,7 @@ class ZendeskTickets(ApiConnectorMixin, Connector):
         return ConnectionCheck(ok=True, message=f"Connected as {user.get('email')} (admin).")
 
     def read(self, checkpoint: dict) -> Iterator[ReadBatch]:
-        id_as_user_id = config_flag(self.config, "id_as_user_id", True)
+        as_user_id = id_as_user_id(self.config)
         cursor = checkpoint.get("cursor")
         done = int(checkpoint.get("done") or 0)
         include = {"include": "users,metric_sets"}
@@ -265,7 +265,7 @@ class ZendeskTickets(ApiConnectorMixin, Connector):
                     if not isinstance(ticket, dict):
                         raise ValueError("the ticket is not a JSON object")
                     for record in ticket_records(
-                        ticket, users=users, metrics=metrics, id_as_user_id=id_as_user_id
+                        ticket, users=users, metrics=metrics, as_user_id=as_user_id
                     ):
                         records[(record.record_id, record.version)] = record
                 except ValueError as exc:

@@ -195,3 +195,13 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_stores_what_a_clean_run_do
     assert stored(source) == stored(clean)
     # Clean: 3 pages; killed: pages 1 and 2, page 3 never answered; resumed: page 3 again.
     assert [b.get("after") for b in _bodies(crm)] == [None, "100", "200", None, "100", "200", "200"]
+
+
+@pytest.mark.django_db
+def test_contact_ids_can_be_external_ids_only(crm):
+    source = _source(crm, person_id_as="external_id")
+    run(source)
+    contact = Event.objects.get(source_id=source.pk, traits__hubspot_contact_id="7")
+    assert (contact.user_id, contact.anonymous_id) == ("", "hubspot_contact_id:7")
+    assert contact.context["externalIds"][0]["id"] == "7"
+    assert contact.context["traits"] == {"email": "contact7@example.com"}

@@ -255,15 +255,15 @@ def test_the_next_page_is_read_from_the_link_header():
 def test_a_guest_order_is_keyed_by_its_email_and_an_order_with_nobody_is_refused():
     guest = make_order(3, updated_at=BASE_TIME)
     guest["customer"] = None
-    (record,) = order_records(guest, id_as_user_id=True)
+    (record,) = order_records(guest, as_user_id=True)
     assert record.message["anonymousId"] == "shopify_customer_id:email:customer4@example.com"
     guest["email"] = None
     with pytest.raises(ValueError, match="neither a customer nor an e-mail"):
-        order_records(guest, id_as_user_id=True)
+        order_records(guest, as_user_id=True)
 
 
-def test_without_id_as_user_id_the_customer_id_is_an_external_id_only():
-    track, identify = order_records(make_order(3, updated_at=BASE_TIME), id_as_user_id=False)
+def test_as_an_external_id_only_the_customer_id_is_not_the_user_id():
+    track, identify = order_records(make_order(3, updated_at=BASE_TIME), as_user_id=False)
     assert "userId" not in track.message
     assert track.message["anonymousId"] == "shopify_customer_id:4"
     assert track.message["context"]["externalIds"][0]["id"] == "4"
