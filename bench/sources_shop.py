@@ -9,8 +9,8 @@ events, and the count of stored events checked.
 The server runs in its own process (tests/integrations/protocol_servers/shopify.py, orders made
 from their id), so its JSON encoding does not share this process's interpreter. Each order is an
 `Order Completed` track, and each customer's `identify` once (four orders per customer, all of
-one customer version). Alone, it runs on PostgreSQL at
-SHOP_BENCH_DATABASE_URL (default .../cdp_h_http_bench_shop, created and migrated if missing).
+one customer version). Alone, it runs on PostgreSQL at SHOP_BENCH_DATABASE_URL (default
+.../cdp_h_http_bench_shop, created and migrated if missing).
 
 Prints `name=value` lines, the headline (`shop_records_per_s`: orders per second) last, with
 the load average and the CPU seconds of this process, the server and the database beside the
