@@ -11,11 +11,15 @@ neither loop nor get skipped.
 
 Checkpoint: `{"since_ms", "since_id"}`, the last contact read (the next run searches after it);
 during a run also the `after` of the next page and how far into the window it is, so a resumed
-run carries on from the next page. Version: the contact's `lastmodifieddate`.
+run carries on from the next page. HubSpot makes a change searchable a moment after it is made,
+and a contact changed during the run moves to the end of the sort: so the next run starts no
+later than `SEARCHABLE_LAG_MS` before the server's clock at the start of this one (contacts read
+again are stored once). Version: the contact's `lastmodifieddate`.
 """
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Iterator
 
 from integrations.connectors.base import (
@@ -53,6 +57,8 @@ DEFAULT_PROPERTIES = (
     "lastmodifieddate",
     "hs_object_id",
 )
+# How long a change may take to become searchable, by the search's own clock.
+SEARCHABLE_LAG_MS = 5 * 60 * 1000
 # HubSpot's names for traits the tracking spec names otherwise.
 TRAIT_NAMES = {"firstname": "first_name", "lastname": "last_name", "jobtitle": "title"}
 # Bookkeeping properties that are not traits of the person.
@@ -62,6 +68,24 @@ NOT_TRAITS = {"hs_object_id", "lastmodifieddate"}
 def _millis(value: object) -> int | None:
     parsed = parse_time(value)
     return None if parsed is None else int(parsed.timestamp() * 1000)
+
+
+def server_millis(date_header: str | None) -> int | None:
+    """A `Date` header as epoch milliseconds, or None."""
+    if not date_header:
+        return None
+    try:
+        return int(email.utils.parsedate_to_datetime(date_header).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return None
+
+
+def next_start(last_ms: int | None, last_id: str | None, started_ms: int | None) -> dict:
+    """The next run's start: after the last contact read, but no later than the searchable lag
+    before the server's clock when this run began (see the module docstring)."""
+    if last_ms is not None and started_ms is not None and last_ms > started_ms - SEARCHABLE_LAG_MS:
+        return {"since_ms": started_ms - SEARCHABLE_LAG_MS, "since_id": None}
+    return {"since_ms": last_ms, "since_id": last_id}
 
 
 def search_body(
@@ -211,6 +235,7 @@ class HubspotContacts(ApiConnectorMixin, Connector):
             "offset": int(checkpoint.get("offset") or 0),
             "done": int(checkpoint.get("done") or 0),
             "total": checkpoint.get("total"),
+            "started_ms": checkpoint.get("started_ms"),
         }
         # Where the current search began, and the last contact read (the next search's start).
         last_ms, last_id = state["since_ms"], state["since_id"]
@@ -226,6 +251,8 @@ class HubspotContacts(ApiConnectorMixin, Connector):
                 properties=properties,
             )
             answer = self.client.post(SEARCH_PATH, json=body)
+            if state.get("started_ms") is None:
+                state["started_ms"] = server_millis(answer.headers.get("Date"))
             data = answer.data if isinstance(answer.data, dict) else {}
             results = data.get("results")
             if not isinstance(results, list):
@@ -272,7 +299,7 @@ class HubspotContacts(ApiConnectorMixin, Connector):
             if more:
                 saved = {**state, "last_ms": last_ms, "last_id": last_id}
             else:
-                saved = {"since_ms": last_ms, "since_id": last_id}
+                saved = next_start(last_ms, last_id, state.get("started_ms"))
             yield ReadBatch(
                 records=records,
                 checkpoint=saved,

@@ -205,3 +205,18 @@ def test_contact_ids_can_be_external_ids_only(crm):
     assert (contact.user_id, contact.anonymous_id) == ("", "hubspot_contact_id:7")
     assert contact.context["externalIds"][0]["id"] == "7"
     assert contact.context["traits"] == {"email": "contact7@example.com"}
+
+
+def test_the_next_run_starts_no_later_than_the_searchable_lag_before_this_one():
+    lag = hubspot_contacts.SEARCHABLE_LAG_MS
+    started = 1_800_000_000_000
+    # Contacts changed just before or during the run may not all have been searchable yet.
+    assert hubspot_contacts.next_start(started - 1000, "9", started) == {
+        "since_ms": started - lag,
+        "since_id": None,
+    }
+    assert hubspot_contacts.next_start(started - lag - 1, "9", started) == {
+        "since_ms": started - lag - 1,
+        "since_id": "9",
+    }
+    assert hubspot_contacts.next_start(None, None, started) == {"since_ms": None, "since_id": None}
