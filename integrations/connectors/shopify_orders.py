@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC
 from urllib.parse import parse_qs, urlsplit
@@ -49,8 +50,23 @@ BATCH_RECORDS = 1000
 # sending one again is harmless, it is stored once).
 IDENTIFIED_KEPT = 200_000
 DEFAULT_API_VERSION = "2026-07"
+# The leaky bucket's leak rate on a standard plan, and the calls left free before slowing down.
+CALL_LIMIT_LEAK_PER_SECOND = 2.0
+CALL_LIMIT_ROOM = 3
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _API_VERSION = re.compile(r"^\d{4}-\d{2}$|^unstable$")
+
+
+def call_limit_pause(header: str | None) -> float:
+    """Seconds to wait before the next call, from `X-Shopify-Shop-Api-Call-Limit: used/size`:
+    none while the leaky bucket has room, then what it takes to leak a few calls."""
+    try:
+        used, size = (int(part) for part in (header or "").split("/"))
+    except ValueError:
+        return 0.0
+    if size - used > CALL_LIMIT_ROOM:
+        return 0.0
+    return (CALL_LIMIT_ROOM + 1 - (size - used)) / CALL_LIMIT_LEAK_PER_SECOND
 
 
 def next_page_info(link_header: str | None) -> str | None:
@@ -287,6 +303,8 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
         identified: set[tuple[str, str]] = set()
         while True:
             answer = self.client.get(f"{self._api}/orders.json", params=params)
+            # Slow down before the bucket overflows rather than after a 429.
+            time.sleep(call_limit_pause(answer.headers.get("X-Shopify-Shop-Api-Call-Limit")))
             orders = answer.data.get("orders") if isinstance(answer.data, dict) else None
             if not isinstance(orders, list):
                 raise self.client.malformed("orders.json without an orders list")

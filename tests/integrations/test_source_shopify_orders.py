@@ -8,6 +8,7 @@ import pytest
 from cdp_site.errors import InvalidInputError
 from integrations.connectors.shopify_orders import (
     ShopifyOrders,
+    call_limit_pause,
     next_page_info,
     next_watermark,
     order_records,
@@ -303,3 +304,11 @@ def test_a_customer_with_many_orders_is_identified_once_per_version(shop):
     result = run(source)
     assert (result.records_read, result.records_stored) == (603, 603)
     assert Event.objects.filter(source_id=source.pk, type="identify").count() == 3
+
+
+@pytest.mark.parametrize(
+    ("header", "pause"),
+    [("1/40", 0.0), ("36/40", 0.0), ("37/40", 0.5), ("40/40", 2.0), (None, 0.0), ("x", 0.0)],
+)
+def test_the_call_limit_header_slows_down_before_the_bucket_overflows(header, pause):
+    assert call_limit_pause(header) == pause
