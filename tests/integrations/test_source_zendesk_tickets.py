@@ -3,6 +3,7 @@ through the runner to stored events: cursor paging, incremental runs, solves, re
 a killed worker."""
 
 import base64
+import logging
 
 import pytest
 
@@ -178,3 +179,19 @@ def test_the_first_run_starts_at_the_configured_date(desk):
     result = run(_source(desk, start_date="2026-02-01"))
     assert result.status == SyncRun.Status.SUCCEEDED, result.message
     assert desk.requests[0].args["start_time"] == "1769904000"
+
+
+@pytest.mark.django_db
+def test_the_api_token_is_in_no_log_line_and_no_run_message(desk, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    good = run(_source(desk))
+    desk.fail(1, 401, {"error": f"Couldn't authenticate {TOKEN}"})
+    refused = run(_source(desk, name="Refused"))
+    assert good.status == SyncRun.Status.SUCCEEDED
+    assert refused.status == SyncRun.Status.FAILED
+    basic = base64.b64encode(f"{EMAIL}/token:{TOKEN}".encode()).decode()
+    out, err = capfd.readouterr()
+    for text in (caplog.text, out, err, refused.message):
+        assert TOKEN not in text
+        assert basic not in text
+    assert "httpx" in caplog.text  # requests were logged, without their headers
