@@ -86,7 +86,8 @@ def ticket_records(
             message={
                 "type": "track",
                 "event": "Ticket Created",
-                "properties": {**properties, "status": "new"},
+                # The ticket's status now is not its status when it was created.
+                "properties": {k: v for k, v in properties.items() if k != "status"},
                 "timestamp": created,
                 **keys,
             },
