@@ -167,6 +167,8 @@ class HubspotContacts(ApiConnectorMixin, Connector):
         "Contacts from HubSpot's CRM search API: each contact becomes an identify with its "
         "properties as traits. Incremental on lastmodifieddate."
     )
+    # The next pages are fetched while the runner stores this batch (`read` uses no database).
+    prefetch = True
     fields = (
         ConfigField(
             name="base_url",

@@ -198,6 +198,8 @@ class ShopifyOrders(ApiConnectorMixin, Connector):
         "Orders from a Shopify store's Admin REST API: each order becomes an Order Completed "
         "event with its products, and its customer an identify. Incremental on updated_at."
     )
+    # The next pages are fetched while the runner stores this batch (`read` uses no database).
+    prefetch = True
     fields = (
         ConfigField(
             name="base_url",

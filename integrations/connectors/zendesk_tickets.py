@@ -149,6 +149,8 @@ class ZendeskTickets(ApiConnectorMixin, Connector):
         "Tickets from Zendesk's incremental export: Ticket Created and Ticket Solved events for "
         "each requester, and the requester's e-mail and name. Incremental by export cursor."
     )
+    # The next pages are fetched while the runner stores this batch (`read` uses no database).
+    prefetch = True
     fields = (
         ConfigField(
             name="base_url",

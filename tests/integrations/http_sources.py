@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from django.db import connection
-from integrations.sources import source_connector_create
-from integrations.sync.runner import sync_run_execute, sync_run_start
 
 from integrations.models import Source, SyncRun
+from integrations.sources import source_connector_create
+from integrations.sync.runner import sync_run_execute, sync_run_start
 from profiles.models import Event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,10 +39,13 @@ def stored(source: Source) -> list[tuple]:
     return sorted(repr(row) for row in rows)
 
 
-def run_killed_then_resumed(source: Source, server, *, kill_at_request: int) -> SyncRun:
+def run_killed_then_resumed(
+    source: Source, server, *, kill_at_request: int, committed_done: int
+) -> SyncRun:
     """A run whose worker process is killed (SIGKILL) while it waits for request number
-    `kill_at_request`, after committing the batches before it; then the run is found stale and
-    resumed by the next start, in this process. Needs committed data (a transactional test)."""
+    `kill_at_request`, once it has committed batches reading `committed_done` records of the
+    source; then the run is found stale and resumed by the next start, in this process. Needs
+    committed data (a transactional test)."""
     # The run row alone: starting it through the service would run it here (tasks are eager in
     # tests), and this run must be executed by the worker process to be killed.
     run = SyncRun.objects.create(source=source, trigger=SyncRun.Trigger.MANUAL)
@@ -63,7 +66,12 @@ def run_killed_then_resumed(source: Source, server, *, kill_at_request: int) -> 
     try:
         if not server.held.wait(timeout=60):
             raise AssertionError("the worker never reached the request to be killed at")
-        time.sleep(0.2)
+        # The batches before the held request are stored while it waits (reading ahead).
+        deadline = time.monotonic() + 60
+        while (SyncRun.objects.get(pk=run.pk).progress_done or 0) < committed_done:
+            if time.monotonic() > deadline:
+                raise AssertionError("the worker never stored the batches before the kill")
+            time.sleep(0.05)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)

@@ -190,7 +190,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_stores_what_a_clean_run_do
     clean = _source(crm, name="Clean")
     assert run(clean).status == SyncRun.Status.SUCCEEDED
     source = _source(crm, name="Killed")
-    resumed = run_killed_then_resumed(source, crm, kill_at_request=3)
+    resumed = run_killed_then_resumed(source, crm, kill_at_request=3, committed_done=200)
     assert resumed.status == SyncRun.Status.SUCCEEDED, resumed.message
     assert stored(source) == stored(clean)
     # Clean: 3 pages; killed: pages 1 and 2, page 3 never answered; resumed: page 3 again.

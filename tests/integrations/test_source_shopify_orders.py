@@ -232,7 +232,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_stores_what_a_clean_run_do
     source = _source(shop, name="Killed")
     # Requests: the count, pages 1 and 2 (one stored batch of 1,000 records), then page 3
     # never answered before the worker dies.
-    resumed = run_killed_then_resumed(source, shop, kill_at_request=4)
+    resumed = run_killed_then_resumed(source, shop, kill_at_request=4, committed_done=500)
     assert resumed.status == SyncRun.Status.SUCCEEDED, resumed.message
     assert resumed.resumes == 1
     assert stored(source) == stored(clean)

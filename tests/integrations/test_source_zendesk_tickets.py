@@ -166,7 +166,7 @@ def test_a_killed_run_resumes_from_its_cursor_and_stores_what_a_clean_run_does(d
     clean = _source(desk, name="Clean")
     assert run(clean).status == SyncRun.Status.SUCCEEDED
     source = _source(desk, name="Killed")
-    resumed = run_killed_then_resumed(source, desk, kill_at_request=2)
+    resumed = run_killed_then_resumed(source, desk, kill_at_request=2, committed_done=4)
     assert resumed.status == SyncRun.Status.SUCCEEDED, resumed.message
     assert stored(source) == stored(clean)
     exports = [r for r in desk.requests if "incremental" in r.path]
