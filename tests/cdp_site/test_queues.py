@@ -40,6 +40,9 @@ EXPECTED_QUEUES = {
     "compliance.request_execute": "compliance",
     "compliance.retention_apply": "compliance",
     "cdp_site.worker_ping": "default",
+    "integrations.sync_run": "syncs",
+    "integrations.sync_runs_sweep": "syncs",
+    "integrations.sync_scheduled": "syncs",
 }
 
 
