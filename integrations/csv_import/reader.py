@@ -242,12 +242,42 @@ def csv_preview(path: Path, fmt: CsvFormat, limit: int = 10) -> list[tuple[int, 
 
 
 def line_count(path: Path, fmt: CsvFormat) -> int:
-    """Physical lines after the header: the import's total, counted by bytes (fast, in blocks)."""
-    count = 0
+    """Physical lines after the header: the import's total. Read in blocks (fast), and decoded on
+    the way, so a file that is not text in its encoding is refused when it is uploaded, with the
+    line to fix, rather than half-way through its import."""
+    count = fmt.data_line
     last = b"\n"
+    decoder = codecs.getincrementaldecoder(fmt.encoding)()
     with path.open("rb") as handle:
         handle.seek(fmt.data_offset)
         for block in iter(partial(handle.read, 1024 * 1024), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as problem:
+                _raise_block_error(block, problem, count, fmt.encoding)
             count += block.count(b"\n")
             last = block[-1:]
-    return count + (0 if last == b"\n" else 1)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as problem:
+        raise CsvFileError(
+            f"The file ends in the middle of a character: it is not "
+            f"{ENCODINGS.get(fmt.encoding, fmt.encoding)} text."
+        ) from problem
+    return count - fmt.data_line + (0 if last == b"\n" else 1)
+
+
+def _raise_block_error(block: bytes, problem: UnicodeDecodeError, lines_before: int, encoding):
+    # The decoder may hold back up to 3 bytes of a character begun in the previous block; the
+    # position is within this block's bytes, near enough for naming the line.
+    position = max(0, min(problem.start, len(block) - 1))
+    line_start = block.rfind(b"\n", 0, position) + 1
+    line = lines_before + block.count(b"\n", 0, position) + 1
+    shifted = UnicodeDecodeError(problem.encoding, block, position, position + 1, problem.reason)
+    raise _decode_error(line, block[line_start:], _shift(shifted, line_start), encoding) from None
+
+
+def _shift(problem: UnicodeDecodeError, by: int) -> UnicodeDecodeError:
+    return UnicodeDecodeError(
+        problem.encoding, problem.object, problem.start - by, problem.end - by, problem.reason
+    )

@@ -152,3 +152,12 @@ def test_preview_shows_the_first_rows(write):
 
 def test_sniffing_prefers_consistent_columns():
     assert delimiter_sniff("a;b,c;d\n1;2,3;4\n5;6,7;8\n") == ";"
+
+
+def test_counting_lines_checks_the_whole_file_is_text(write):
+    body = "email,name\n" + "a@x.io,Ann\n" * 200_000
+    path = write(body.encode() + b"b@x.io,Zo\xeb\n")
+    fmt = csv_format_detect(path)
+    with pytest.raises(CsvFileError, match=r"Line 200002 is not UTF-8 text \(byte 0xeb at byte 10"):
+        line_count(path, fmt)
+    assert line_count(write(body), csv_format_detect(write(body))) == 200_000
