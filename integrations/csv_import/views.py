@@ -12,6 +12,7 @@ from cdp_site.roles import Role, role_required
 from integrations.selectors import source_get_for_user
 
 from .guess import key_from_column
+from .mapping import MESSAGE_TYPES
 from .selectors import (
     TARGET_CHOICES,
     csv_file,
@@ -29,7 +30,6 @@ from .services import (
     csv_preview_rows,
     csv_upload_store,
 )
-from .mapping import MESSAGE_TYPES
 
 
 def _csv_source(request, pk: int, perm: str = "integrations.view_source"):

@@ -25,7 +25,7 @@ WEBHOOK_KIND = "webhook"
 MAX_BODY_BYTES = 256 * 1024
 
 
-class WebhookRefused(Exception):
+class WebhookRefusedError(Exception):
     """A delivery refused with an HTTP status, a stable code and a message for the sender."""
 
     def __init__(self, status: int, code: str, message: str):
@@ -44,7 +44,7 @@ def webhook_token(source: Source) -> str:
 def webhook_secret_replace(*, source: Source) -> str:
     """A new signing secret for the source (the old one stops working); returned once, to show."""
     if source.kind != WEBHOOK_KIND:
-        raise WebhookRefused(400, "not_webhook", "This source is not an incoming webhook.")
+        raise WebhookRefusedError(400, "not_webhook", "This source is not an incoming webhook.")
     secret = signing_secret_generate()
     with transaction.atomic():
         token = (
@@ -70,39 +70,39 @@ class Delivery:
 
 
 def webhook_source_get(source_id: int, token: str) -> Source:
-    """The webhook source a URL names; `WebhookRefused` 404 for any other id or token."""
+    """The webhook source a URL names; `WebhookRefusedError` 404 for any other id or token."""
     source = (
         Source.objects.filter(pk=source_id, kind=WEBHOOK_KIND).first()
         if source_id < 2**63
         else None
     )
     if source is None or not hmac.compare_digest(webhook_token(source), token):
-        raise WebhookRefused(404, "unknown_webhook", "There is no webhook at this address.")
+        raise WebhookRefusedError(404, "unknown_webhook", "There is no webhook at this address.")
     return source
 
 
 def webhook_receive(*, source: Source, body: bytes, signature: str | None) -> Delivery:
-    """Check, map and store one delivery; `WebhookRefused` says why not."""
+    """Check, map and store one delivery; `WebhookRefusedError` says why not."""
     if not source.enabled:
-        raise WebhookRefused(403, "source_disabled", "This webhook's source is disabled.")
+        raise WebhookRefusedError(403, "source_disabled", "This webhook's source is disabled.")
     secret = secrets_decrypt(source.secrets_encrypted).get("signing_secret")
     if not secret:
-        raise WebhookRefused(
+        raise WebhookRefusedError(
             401, "no_signing_secret", "This webhook has no signing secret yet: nothing is accepted."
         )
     try:
         signature_verify(secret=secret, header=signature, body=body)
     except SignatureError as problem:
-        raise WebhookRefused(401, problem.code, problem.message) from None
+        raise WebhookRefusedError(401, problem.code, problem.message) from None
     try:
         payload = body_parse(body)
         record_id, version, message = WebhookMapping.from_config(source.config or {}).record(
             payload, body
         )
     except PayloadError as problem:
-        raise WebhookRefused(400, "invalid_payload", problem.message) from None
+        raise WebhookRefusedError(400, "invalid_payload", problem.message) from None
     with transaction.atomic():
         result = source_records_store(source, [SourceRecord(record_id, version, message)])
     if result.errors:
-        raise WebhookRefused(400, "invalid_message", result.errors[0].reason)
+        raise WebhookRefusedError(400, "invalid_message", result.errors[0].reason)
     return Delivery(stored=result.stored, unchanged=result.unchanged, record_id=record_id)

@@ -14,7 +14,7 @@ from integrations.selectors import source_get_for_user
 from .services import (
     MAX_BODY_BYTES,
     WEBHOOK_KIND,
-    WebhookRefused,
+    WebhookRefusedError,
     webhook_has_secret,
     webhook_receive,
     webhook_secret_replace,
@@ -29,7 +29,7 @@ def _body(request) -> bytes:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    too_large = WebhookRefused(
+    too_large = WebhookRefusedError(
         413, "body_too_large", f"A delivery may be at most {MAX_BODY_BYTES // 1024} KB."
     )
     if declared > MAX_BODY_BYTES:
@@ -52,7 +52,7 @@ def webhook_receive_view(request, pk: int, token: str):
         delivery = webhook_receive(
             source=source, body=_body(request), signature=request.headers.get(HEADER)
         )
-    except WebhookRefused as problem:
+    except WebhookRefusedError as problem:
         return json_error(problem.status, problem.code, problem.message)
     return JsonResponse(
         {"stored": delivery.stored, "unchanged": delivery.unchanged, "id": delivery.record_id}
