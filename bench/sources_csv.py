@@ -64,6 +64,7 @@ def _write_file(path: Path, rows: int, run: str) -> int:
 
 def _child(path: str, good: int) -> None:
     """In the child: import the file and print the figures as JSON on the last line."""
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
