@@ -14,6 +14,8 @@ report file that can be downloaded.
 
 from collections.abc import Iterator
 
+from django.conf import settings
+
 from cdp_site.errors import InvalidInputError
 from integrations.csv_import.files import BadRowReport, file_path, report_path
 from integrations.csv_import.mapping import RowError, RowMapper, row_version
@@ -29,8 +31,6 @@ from .base import (
     TerminalError,
 )
 from .registry import register
-
-BATCH_ROWS = 5000
 
 
 @register
@@ -116,6 +116,7 @@ class CsvUploadConnector(Connector):
         prefix = file["id"][:16]
         fingerprint = mapper.fingerprint
         message = mapper.message
+        batch_rows = settings.CDP_CSV_BATCH_ROWS
         records: list[SourceRecord] = []
         errors: list[RecordError] = []
         bad: list[tuple[int, str, list[str]]] = []
@@ -158,12 +159,12 @@ class CsvUploadConnector(Connector):
                     except RowError as problem:
                         reason = problem.reason
                     else:
-                        if len(records) + len(errors) >= BATCH_ROWS:
+                        if len(records) + len(errors) >= batch_rows:
                             yield batch(False)
                         continue
                 errors.append(RecordError(f"line {line}", reason))
                 bad.append((line, reason, fields or []))
-                if len(records) + len(errors) >= BATCH_ROWS:
+                if len(records) + len(errors) >= batch_rows:
                     yield batch(False)
         except CsvFileError as problem:
             # The rows read before the problem are kept; the run fails with what to fix.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("sources/<int:pk>/csv/", views.csv_source_page, name="csv_source"),
@@ -14,4 +14,10 @@ urlpatterns = [
         views.csv_bad_rows,
         name="csv_bad_rows",
     ),
+]
+
+urlpatterns += [
+    path("api/sources/<int:pk>/upload/", api.CsvUpload.as_view(), name="api_csv_upload"),
+    path("api/sources/<int:pk>/mapping/", api.CsvMapping.as_view(), name="api_csv_mapping"),
+    path("api/sources/<int:pk>/import/", api.CsvImport.as_view(), name="api_csv_import"),
 ]
