@@ -146,11 +146,15 @@ class RowMapper:
         self.type = self.mapping["type"]
         self.event = self.mapping["event"]
         positions = {name: index for index, name in enumerate(header)}
-        self.steps = [
-            _Step(positions[column], column, *target_parse(target))
-            for column, target in self.mapping["columns"].items()
-            if column in positions and target != "ignore"
-        ]
+        # In the file's order (the stored mapping's key order is not kept by the database).
+        self.steps = sorted(
+            (
+                _Step(positions[column], column, *target_parse(target))
+                for column, target in self.mapping["columns"].items()
+                if column in positions and target != "ignore"
+            ),
+            key=lambda step: step.index,
+        )
         self.identifier_columns = [step.column for step in self.steps if step.kind in IDENTIFIERS]
         self.fingerprint = mapping_fingerprint(
             {
