@@ -69,11 +69,11 @@ def _child(path: str, good: int) -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from integrations.sources import source_connector_create
-    from integrations.sync.runner import sync_run_execute
 
     from integrations.csv_import.services import csv_import_start, csv_upload_store
     from integrations.models import Source, SyncRun
+    from integrations.sources import source_connector_create
+    from integrations.sync.runner import sync_run_execute
     from profiles.models import Event
 
     user = get_user_model().objects.filter(is_superuser=True).first()

@@ -245,7 +245,7 @@ def test_a_killed_import_resumes_and_stores_what_a_clean_run_stores(settings, tm
         "from integrations.sync.runner import sync_run_execute; "
         f"sync_run_execute({run.pk})"
     )
-    worker = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT)
+    worker = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT)  # noqa: S603
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
