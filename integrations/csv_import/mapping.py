@@ -156,6 +156,13 @@ class RowMapper:
             key=lambda step: step.index,
         )
         self.identifier_columns = [step.column for step in self.steps if step.kind in IDENTIFIERS]
+        # Traits and properties: (index, key, whether it goes to traits).
+        self._plain = [
+            (step.index, step.key, step.kind == "trait" or self.type == "identify")
+            for step in self.steps
+            if step.kind in ("trait", "property")
+        ]
+        self._special = [step for step in self.steps if step.kind not in ("trait", "property")]
         self.fingerprint = mapping_fingerprint(
             {
                 "type": self.type,
@@ -171,24 +178,32 @@ class RowMapper:
                 f"The row has {len(fields)} field{'s' if len(fields) != 1 else ''}; "
                 f"the header has {self.width}."
             )
-        ids: dict[str, str] = {}
-        bag: dict[str, str] = {}  # traits (identify) or properties (track)
+        # The common columns (traits, properties) take the short path; identifiers, the time
+        # and the event name are checked one by one. This runs once per row of every file.
         traits: dict[str, str] = {}
+        bag: dict[str, str] = {}  # track: the properties
+        for index, key, to_traits in self._plain:
+            value = fields[index]
+            if value:
+                value = value.strip()
+                if value:
+                    if "\x00" in value:
+                        raise RowError(f"Column “{self.header[index]}” holds a NUL character.")
+                    if to_traits:
+                        traits[key] = value
+                    else:
+                        bag[key] = value
+        ids: dict[str, str] = {}
         timestamp = ""
         event = self.event
-        for step in self.steps:
+        for step in self._special:
             value = fields[step.index].strip()
             if not value:
                 continue
             if "\x00" in value:
                 raise RowError(f"Column “{step.column}” holds a NUL character.")
             kind = step.kind
-            if kind in ("trait", "property"):
-                if kind == "trait" or self.type == "identify":
-                    traits[step.key] = value
-                else:
-                    bag[step.key] = value
-            elif kind in ("userId", "anonymousId"):
+            if kind in ("userId", "anonymousId"):
                 if len(value) > MAX_LENGTHS[kind]:
                     raise RowError(
                         f"Column “{step.column}”: an id may have at most "
