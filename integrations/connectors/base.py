@@ -86,6 +86,8 @@ class Connector:
     description: ClassVar[str] = ""
     fields: ClassVar[tuple[ConfigField, ...]] = ()
     pulls: ClassVar[bool] = True  # False for push sources (webhook): no runs, no schedule
+    # Config keys the connector writes itself (not form fields), kept when the settings change.
+    state_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict, secrets: dict):
         self.config = config

@@ -66,8 +66,8 @@ class CsvUploadConnector(Connector):
             help_text="What separates the columns; detected from the first lines by default.",
         ),
     )
-    # Settings the connector keeps for itself in the config (not form fields): the uploaded
-    # file, the mapping, the current import.
+    # Kept in the config by the CSV services, not the settings form: the uploaded file, the
+    # mapping, the current import.
     state_keys = ("file", "mapping", "import_id")
 
     def check_connection(self) -> ConnectionCheck:

@@ -57,6 +57,14 @@ class WebhookConnector(Connector):
             "Track: path to the object of properties (the whole body when empty).",
         ),
         _path("timestamp_path", "Timestamp path", "Path to an ISO-8601 time: `created_at`."),
+        ConfigField(
+            "signing_secret",
+            "Signing secret",
+            kind="secret",
+            required=False,
+            help_text="Leave empty to create one on the webhook page (shown once there); or "
+            "paste the secret the sending tool gave you.",
+        ),
         _path(
             "id_path",
             "Delivery id path",

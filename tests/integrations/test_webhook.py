@@ -199,3 +199,13 @@ def test_only_integration_admins_replace_a_secret(hook, client_for, marketer):
     response = client_for(marketer).post(reverse("integrations:webhook_secret", args=[source.pk]))
     assert response.status_code == 403
     assert Source.objects.get(pk=source.pk).secrets_encrypted == before
+
+
+def test_changing_the_mapping_keeps_the_signing_secret(hook):
+    from integrations.sources import source_connector_update
+
+    source, secret = hook
+    source_connector_update(source=source, values={**MAPPING, "event_name": "Lead"})
+    source.refresh_from_db()
+    assert secrets_decrypt(source.secrets_encrypted)["signing_secret"] == secret
+    assert source.config["event_name"] == "Lead"
