@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cdp_site.navigation import nav_items_for_user
 from cdp_site.roles import ALL_ROLES, ROLE_PERMISSIONS, Role, role_permissions_sync, user_roles
-from integrations.models import QuarantinedMessage
+from integrations.models import QuarantinedMessage, SyncRun
 from profiles.models import Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
@@ -162,6 +162,18 @@ class Scene:
     @cached_property
     def source(self):
         return SourceFactory(name="Web")
+
+    @cached_property
+    def csv(self):
+        return SourceFactory(name="Customers file", kind="csv_upload")
+
+    @cached_property
+    def csv_run(self):
+        return SyncRun.objects.create(source=self.csv, status=SyncRun.Status.SUCCEEDED)
+
+    @cached_property
+    def hook(self):
+        return SourceFactory(name="Forms", kind="webhook")
 
     @cached_property
     def event(self):
