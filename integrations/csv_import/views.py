@@ -40,7 +40,7 @@ def _csv_source(request, pk: int, perm: str = "integrations.view_source"):
 
 
 def _run_url(run) -> str:
-    return reverse("integrations:sync_run_detail", args=[run.pk])
+    return reverse("integrations:sync_run_detail", args=[run.source_id, run.pk])
 
 
 @role_required(Role.INTEGRATION_ADMIN)

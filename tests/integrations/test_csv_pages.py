@@ -122,7 +122,7 @@ def test_import_from_the_page_then_download_the_bad_rows(
         response = admin.post(reverse("integrations:csv_import", args=[source.pk]))
     run = SyncRun.objects.get(source=source)
     assert response.status_code == 302
-    assert response.url == reverse("integrations:sync_run_detail", args=[run.pk])
+    assert response.url == reverse("integrations:sync_run_detail", args=[source.pk, run.pk])
     assert run.status == SyncRun.Status.SUCCEEDED  # the task ran inline
     assert Event.objects.filter(source_id=source.pk).count() == 2
     page = admin.get(reverse("integrations:csv_source", args=[source.pk])).content.decode()
