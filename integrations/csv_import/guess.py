@@ -1,7 +1,7 @@
 """A first mapping guessed from a file's header, for the person to correct.
 
 Only the obvious is guessed: a column called "E-mail", "email_address" or "Mail" is an e-mail,
-"Customer ID" a user id, "First name" the `firstName` trait. Every other column becomes a trait
+"Customer ID" a user id, "First name" the `first_name` trait. Every other column becomes a trait
 (identify) or a property (track) named after the column; a column named like an event name makes
 the import a track.
 """
@@ -46,12 +46,12 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "event": ("event", "eventname", "eventtype", "action"),
 }
 _TRAITS: dict[str, str] = {
-    "firstname": "firstName",
-    "givenname": "firstName",
-    "forename": "firstName",
-    "lastname": "lastName",
-    "surname": "lastName",
-    "familyname": "lastName",
+    "firstname": "first_name",
+    "givenname": "first_name",
+    "forename": "first_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "familyname": "last_name",
     "name": "name",
     "fullname": "name",
     "company": "company",

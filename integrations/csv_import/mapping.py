@@ -4,7 +4,7 @@ A mapping is JSON, kept in the source's configuration so it is remembered for th
 
     {"type": "identify" | "track",
      "event": "Order Completed",             # track: the event name when no column gives it
-     "columns": {"Customer ID": "userId", "E-mail": "email", "First name": "trait:firstName",
+     "columns": {"Customer ID": "userId", "E-mail": "email", "First name": "trait:first_name",
                  "Amount": "property:amount", "Date": "timestamp", "Notes": "ignore"}}
 
 Targets: `userId`, `anonymousId`, `email`, `phone` (identifiers), `timestamp`, `event` (track's
@@ -51,7 +51,7 @@ class RowError(Exception):
 
 
 def target_parse(target: object) -> tuple[str, str]:
-    """`"trait:firstName"` -> `("trait", "firstName")`, `"email"` -> `("email", "")`."""
+    """`"trait:first_name"` -> `("trait", "first_name")`, `"email"` -> `("email", "")`."""
     if not isinstance(target, str):
         raise InvalidInputError("A column's target must be text.", code="invalid_mapping")
     kind, _, key = target.partition(":")

@@ -68,7 +68,7 @@ def test_a_file_with_bad_rows_imports_the_good_ones_and_reports_the_bad_by_line(
     assert set(stored) == {"c-1", "c-2", "fay@example.com"}
     assert stored["c-2"].traits == {
         "email": "bob@example.com",
-        "firstName": "Bob",
+        "first_name": "Bob",
         "note": "two\nlines",
     }
     assert stored["fay@example.com"].anonymous_id.startswith("email-")

@@ -21,7 +21,7 @@ def test_the_guess_maps_obvious_columns_and_keeps_the_rest_as_traits():
         "columns": {
             "Customer ID": "userId",
             "E-mail": "email",
-            "First name": "trait:firstName",
+            "First name": "trait:first_name",
             "Loyalty tier": "trait:loyalty_tier",
             "Signed up": "trait:signed_up",
         },
@@ -53,7 +53,7 @@ def test_an_identify_row_becomes_an_identify_message():
         "userId": "c-1",
         "traits": {
             "email": "ann@x.io",
-            "firstName": "Ann",
+            "first_name": "Ann",
             "loyalty_tier": "gold",
             "signed_up": "2024-02-01",
         },

@@ -53,7 +53,7 @@ def test_upload_then_preview_then_mapping(admin, source):
     mapping = admin.get(response.url).content.decode()
     assert '<option value="email" selected>' in mapping
     assert '<option value="userId" selected>' in mapping
-    assert "firstName" in mapping
+    assert "first_name" in mapping
     assert "&quot;userId&quot;: &quot;c-1&quot;" in mapping  # what line 2 becomes
     assert "Bad row: No identifier" in mapping  # line 3
 
@@ -84,7 +84,7 @@ def test_the_mapping_fragment_previews_a_change_and_saves(admin, source):
     assert "&quot;given&quot;: &quot;Ann&quot;" in text
     assert (
         Source.objects.get(pk=source.pk).config["mapping"]["columns"]["First name"]
-        == "trait:firstName"
+        == "trait:first_name"
     )
 
     saved = admin.post(url, {**change, "action": "save"}, HTTP_HX_REQUEST="true")
