@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from cdp_site.params import id_in_range
+
 from integrations.connectors.base import SourceRecord
 from integrations.connectors.webhook import signing_secret_generate
 from integrations.models import Source
@@ -73,7 +75,7 @@ def webhook_source_get(source_id: int, token: str) -> Source:
     """The webhook source a URL names; `WebhookRefusedError` 404 for any other id or token."""
     source = (
         Source.objects.filter(pk=source_id, kind=WEBHOOK_KIND).first()
-        if source_id < 2**63
+        if id_in_range(source_id)
         else None
     )
     if source is None or not hmac.compare_digest(webhook_token(source), token):
