@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from cdp_site.params import id_in_range
-
 from integrations.connectors.base import SourceRecord
 from integrations.connectors.webhook import signing_secret_generate
 from integrations.models import Source
