@@ -5,8 +5,9 @@
     .venv/bin/python bench/sources_csv.py [--quick] [--rows N]
 
 Writes a CSV file of customers (user id, e-mail, first name, plan, signup date; a few rows
-bad on purpose), then in a child process on PostgreSQL (CDP_BENCH_CSV_URL, default
-postgres://postgres@127.0.0.1:5432/cdp_bench_sources_csv, created and migrated if missing):
+bad on purpose), then in a child process on PostgreSQL (the app database of bench/sources.py,
+`--database-url`, else CDP_BENCH_CSV_URL, else
+postgres://postgres@127.0.0.1:5432/cdp_bench_sources_csv; created and migrated if missing):
 creates a CSV source, uploads the file as the pages do (streamed to disk, hashed, its lines
 counted and its encoding checked), starts an import and runs it in that process as a worker
 would (`sync_run_execute`: read, map, validate and store each batch in one transaction). The
@@ -127,7 +128,7 @@ def run(args) -> dict[str, str]:
     rows = getattr(args, "csv_rows", None) or (
         100_000 if getattr(args, "quick", False) else 1_000_000
     )
-    url = os.environ.get("CDP_BENCH_CSV_URL", DEFAULT_URL)
+    url = getattr(args, "database_url", None) or os.environ.get("CDP_BENCH_CSV_URL", DEFAULT_URL)
     _database_ensure(url)
     with tempfile.TemporaryDirectory(prefix="cdp-bench-csv-") as var_dir:
         env = {
@@ -178,7 +179,7 @@ def run(args) -> dict[str, str]:
         "csv_import_cpu_seconds": f"{result['import_cpu_seconds']:.1f}",
         "csv_db_cpu_seconds": f"{result['db_cpu_seconds']:.1f}",
         "csv_load_before": " ".join(f"{value:.2f}" for value in load),
-        "csv_rows_per_second": f"{rate:,.0f}",
+        "csv_records_per_s": f"{rate:.0f}",
     }
 
 
@@ -189,6 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows")
     parser.add_argument("--rows", dest="csv_rows", type=int, help="rows (default 1,000,000)")
+    parser.add_argument("--database-url", help="app database (default CDP_BENCH_CSV_URL)")
     figures = run(parser.parse_args())
     for name, value in figures.items():
         print(f"{name}={value}")
