@@ -12,12 +12,11 @@ from cdp_site.errors import InvalidInputError
 from cdp_site.roles import Role, user_has_role
 from integrations.selectors import source_get_for_user
 
-from .selectors import csv_file, csv_mapping
+from .selectors import csv_file, csv_mapping, csv_preview_for_user
 from .services import (
     CSV_KIND,
     csv_import_start,
     csv_mapping_save,
-    csv_preview_rows,
     csv_upload_store,
 )
 
@@ -36,7 +35,7 @@ def _csv_source(request, pk: int, perm: str = "integrations.view_source"):
     return source
 
 
-def _file_body(source) -> dict:
+def _file_body(source, user) -> dict:
     file = csv_file(source)
     if not file:
         return {"file": None, "preview": [], "mapping": csv_mapping(source)}
@@ -51,7 +50,10 @@ def _file_body(source) -> dict:
             "encoding": file["format"]["encoding"],
             "uploaded_at": file["uploaded_at"],
         },
-        "preview": [{"line": line, "fields": fields} for line, fields in csv_preview_rows(source)],
+        "preview": [
+            {"line": line, "fields": fields}
+            for line, fields in csv_preview_for_user(user=user, source=source)
+        ],
         "mapping": csv_mapping(source),
     }
 
@@ -80,7 +82,7 @@ class CsvUpload(APIView):
 
     @extend_schema(responses=UPLOAD_ANSWER)
     def get(self, request, pk: int):
-        return Response(_file_body(_csv_source(request, pk)))
+        return Response(_file_body(_csv_source(request, pk), request.user))
 
     @extend_schema(
         request=inline_serializer(
@@ -97,7 +99,7 @@ class CsvUpload(APIView):
                 "Send the CSV file in the multipart field “file”.", field="file"
             )
         csv_upload_store(source=source, chunks=upload.chunks(), name=upload.name, user=request.user)
-        body = _file_body(source)
+        body = _file_body(source, request.user)
         if str(request.data.get("import", "")).lower() in ("1", "true", "yes", "on"):
             body["run"] = _run_body(
                 csv_import_start(source=source, user=request.user, trigger="api")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.http import Http404
 
+from cdp_site.audit import AuditAction, audit_record
 from cdp_site.errors import InvalidInputError
 from cdp_site.params import id_in_range
 from integrations.models import Source, SyncRun
@@ -51,6 +52,27 @@ def csv_run_report(run: SyncRun) -> Path | None:
     except InvalidInputError:
         return None
     return path if path.exists() else None
+
+
+def csv_preview_for_user(*, user, source: Source) -> list[tuple[int, list[str]]]:
+    """The first rows of the source's file, as a person sees them (audited: rows hold personal
+    data)."""
+    rows = csv_preview_rows(source)
+    if rows:
+        _audit(user, source, AuditAction.SOURCE_FILE_PREVIEW, file=csv_file(source)["id"])
+    return rows
+
+
+def csv_run_report_for_user(*, user, source: Source, run: SyncRun) -> Path | None:
+    """The bad-row report of a run, for a person to download (audited)."""
+    path = csv_run_report(run)
+    if path is not None:
+        _audit(user, source, AuditAction.SOURCE_BAD_ROWS_DOWNLOAD, run_id=run.pk)
+    return path
+
+
+def _audit(user, source: Source, action: AuditAction, **detail) -> None:
+    audit_record(user=user, action=action, detail={"source_id": source.pk, **detail}, sender=Source)
 
 
 def mapping_rows(source: Source, mapping: dict) -> list[dict]:

@@ -17,8 +17,10 @@ from .selectors import (
     TARGET_CHOICES,
     csv_file,
     csv_mapping,
+    csv_preview_for_user,
     csv_run_get,
     csv_run_report,
+    csv_run_report_for_user,
     csv_runs,
     mapping_rows,
     mapping_sample_messages,
@@ -27,7 +29,6 @@ from .services import (
     CSV_KIND,
     csv_import_start,
     csv_mapping_save,
-    csv_preview_rows,
     csv_upload_store,
 )
 
@@ -57,7 +58,7 @@ def csv_source_page(request, pk: int):
             "source": source,
             "file": file,
             "header": file["format"]["header"] if file else [],
-            "preview": csv_preview_rows(source),
+            "preview": csv_preview_for_user(user=request.user, source=source),
             "runs": [(run, csv_run_report(run) is not None) for run in runs],
         },
     )
@@ -125,6 +126,9 @@ def csv_mapping_page(request, pk: int):
                 messages.success(request, "Mapping saved.")
                 return redirect("integrations:csv_source", pk=source.pk)
     samples, sample_error = [], ""
+    if file and not request.htmx:
+        # The page shows the file's first values: audited once per page, not per re-render.
+        csv_preview_for_user(user=request.user, source=source)
     if file:
         try:
             samples = mapping_sample_messages(source, mapping)
@@ -169,7 +173,7 @@ def csv_bad_rows(request, pk: int, run_id: int):
     """The bad rows of an import as a CSV file: line, reason, then the row as it was."""
     source = _csv_source(request, pk)
     run = csv_run_get(source, run_id)
-    path = csv_run_report(run)
+    path = csv_run_report_for_user(user=request.user, source=source, run=run)
     if path is None:
         raise Http404("This run has no bad-row report.")
     return FileResponse(

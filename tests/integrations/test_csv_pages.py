@@ -192,3 +192,24 @@ def test_the_api_refuses_a_bad_file_and_other_roles(admin, source, client_for, m
     denied = client_for(marketer).post(url, {"file": _file()})
     assert denied.status_code == 403
     assert "file" not in Source.objects.get(pk=source.pk).config
+
+
+def test_seeing_a_file_s_rows_and_downloading_bad_rows_are_audited(
+    admin, source, integration_admin
+):
+    from compliance.models import AuditEvent
+
+    upload(source, FILE)
+    admin.get(reverse("integrations:csv_source", args=[source.pk]))
+    admin.get(reverse("integrations:csv_mapping", args=[source.pk]))
+    admin.post(
+        reverse("integrations:csv_mapping", args=[source.pk]),
+        {"type": "identify"},
+        HTTP_HX_REQUEST="true",
+    )
+    actions = list(
+        AuditEvent.objects.filter(username=integration_admin.username).values_list(
+            "action", flat=True
+        )
+    )
+    assert actions == ["source.file_preview", "source.file_preview"]
