@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import transaction
 
-from cdp_site.errors import InvalidInputError
+from cdp_site.errors import ConflictError, InvalidInputError
 from integrations.models import Source, SyncRun
 from integrations.sync.runner import sync_run_start
 
@@ -26,6 +26,17 @@ PREVIEW_ROWS = 10
 def _csv_source_check(source: Source) -> None:
     if source.kind != CSV_KIND:
         raise InvalidInputError(f"Source “{source.name}” is not a CSV upload source.")
+
+
+def _no_active_import(source: Source) -> None:
+    """An import reads the file and mapping it started with, also when it is resumed after a
+    crash: neither may change under it."""
+    if SyncRun.objects.filter(source=source, status__in=SyncRun.ACTIVE).exists():
+        raise ConflictError(
+            f"An import of “{source.name}” is under way: wait for it to end, or cancel it, "
+            "before changing its file or mapping.",
+            code="run_active",
+        )
 
 
 def _config_update(source: Source, **changes) -> dict:
@@ -45,6 +56,7 @@ def csv_upload_store(*, source: Source, chunks, name: str, user=None) -> dict:
     the source's file, with a mapping guessed from its header (earlier choices kept). The file's
     description is returned; `InvalidInputError` says what is wrong with the file."""
     _csv_source_check(source)
+    _no_active_import(source)
     file_id, size = file_store(chunks, max_bytes=settings.CDP_CSV_MAX_BYTES)
     path = file_path(file_id)
     config = source.config or {}
@@ -81,6 +93,7 @@ def _file_in_use(file_id: str) -> bool:
 def csv_mapping_save(*, source: Source, mapping: object) -> dict:
     """Check and keep the source's mapping (against its file's header, when it has one)."""
     _csv_source_check(source)
+    _no_active_import(source)
     file = (source.config or {}).get("file")
     header = tuple(file["format"]["header"]) if file else None
     mapping = mapping_clean(mapping, header)

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cdp_site.errors import DomainError, InvalidInputError
+from cdp_site.errors import DomainError
 from cdp_site.roles import Role, role_required
 from integrations.selectors import source_get_for_user
 
@@ -76,7 +76,7 @@ def csv_upload(request, pk: int):
         file = csv_upload_store(
             source=source, chunks=upload.chunks(), name=upload.name, user=request.user
         )
-    except InvalidInputError as problem:
+    except DomainError as problem:
         messages.error(request, f"“{upload.name}” was not kept: {problem.message}")
         return redirect("integrations:csv_source", pk=source.pk)
     messages.success(
@@ -120,7 +120,7 @@ def csv_mapping_page(request, pk: int):
             try:
                 mapping = csv_mapping_save(source=source, mapping=mapping)
                 saved = True
-            except InvalidInputError as problem:
+            except DomainError as problem:
                 error = problem.message
             if saved and not request.htmx:
                 messages.success(request, "Mapping saved.")

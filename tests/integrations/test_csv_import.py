@@ -308,3 +308,16 @@ def test_changing_the_settings_keeps_the_file_and_the_mapping():
     source_connector_update(source=source, values={"encoding": "cp1252", "delimiter": ","})
     source.refresh_from_db()
     assert source.config == {**before, "encoding": "cp1252", "delimiter": ","}
+
+
+def test_the_file_and_mapping_stay_as_they_are_while_an_import_runs():
+    source = csv_source()
+    upload(source, "email\na@example.com\n")
+    source.refresh_from_db()
+    csv_import_start(source=source)
+    before = Source.objects.get(pk=source.pk).config
+    with pytest.raises(ConflictError, match="An import of “Customers file” is under way"):
+        upload(source, "email,plan\nb@example.com,pro\n")
+    with pytest.raises(ConflictError):
+        csv_mapping_save(source=source, mapping={"columns": {"email": "email"}})
+    assert Source.objects.get(pk=source.pk).config == before
