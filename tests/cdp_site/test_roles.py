@@ -164,6 +164,18 @@ class Scene:
         return SourceFactory(name="Web")
 
     @cached_property
+    def pull_source(self):
+        return SourceFactory(
+            name="Shop DB",
+            kind="postgres_table",
+            config={"host": "127.0.0.1", "database": "shop", "user": "reader", "table": "orders"},
+        )
+
+    @cached_property
+    def run(self):
+        return SyncRun.objects.create(source=self.pull_source, status=SyncRun.Status.FAILED)
+
+    @cached_property
     def csv(self):
         return SourceFactory(name="Customers file", kind="csv_upload")
 
