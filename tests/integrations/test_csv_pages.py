@@ -213,3 +213,9 @@ def test_seeing_a_file_s_rows_and_downloading_bad_rows_are_audited(
         )
     )
     assert actions == ["source.file_preview", "source.file_preview"]
+
+
+def test_the_source_page_leads_to_the_csv_page(admin, source):
+    page = admin.get(reverse("integrations:source_detail", args=[source.pk])).content.decode()
+    assert reverse("integrations:csv_source", args=[source.pk]) in page
+    assert "Upload a file and map its columns" in page

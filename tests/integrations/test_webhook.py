@@ -209,3 +209,15 @@ def test_changing_the_mapping_keeps_the_signing_secret(hook):
     source.refresh_from_db()
     assert secrets_decrypt(source.secrets_encrypted)["signing_secret"] == secret
     assert source.config["event_name"] == "Lead"
+
+
+def test_the_source_page_leads_to_the_webhook_page_and_offers_no_sync(
+    hook, client_for, integration_admin
+):
+    source, _ = hook
+    page = client_for(integration_admin).get(
+        reverse("integrations:source_detail", args=[source.pk])
+    )
+    text = page.content.decode()
+    assert reverse("integrations:webhook_setup", args=[source.pk]) in text
+    assert "Sync now" not in text
