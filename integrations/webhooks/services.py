@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from cdp_site.errors import DomainError
 from cdp_site.params import id_in_range
 from integrations.connectors.base import SourceRecord
 from integrations.connectors.webhook import signing_secret_generate
@@ -86,7 +87,11 @@ def webhook_receive(*, source: Source, body: bytes, signature: str | None) -> De
     """Check, map and store one delivery; `WebhookRefusedError` says why not."""
     if not source.enabled:
         raise WebhookRefusedError(403, "source_disabled", "This webhook's source is disabled.")
-    secret = secrets_decrypt(source.secrets_encrypted).get("signing_secret")
+    try:
+        secret = secrets_decrypt(source.secrets_encrypted).get("signing_secret")
+    except DomainError as problem:
+        # The server's keys changed, not the sender's fault: worth sending again later.
+        raise WebhookRefusedError(503, "secret_unreadable", problem.message) from None
     if not secret:
         raise WebhookRefusedError(
             401, "no_signing_secret", "This webhook has no signing secret yet: nothing is accepted."

@@ -1,7 +1,7 @@
 """The webhook receiver (signed JSON from other tools) and the webhook's set-up page."""
 
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import JsonResponse, UnreadablePostError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -34,7 +34,10 @@ def _body(request) -> bytes:
     )
     if declared > MAX_BODY_BYTES:
         raise too_large
-    body = request.read(MAX_BODY_BYTES + 1)
+    try:
+        body = request.read(MAX_BODY_BYTES + 1)
+    except (OSError, UnreadablePostError):
+        raise WebhookRefusedError(400, "unreadable_body", "The body could not be read.") from None
     if len(body) > MAX_BODY_BYTES:
         raise too_large
     return body

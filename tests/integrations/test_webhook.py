@@ -221,3 +221,11 @@ def test_the_source_page_leads_to_the_webhook_page_and_offers_no_sync(
     text = page.content.decode()
     assert reverse("integrations:webhook_setup", args=[source.pk]) in text
     assert "Sync now" not in text
+
+
+def test_a_secret_the_server_cannot_read_is_a_503_not_a_500(client, hook, settings):
+    source, secret = hook
+    settings.CDP_SECRET_KEYS = ["bYx1eTvnS1DPqZ7qWzXv2qrm2sBq1Xkq2p0mH3sVb8E="]
+    body = json.dumps(DELIVERY).encode()
+    response = _post(client, source, body, signature_header(secret, body))
+    assert (response.status_code, response.json()["code"]) == (503, "secret_unreadable")
