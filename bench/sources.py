@@ -118,8 +118,8 @@ def run_table(args) -> dict[str, str]:
         )
         conn.execute(
             "INSERT INTO customers SELECT n, 'person' || n || '@example.com', 'cust-' || n, "
-            "'Person ' || n, (ARRAY['free','pro','team'])[1 + n % 3], "
-            "(ARRAY['DE','FR','US','GB'])[1 + n % 4], (n % 1000) / 10.0, "
+            "'Person ' || n, (ARRAY['free','pro','team'])[1 + n %% 3], "
+            "(ARRAY['DE','FR','US','GB'])[1 + n %% 4], (n %% 1000) / 10.0, "
             "timestamptz '2026-01-01 00:00+00' + (n / 3) * interval '1 second' "
             "FROM generate_series(1, %s) n",
             (rows,),

@@ -12,14 +12,13 @@ become messages are reported with their line and reason, in the run's errors and
 report file that can be downloaded.
 """
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 
 from django.conf import settings
 
 from cdp_site.errors import InvalidInputError
 from integrations.csv_import.files import BadRowReport, file_path, report_path
 from integrations.csv_import.mapping import RowError, RowMapper, row_version
-from integrations.csv_import.prefetch import prefetched
 from integrations.csv_import.reader import DELIMITERS, ENCODINGS, CsvFileError, CsvFormat, CsvStream
 
 from .base import (
@@ -69,6 +68,8 @@ class CsvUploadConnector(Connector):
     # Kept in the config by the CSV services, not the settings form: the uploaded file, the
     # mapping, the current import.
     state_keys = ("file", "mapping", "import_id")
+    # Reading touches only the file: the runner parses the next batch while it stores this one.
+    prefetch = True
 
     def check_connection(self) -> ConnectionCheck:
         file = self.config.get("file")
@@ -87,10 +88,6 @@ class CsvUploadConnector(Connector):
         )
 
     def read(self, checkpoint: dict) -> Iterator[ReadBatch]:
-        # The next batch is read while the runner stores this one.
-        yield from prefetched(self._batches(checkpoint))
-
-    def _batches(self, checkpoint: dict) -> Generator[ReadBatch, None, None]:
         file = self.config.get("file")
         import_id = self.config.get("import_id") or ""
         if not file or not import_id:
