@@ -25,6 +25,8 @@ class AuditAction(models.TextChoices):
     SOURCE_DEBUGGER_POLL = "source.debugger_poll", "Saw new messages in the live debugger"
     SOURCE_MESSAGE_VIEW = "source.message_view", "Opened a tracked message"
     QUARANTINE_MESSAGE_VIEW = "quarantine.message_view", "Opened a quarantined message"
+    SOURCE_FILE_PREVIEW = "source.file_preview", "Saw the first rows of an uploaded file"
+    SOURCE_BAD_ROWS_DOWNLOAD = "source.bad_rows_download", "Downloaded the bad rows of an import"
     AUDIT_LOG_VIEW = "audit_log.view", "Read the audit log"
     REQUEST_LOG = "request.log", "Logged a data subject request"
     REQUEST_VIEW = "request.view", "Opened a data subject request"

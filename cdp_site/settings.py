@@ -324,6 +324,11 @@ CDP_SYNC_ERRORS_KEPT = env.int("CDP_SYNC_ERRORS_KEPT", default=1000)
 # Identity resolution: the country assumed for phone numbers written without a country code.
 CDP_PHONE_DEFAULT_REGION = env.str("CDP_PHONE_DEFAULT_REGION", default="US")
 
+# CSV uploads: the largest file accepted (streamed to disk under VAR_DIR/csv_uploads), and the
+# rows an import stores per batch (one transaction and one checkpoint each).
+CDP_CSV_MAX_BYTES = env.int("CDP_CSV_MAX_BYTES", default=2 * 1024**3)
+CDP_CSV_BATCH_ROWS = env.int("CDP_CSV_BATCH_ROWS", default=5000)
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

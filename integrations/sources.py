@@ -141,7 +141,9 @@ def source_connector_update(*, source: Source, values: dict, name: str | None = 
         if Source.objects.filter(name__iexact=name).exclude(pk=source.pk).exists():
             raise InvalidInputError("A source with this name already exists.", field="name")
         source.name = name
-    source.config = config
+    # What the connector keeps for itself in its config (an uploaded file, a mapping) stays.
+    kept = {key: source.config[key] for key in cls.state_keys if key in (source.config or {})}
+    source.config = {**kept, **config}
     source.secrets_encrypted = secrets_encrypt(secrets)
     try:
         source.save(update_fields=["name", "config", "secrets_encrypted"])

@@ -56,4 +56,7 @@ urlpatterns = [
         name="quarantine_replay",
     ),
     path("v1/", include("integrations.tracking.urls")),
+    # CSV upload and incoming webhook sources: their own pages, API and receiver.
+    path("", include("integrations.csv_import.urls")),
+    path("", include("integrations.webhooks.urls")),
 ]

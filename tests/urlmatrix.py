@@ -106,6 +106,21 @@ MATRIX: dict[str, tuple] = {
     "/api/sources/{pull_source}/sync/":             (  401, 403, 403, 405, 403, 405),
     "/api/sync-runs/":                              (  401, 403, 403, 200, 403, 200),
     "/api/sync-runs/{run}/":                        (  401, 403, 403, 200, 403, 200),
+    # CSV upload sources: upload, preview, mapping, import, the bad rows of a run (the scene's
+    # run wrote no report: 404 to those who may open it).
+    "/sources/{csv}/csv/":                          (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/{csv}/csv/upload/":                   (LOGIN, 403, 403, 405, 403, 405),
+    "/sources/{csv}/csv/mapping/":                  (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/{csv}/csv/import/":                   (LOGIN, 403, 403, 405, 403, 405),
+    "/sources/{csv}/csv/runs/{csv_run}/bad-rows.csv": (LOGIN, 403, 403, 404, 403, 404),
+    "/api/sources/{csv}/upload/":                   (  401, 403, 403, 200, 403, 200),
+    "/api/sources/{csv}/mapping/":                  (  401, 403, 403, 200, 403, 200),
+    "/api/sources/{csv}/import/":                   (  401, 403, 403, 405, 403, 405),
+    # Incoming webhooks: the set-up page for integration admins; the receiver takes signed
+    # POSTs from anyone.
+    "/sources/{hook}/webhook/":                     (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/{hook}/webhook/secret/":              (LOGIN, 403, 403, 405, 403, 405),
+    "/v1/webhooks/{hook}/token":                    (  405, 405, 405, 405, 405, 405),
     # The tracking API takes a source's write key, whoever is logged in, and POSTs only.
     "/v1/batch":                                    (  405, 405, 405, 405, 405, 405),
     "/v1/track":                                    (  405, 405, 405, 405, 405, 405),

@@ -89,6 +89,8 @@ class Connector:
     # True: the runner reads the next batch in a background thread while it stores this one
     # (only for connectors whose `read` does not use Django's database connection).
     prefetch: ClassVar[bool] = False
+    # Config keys the connector writes itself (not form fields), kept when the settings change.
+    state_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict, secrets: dict):
         self.config = config

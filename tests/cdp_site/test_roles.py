@@ -176,6 +176,18 @@ class Scene:
         return SyncRun.objects.create(source=self.pull_source, status=SyncRun.Status.FAILED)
 
     @cached_property
+    def csv(self):
+        return SourceFactory(name="Customers file", kind="csv_upload")
+
+    @cached_property
+    def csv_run(self):
+        return SyncRun.objects.create(source=self.csv, status=SyncRun.Status.SUCCEEDED)
+
+    @cached_property
+    def hook(self):
+        return SourceFactory(name="Forms", kind="webhook")
+
+    @cached_property
     def event(self):
         return EventFactory(source=self.source)
 

@@ -1,0 +1,1 @@
+"""Incoming webhooks: signed JSON posted to a source's URL, mapped to an event and stored."""
