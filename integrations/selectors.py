@@ -29,7 +29,9 @@ _write_keys_lock = threading.Lock()
 
 
 def source_get_by_write_key(write_key: str) -> Source | None:
-    """The source a write key belongs to, looked up at most once per key every few seconds."""
+    """The tracking source a write key belongs to, looked up at most once per key every few
+    seconds. Connector sources have write keys too (a webhook's address is derived from its), but
+    they take no tracking calls: their key answers as unknown."""
     now = time.monotonic()
     cached = _write_keys.get(write_key)
     if cached is not None and cached[0] > now:
@@ -38,7 +40,7 @@ def source_get_by_write_key(write_key: str) -> Source | None:
         write_key
     ):
         return None
-    source = Source.objects.filter(write_key=write_key).first()
+    source = Source.objects.filter(write_key=write_key, kind=Source.Kind.TRACKING_API).first()
     if source is not None:
         with _write_keys_lock:
             _write_keys[write_key] = (now + WRITE_KEY_CACHE_SECONDS, source)

@@ -162,6 +162,13 @@ def test_missing_or_unknown_write_key_is_401(client, source, auth, body_key, sta
     assert Event.objects.count() == 0
 
 
+def test_a_connector_sources_write_key_takes_no_tracking_calls(client):
+    connector_source = SourceFactory(kind="csv_upload")
+    response = post(client, "/v1/batch", {"batch": [_track()]}, key=connector_source.write_key)
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_write_key")
+    assert Event.objects.count() == 0
+
+
 def test_disabled_source_is_403(client):
     source = SourceFactory(enabled=False)
     response = post(client, "/v1/batch", {"batch": [_track()]}, key=source.write_key)
