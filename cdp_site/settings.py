@@ -298,3 +298,19 @@ LOGGING = {
         "celery": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+
+# Activation (audience syncs and event forwarding).
+# Records per delivery request, at most (each connector's own limit applies below it).
+CDP_AUDIENCE_BATCH_SIZE = env.int("CDP_AUDIENCE_BATCH_SIZE", default=5000)
+CDP_FORWARD_BATCH_SIZE = env.int("CDP_FORWARD_BATCH_SIZE", default=500)
+# A run holds its destination's delivery lease this long past each batch (a run whose worker
+# died frees its destination after it).
+CDP_DESTINATION_LEASE_SECONDS = env.float("CDP_DESTINATION_LEASE_SECONDS", default=600.0)
+# A destination whose runs fail this many times in a row is paused until an admin resumes it.
+CDP_DESTINATION_PAUSE_AFTER = env.int("CDP_DESTINATION_PAUSE_AFTER", default=3)
+# Interval audience syncs that are due start every minute.
+CELERY_BEAT_SCHEDULE["integrations-audience-syncs-due"] = {
+    "task": "integrations.audience_syncs_due",
+    "schedule": 60.0,
+    "options": {"expires": 60},
+}

@@ -28,5 +28,6 @@ urlpatterns = [
         views.quarantine_replay_page,
         name="quarantine_replay",
     ),
+    path("", include("integrations.activation.urls")),
     path("v1/", include("integrations.tracking.urls")),
 ]

@@ -27,7 +27,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "cdp_site": (),
     "profiles": ("cdp_site",),
     "segments": ("cdp_site", "profiles", "compliance.selectors"),
-    "integrations": ("cdp_site", "profiles", "segments"),
+    "integrations": ("cdp_site", "profiles", "segments", "compliance.selectors"),
     "compliance": ("cdp_site", "profiles", "integrations.selectors", "segments.selectors"),
 }
 

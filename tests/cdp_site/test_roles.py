@@ -8,10 +8,11 @@ from functools import cached_property
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from cdp_site.navigation import nav_items_for_user
 from cdp_site.roles import ALL_ROLES, ROLE_PERMISSIONS, Role, role_permissions_sync, user_roles
-from integrations.models import QuarantinedMessage
+from integrations.models import AudienceSync, Destination, QuarantinedMessage
 from profiles.models import Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
@@ -175,6 +176,19 @@ class Scene:
             reason="The message has no type.",
             payload='{"event": "E"}',
             received_at=timezone.now(),
+        )
+
+    @cached_property
+    def destination(self):
+        # Shared with the marketers' team, so a marketer reads the sync below.
+        destination = Destination.objects.create(name="Hooks", kind="webhook")
+        assign_perm("integrations.use_destination", Group.objects.get(name="marketer"), destination)
+        return destination
+
+    @cached_property
+    def sync(self):
+        return AudienceSync.objects.create(
+            segment=self.segment, destination=self.destination, consent_purpose="advertising"
         )
 
     @cached_property
