@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "guardian",
+    "django_celery_beat",
     "cdp_site.apps.CdpSiteConfig",
     "profiles.apps.ProfilesConfig",
     "segments.apps.SegmentsConfig",
@@ -254,6 +255,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat reads its schedule from the database (django-celery-beat): the entries below are written
+# there when beat starts, and the sources' schedules are rows a person changes without a restart.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Identity resolution is queued by each ingest; the sweep resolves anything a lost task left.
@@ -281,7 +285,29 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600},
     },
+    # Sync runs whose worker died (no heartbeat) resume from their last committed checkpoint.
+    "integrations-sync-runs-sweep": {
+        "task": "integrations.sync_runs_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
 }
+
+# Connector secrets: Fernet keys, comma-separated; the first encrypts, all decrypt (rotation:
+# put a new key first, run `manage.py secrets_reencrypt`, then drop the old one). Empty: a key
+# derived from SECRET_KEY.
+CDP_SECRET_KEYS = env.list("CDP_SECRET_KEYS", default=[])
+# Sync runs: a running run with no committed batch for this long lost its worker and is resumed.
+CDP_SYNC_STALE_SECONDS = env.float("CDP_SYNC_STALE_SECONDS", default=300.0)
+# Transient connector failures: retried this many times in a row, waiting base * 2^n seconds
+# (at most the cap, with jitter), or what the source's Retry-After asks (at most the cap).
+CDP_SYNC_RETRY_ATTEMPTS = env.int("CDP_SYNC_RETRY_ATTEMPTS", default=6)
+CDP_SYNC_RETRY_BASE_SECONDS = env.float("CDP_SYNC_RETRY_BASE_SECONDS", default=2.0)
+CDP_SYNC_RETRY_MAX_SECONDS = env.float("CDP_SYNC_RETRY_MAX_SECONDS", default=120.0)
+# A run's task hands over to a fresh task after this long (under the task time limits).
+CDP_SYNC_TASK_BUDGET_SECONDS = env.float("CDP_SYNC_TASK_BUDGET_SECONDS", default=15 * 60.0)
+# Per-record errors kept per run (the rest are counted).
+CDP_SYNC_ERRORS_KEPT = env.int("CDP_SYNC_ERRORS_KEPT", default=1000)
 
 # Identity resolution: the country assumed for phone numbers written without a country code.
 CDP_PHONE_DEFAULT_REGION = env.str("CDP_PHONE_DEFAULT_REGION", default="US")

@@ -45,6 +45,11 @@ def source_enabled_set(*, source: Source, enabled: bool) -> Source:
     """Accept or refuse the source's traffic (a disabled source answers 403 to its SDKs)."""
     Source.objects.filter(pk=source.pk).update(enabled=enabled)
     source.enabled = enabled
+    if source.schedule_task_id:
+        # A disabled source's schedule pauses with it.
+        type(source.schedule_task).objects.filter(pk=source.schedule_task_id).update(
+            enabled=enabled
+        )
     transaction.on_commit(write_key_cache_clear)
     write_key_cache_clear()
     return source
@@ -66,6 +71,9 @@ def source_delete(*, source: Source) -> None:
     """Delete a source that has no events, with its quarantine (`InUseError` if it has events)."""
     with transaction.atomic():
         source_delete_check(source=source)
+        if source.schedule_task_id:
+            # Its beat entry goes with it (the relation only nulls itself the other way round).
+            source.schedule_task.delete()
         source.delete()
         transaction.on_commit(write_key_cache_clear)
 

@@ -11,6 +11,9 @@ from cdp_site.celery import broker_health
 from cdp_site.roles import Role
 from tests.factories import UserFactory
 
+# Fixtures of real source databases for the table connectors' tests.
+pytest_plugins = ["tests.integrations.tables"]
+
 PASSWORD = "correct-horse-battery"
 PERSONAS = ("marketer", "support_agent", "integration_admin", "compliance_officer", "superuser")
 CHROMIUM = "/usr/bin/chromium"

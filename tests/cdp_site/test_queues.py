@@ -36,6 +36,9 @@ EXPECTED_QUEUES = {
     "segments.refresh_all": "segments",
     "segments.refresh_catalogue": "segments",
     "cdp_site.worker_ping": "default",
+    "integrations.sync_run": "syncs",
+    "integrations.sync_runs_sweep": "syncs",
+    "integrations.sync_scheduled": "syncs",
 }
 
 

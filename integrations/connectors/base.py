@@ -1,0 +1,113 @@
+"""The connector contract: what a source (or destination) declares and does.
+
+A connector class declares its configuration as `ConfigField`s (the setup form and the API are
+built from them; `secret` fields are stored encrypted and never shown back), answers
+`check_connection()` in words a person can act on, and, for a source, `read(checkpoint)`: batches
+of records, each batch with the checkpoint reached after it, so a run resumes where the last
+committed batch ended. Failures are told apart: `TransientError` is retried by the runner,
+`TerminalError` fails the run with its message.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+FIELD_KINDS = ("text", "url", "integer", "choice", "boolean", "textarea", "secret", "json")
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    name: str  # key in the config dict
+    label: str
+    kind: str = "text"  # one of FIELD_KINDS
+    help_text: str = ""
+    required: bool = True
+    default: object = None
+    choices: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_secret(self) -> bool:
+        return self.kind == "secret"
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    message: str  # a clear human answer
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    record_id: str  # the record's stable id in the source
+    version: str  # changes when the record changes
+    message: dict  # a Segment-spec message without messageId
+
+
+@dataclass(frozen=True)
+class RecordError:
+    position: str  # "line 17", "order 4512"
+    reason: str
+
+
+@dataclass
+class ReadBatch:
+    records: list[SourceRecord]
+    checkpoint: dict  # JSON state after this batch; read(checkpoint) resumes after it
+    errors: list[RecordError] = field(default_factory=list)
+    total: int | None = None  # records expected in the whole run, where the source can tell
+    done: int | None = None  # records read so far in the run, where the source can tell
+
+
+class ConnectorError(Exception):
+    """A failure of a connector; `message` is for people."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TransientError(ConnectorError):
+    """Timeouts, resets, 429, 5xx: worth trying again, after `retry_after` seconds if given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TerminalError(ConnectorError):
+    """Refused credentials, a missing table, a bad mapping: trying again will not help until a
+    person fixes what the message names."""
+
+
+class Connector:
+    key: ClassVar[str]
+    label: ClassVar[str]
+    kind: ClassVar[str] = "source"  # "source" | "destination"
+    description: ClassVar[str] = ""
+    fields: ClassVar[tuple[ConfigField, ...]] = ()
+    pulls: ClassVar[bool] = True  # False for push sources (webhook): no runs, no schedule
+
+    def __init__(self, config: dict, secrets: dict):
+        self.config = config
+        self.secrets = secrets
+
+    @classmethod
+    def secret_field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.fields if f.is_secret)
+
+    def value(self, name: str):
+        """A setting by name, secret or not, falling back to the field's default."""
+        if name in self.secrets:
+            return self.secrets[name]
+        value = self.config.get(name)
+        if value is None or value == "":
+            for spec in self.fields:
+                if spec.name == name:
+                    return spec.default
+        return value
+
+    def check_connection(self) -> ConnectionCheck:
+        raise NotImplementedError
+
+    def read(self, checkpoint: dict) -> Iterator[ReadBatch]:
+        raise NotImplementedError
