@@ -66,7 +66,13 @@ class Source(models.Model):
 
 
 class SyncRun(models.Model):
-    """One run of a pull source: what it read and stored, how far it got, how it ended."""
+    """One run of a pull source, an audience sync or an event forward (`kind`): what it read and
+    stored or sent, how far it got, how it ended."""
+
+    class Kind(models.TextChoices):
+        SOURCE = "source", "Source sync"
+        AUDIENCE = "audience", "Audience sync"
+        FORWARD = "forward", "Event forwarding"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -79,10 +85,29 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Started by a person"
         SCHEDULE = "schedule", "Schedule"
         API = "api", "API"
+        REALTIME = "realtime", "Real-time change"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="sync_runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SOURCE)
+    # Exactly one of these, as `kind` says.
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    audience_sync = models.ForeignKey(
+        "integrations.AudienceSync",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+    )
+    event_forward = models.ForeignKey(
+        "integrations.EventForward",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.ForeignKey(
@@ -110,6 +135,12 @@ class SyncRun(models.Model):
     resumes = models.PositiveIntegerField(default=0)
     # Errors beyond those kept as SyncRunError rows are only counted.
     errors_not_kept = models.PositiveBigIntegerField(default=0)
+    # Audience runs: the difference planned (records_read = entered + exited; records_stored =
+    # delivered; records_failed = dead letters), and the members left out, by reason.
+    records_entered = models.PositiveBigIntegerField(default=0)
+    records_exited = models.PositiveBigIntegerField(default=0)
+    records_left_out = models.PositiveBigIntegerField(default=0)
+    left_out_reasons = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -118,12 +149,25 @@ class SyncRun(models.Model):
                 fields=["source"],
                 condition=Q(status__in=["queued", "running"]),
                 name="syncrun_one_active_per_source",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["audience_sync"],
+                condition=Q(status__in=["queued", "running"]),
+                name="syncrun_one_active_per_audience",
+            ),
+            models.UniqueConstraint(
+                fields=["event_forward"],
+                condition=Q(status__in=["queued", "running"]),
+                name="syncrun_one_active_per_forward",
+            ),
         ]
-        indexes = [models.Index(fields=["source", "-created_at"], name="syncrun_source_created")]
+        indexes = [
+            models.Index(fields=["source", "-created_at"], name="syncrun_source_created"),
+            models.Index(fields=["audience_sync", "-created_at"], name="syncrun_audience_created"),
+        ]
 
     def __str__(self) -> str:
-        return f"Run {self.pk} of {self.source_id} ({self.status})"
+        return f"Run {self.pk} ({self.kind}, {self.status})"
 
     @property
     def is_active(self) -> bool:

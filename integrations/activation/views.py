@@ -180,7 +180,19 @@ def destination_create_page(request):
 def destination_detail(request, pk: int):
     """The destination's health, syncs and runs; POST saves its settings or tests them."""
     destination = destination_get_for_user(request.user, pk)
-    cls = connector_class(destination.kind)
+    cls = _connector_or_none(destination.kind)
+    if cls is None:
+        return render(
+            request,
+            "integrations/destination_detail.html",
+            {
+                "destination": destination,
+                "missing_connector": True,
+                "health": destination_health([destination])[0],
+                "syncs": destination_syncs(destination),
+                "runs": destination_runs(destination),
+            },
+        )
     form = DestinationForm(
         request.POST or None,
         connector=cls,
