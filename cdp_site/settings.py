@@ -312,6 +312,9 @@ CDP_SYNC_ERRORS_KEPT = env.int("CDP_SYNC_ERRORS_KEPT", default=1000)
 # Identity resolution: the country assumed for phone numbers written without a country code.
 CDP_PHONE_DEFAULT_REGION = env.str("CDP_PHONE_DEFAULT_REGION", default="US")
 
+# File export destinations write only under this folder, whatever a destination's settings say.
+CDP_EXPORT_ROOT = Path(env.str("CDP_EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
