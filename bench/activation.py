@@ -236,7 +236,7 @@ def _forward(events: int, out: dict) -> None:
     from integrations.models import SyncRun
 
     try:
-        connector_class("segment_forward")
+        connector_class("segment_forward", kind="destination")
     except Exception:
         out["forward"] = "skipped (no segment_forward connector installed)"
         return
@@ -244,7 +244,7 @@ def _forward(events: int, out: dict) -> None:
     try:
         from integrations.activation.config import config_split
 
-        cls = connector_class("segment_forward")
+        cls = connector_class("segment_forward", kind="destination")
         values = {}
         for spec in cls.fields:
             if spec.kind == "url":

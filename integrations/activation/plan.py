@@ -37,13 +37,8 @@ class _IdentifierList(Aggregate):
     output_field = TextField()
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler,
-            connection,
-            function="STRING_AGG",
-            template="%(function)s(%(expressions)s, ',' ORDER BY %(expressions)s)",
-            **extra,
-        )
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        return f"STRING_AGG({sql}, ',' ORDER BY {sql})", (*params, *params)
 
 
 def mapping_traits(field_mapping: dict) -> dict[str, str]:
@@ -84,7 +79,7 @@ def wanted_profiles(sync: AudienceSync):
                 Concat(
                     traits_text,
                     Value("|"),
-                    Coalesce(Subquery(identifiers), Value("")),
+                    Coalesce(Subquery(identifiers), Value(""), output_field=TextField()),
                     output_field=TextField(),
                 )
             )

@@ -61,7 +61,7 @@ Action = AudiencePlanEntry.Action
 
 def destination_connector(destination: Destination) -> Connector:
     """The destination's connector, with its settings and decrypted secrets."""
-    cls = connector_class(destination.kind)
+    cls = connector_class(destination.kind, kind="destination")
     return cls(
         config=dict(destination.config), secrets=secrets_decrypt(destination.secrets_encrypted)
     )

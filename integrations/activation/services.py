@@ -28,7 +28,7 @@ MAPPING_FIELDS_MAX = 50
 
 
 def _destination_class(kind: str):
-    cls = connector_class(kind)
+    cls = connector_class(kind, kind="destination")
     if cls.kind != "destination":
         raise InvalidInputError(f"“{kind}” is not a destination connector.", field="kind")
     return cls

@@ -125,13 +125,22 @@ def destination_list(request):
     return render(
         request,
         "integrations/destination_list.html",
-        {"rows": destination_health(destinations), "kinds": connector_classes("destination")},
+        {"rows": destination_health(destinations), "kinds": _kinds()},
     )
+
+
+def _described(cls) -> dict:
+    """What a page shows of a connector class (templates would call the class itself)."""
+    return {"key": cls.key, "label": cls.label, "description": cls.description}
+
+
+def _kinds() -> list[dict]:
+    return [_described(cls) for cls in connector_classes("destination")]
 
 
 def _connector_or_none(kind: str):
     try:
-        cls = connector_class(kind)
+        cls = connector_class(kind, kind="destination")
     except DomainError:
         return None
     return cls if cls.kind == "destination" else None
@@ -145,7 +154,7 @@ def destination_create_page(request):
         return render(
             request,
             "integrations/destination_create.html",
-            {"kinds": connector_classes("destination"), "form": None},
+            {"kinds": _kinds(), "form": None},
         )
     form = DestinationForm(request.POST or None, connector=cls)
     check = None
@@ -170,7 +179,7 @@ def destination_create_page(request):
     return render(
         request,
         "integrations/destination_create.html",
-        {"connector": cls, "form": form, "check": check},
+        {"connector": _described(cls), "form": form, "check": check},
         status=400 if request.method == "POST" and form.errors else 200,
     )
 
@@ -227,7 +236,7 @@ def destination_detail(request, pk: int):
         "integrations/destination_detail.html",
         {
             "destination": destination,
-            "connector": cls,
+            "connector": _described(cls),
             "health": health,
             "form": form,
             "check": check,

@@ -57,7 +57,10 @@ _consent_clock = {"at": timezone.now() - dt.timedelta(days=1)}
 
 def consent_set(profile_ids, granted: bool, purpose: str = "advertising") -> None:
     """Record a choice for each profile, later than any recorded before."""
-    purpose = ConsentPurpose.objects.get(key=purpose)
+    # get_or_create: a transactional test starts from a database without the seeded purposes.
+    purpose, _ = ConsentPurpose.objects.get_or_create(
+        key=purpose, defaults={"name": purpose.replace("_", " ").capitalize()}
+    )
     _consent_clock["at"] += dt.timedelta(seconds=1)
     ConsentRecord.objects.bulk_create(
         [
@@ -91,4 +94,14 @@ def sync_make(segment, destination, purpose: str = "advertising", user=None, **k
         field_mapping={"email": "identifier:email", "first_name": "trait:first_name"},
         consent_purpose=purpose,
         **kwargs,
+    )
+
+
+def queued_run(sync):
+    """A queued run of the sync, as `audience_sync_run_start` makes it, without publishing its
+    task: tests whose transactions commit (and whose tasks run inline) start it themselves."""
+    from integrations.models import SyncRun
+
+    return SyncRun.objects.create(
+        kind=SyncRun.Kind.AUDIENCE, audience_sync=sync, trigger=SyncRun.Trigger.MANUAL
     )

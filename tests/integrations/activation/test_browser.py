@@ -2,7 +2,6 @@
 their team, and watch the run finish with its counts."""
 
 import pytest
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from integrations.activation.services import destination_share
@@ -18,7 +17,7 @@ def test_marketer_sends_a_segment_to_a_webhook_and_sees_the_counts(marketer, log
     consent_set([p.pk for p in people[:5]], True)
     segment = vip_segment(owner=marketer)
     destination = webhook_destination(receiver, name="Shop webhook")
-    destination_share(destination=destination, group=Group.objects.get(name="marketer"))
+    destination_share(destination=destination, group=marketer.groups.get(name="marketer"))
 
     page = login(marketer)
     page.goto(f"/segments/{segment.pk}/")

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.utils import timezone
-from integrations.sync.runner import sync_runs_sweep
 
-from integrations.activation.runner import audience_sync_run_start
 from integrations.models import AudienceSyncMember, SyncRun
+from integrations.sync.runner import sync_runs_sweep
 from tests.integrations.protocol_servers.webhook import WebhookReceiver
 
 from .conftest import (
     SECRET,
     consent_set,
     profiles_make,
+    queued_run,
     sync_make,
     vip_segment,
     webhook_destination,
@@ -58,7 +58,7 @@ def test_a_killed_worker_resumes_and_each_record_arrives_once(settings):
     segment = vip_segment()
     with StopsAnswering(answer=2, secret=SECRET) as receiver:
         sync = sync_make(segment, webhook_destination(receiver))
-        run = audience_sync_run_start(sync=sync, trigger=SyncRun.Trigger.MANUAL)
+        run = queued_run(sync)
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "cdp_site.test_settings",

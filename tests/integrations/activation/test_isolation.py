@@ -8,7 +8,6 @@ import pytest
 from integrations.activation.runner import (
     DestinationBusyError,
     audience_sync_run_execute,
-    audience_sync_run_start,
 )
 from integrations.models import SyncRun
 from segments.models import Segment
@@ -20,6 +19,7 @@ from .conftest import (
     VIP,
     consent_set,
     profiles_make,
+    queued_run,
     sync_make,
     vip_segment,
     webhook_destination,
@@ -35,7 +35,7 @@ def test_a_hanging_destination_does_not_delay_another():
         slow.fail_next("hang", times=1)
         slow_sync = sync_make(segment, webhook_destination(slow, name="Slow", timeout_seconds=60))
         quick_sync = sync_make(segment, webhook_destination(quick, name="Quick"))
-        slow_run = audience_sync_run_start(sync=slow_sync, trigger=SyncRun.Trigger.MANUAL)
+        slow_run = queued_run(slow_sync)
         hanging = threading.Thread(target=audience_sync_run_execute, args=(slow_run.pk,))
         hanging.start()
         try:
@@ -45,7 +45,7 @@ def test_a_hanging_destination_does_not_delay_another():
                     break
                 threading.Event().wait(0.05)
             assert slow.requests
-            quick_run = audience_sync_run_start(sync=quick_sync, trigger=SyncRun.Trigger.MANUAL)
+            quick_run = queued_run(quick_sync)
             done = audience_sync_run_execute(quick_run.pk)
             assert done.status == SyncRun.Status.SUCCEEDED
             assert quick.member_ids(quick_sync.audience_key) == {p.pk for p in people}
@@ -71,8 +71,8 @@ def test_a_second_run_to_a_busy_destination_waits_its_turn():
         destination = webhook_destination(receiver)
         a = sync_make(first, destination)
         b = sync_make(second, destination)
-        run_a = audience_sync_run_start(sync=a, trigger=SyncRun.Trigger.MANUAL)
-        run_b = audience_sync_run_start(sync=b, trigger=SyncRun.Trigger.MANUAL)
+        run_a = queued_run(a)
+        run_b = queued_run(b)
         # Run A holds the destination (as if its worker were delivering).
         from integrations.models import Destination
 
