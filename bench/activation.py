@@ -140,7 +140,7 @@ def _generate(profiles: int, events: int) -> None:
         cursor.execute(
             "INSERT INTO profiles_profile (traits, trait_meta, first_seen, last_seen, created_at,"
             " updated_at) SELECT jsonb_build_object('vip', true, 'first_name', 'Name ' || g,"
-            " 'last_name', 'L' || (g % 997)), '{}'::jsonb, now(), now(), now(), now()"
+            " 'last_name', 'L' || mod(g, 997)), '{}'::jsonb, now(), now(), now(), now()"
             " FROM generate_series(1, %s) g",
             [profiles],
         )
@@ -153,15 +153,15 @@ def _generate(profiles: int, events: int) -> None:
             "INSERT INTO compliance_consentrecord (profile_id, purpose_id, granted, recorded_at,"
             " evidence) SELECT p.id, c.id, true, now() - interval '1 day', '{}'::jsonb"
             " FROM profiles_profile p, compliance_consentpurpose c"
-            " WHERE c.key = 'advertising' AND p.id % 100 >= 3"
+            " WHERE c.key = 'advertising' AND mod(p.id, 100) >= 3"
         )
         cursor.execute(
             "INSERT INTO profiles_event (source_id, message_id, type, event, name, user_id,"
             " anonymous_id, group_id, previous_id, traits, properties, context, integrations,"
             " timestamp, received_at, profile_id) SELECT 1, 'bench-' || g, 'track',"
-            " CASE WHEN g % 4 = 0 THEN 'Order Completed' ELSE 'Product Viewed' END, '',"
-            " 'user-' || (g % 50000), '', '', '', '{}'::jsonb,"
-            " jsonb_build_object('price', g % 100), '{}'::jsonb, '{}'::jsonb, now(), now(),"
+            " CASE WHEN mod(g, 4) = 0 THEN 'Order Completed' ELSE 'Product Viewed' END, '',"
+            " 'user-' || mod(g, 50000), '', '', '', '{}'::jsonb,"
+            " jsonb_build_object('price', mod(g, 100)), '{}'::jsonb, '{}'::jsonb, now(), now(),"
             " NULL FROM generate_series(1, %s) g",
             [events],
         )
@@ -195,12 +195,12 @@ def _change_one_percent(segment, profiles: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE profiles_profile SET traits = traits || jsonb_build_object('first_name',"
-            " 'Renamed ' || id) WHERE id % %s = 1",
+            " 'Renamed ' || id) WHERE mod(id, %s) = 1",
             [step],
         )
         cursor.execute(
             "UPDATE profiles_profile SET traits = traits || '{\"vip\": false}'::jsonb"
-            " WHERE id % 400 = 2"
+            " WHERE mod(id, 400) = 2"
         )
     _generate_newcomers(profiles // 400)
     segment_refresh(segment_id=segment.pk)
