@@ -1,6 +1,8 @@
 """The records a batch carries: each profile's identifiers and its traits as the sync's field
 mapping names them, read for the whole batch in two queries."""
 
+from django.db.models.fields.json import KeyTransform
+
 from profiles.models import Identity, Profile
 
 from ..connectors.base import AudienceRecord
@@ -28,7 +30,17 @@ def _mapped(traits: dict, identifiers: dict, field_mapping: dict) -> dict:
 def audience_records(profile_ids: list[int], field_mapping: dict) -> list[AudienceRecord]:
     """One record per profile id (in the order given); a profile that no longer exists (erased)
     gets a record with no identifiers and no traits."""
-    traits = dict(Profile.objects.filter(pk__in=profile_ids).values_list("pk", "traits"))
+    # Only the mapped traits travel from the database, not each profile's whole JSON.
+    keys = sorted(
+        {spec.split(":", 1)[1] for spec in field_mapping.values() if spec.startswith("trait:")}
+    )
+    columns = {f"t{i}": KeyTransform(key, "traits") for i, key in enumerate(keys)}
+    traits = {
+        row[0]: dict(zip(keys, row[1:], strict=True))
+        for row in Profile.objects.filter(pk__in=profile_ids)
+        .annotate(**columns)
+        .values_list("pk", *columns)
+    }
     identifiers: dict[int, dict[str, list[str]]] = {}
     rows = (
         Identity.objects.filter(profile_id__in=profile_ids, kind__in=RECORD_IDENTIFIER_KINDS)

@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -249,7 +249,13 @@ def _commit_batch(
     with transaction.atomic():
         run = _locked_run(run_id, token)
         failed = sorted({profile_id for profile_id, *_ in outcome.dead})
-        _held_update(sync.pk, run_id, number, failed, now)
+        # What is held is as of the plan (its hashes were computed then), less a margin for
+        # writes whose transaction had not committed when the plan read the profiles: a profile
+        # changed after that is hashed again by the next run.
+        as_of = datetime.fromisoformat(run.checkpoint["planned_at"]) - timedelta(
+            seconds=settings.CDP_AUDIENCE_CHANGE_MARGIN_SECONDS
+        )
+        _held_update(sync.pk, run_id, number, failed, as_of)
         DeadLetter.objects.bulk_create(
             [
                 DeadLetter(
@@ -317,8 +323,14 @@ def _plan(run_id: int, token: str, sync: AudienceSync, batch_size: int) -> dict:
         if run.checkpoint.get("planned"):
             return run.checkpoint
         AudiencePlanEntry.objects.filter(run_id=run_id).delete()
+        planned_at = timezone.now()
         plan = plan_build(sync=sync, run_id=run_id, batch_size=batch_size)
-        run.checkpoint = {"planned": True, "batches": plan.batches, "next_batch": 0}
+        run.checkpoint = {
+            "planned": True,
+            "planned_at": planned_at.isoformat(),
+            "batches": plan.batches,
+            "next_batch": 0,
+        }
         run.records_read = plan.entered + plan.exited
         run.records_entered = plan.entered
         run.records_exited = plan.exited

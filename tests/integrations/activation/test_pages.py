@@ -295,3 +295,19 @@ def test_api_dead_letters_and_replay(shared, integration_admin, client_for):
     )
     assert response.status_code == 202
     assert response.json()["replayed"] == 1
+
+
+def test_the_segment_page_loads_the_send_to_fragment(shared, marketer, client_for):
+    segment, _, _ = shared
+    body = client_for(marketer).get(f"/segments/{segment.pk}/").content.decode()
+    assert f'hx-get="/destinations/segment/{segment.pk}/" hx-trigger="load"' in body
+
+
+def test_a_marketer_cannot_open_the_fragment_of_a_segment_they_do_not_see(
+    receiver, marketer, client_for
+):
+    segment = vip_segment()
+    response = client_for(marketer).get(
+        f"/destinations/segment/{segment.pk}/", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 404
