@@ -18,6 +18,7 @@ not store twice. Every request is kept in `requests` (method, path, headers, raw
 """
 
 import json
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: "ScriptedServer"
+
+    def handle_error(self, request, client_address):
+        # A client that gave up on a hanging answer has closed its socket: expected, not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ScriptedServer:
