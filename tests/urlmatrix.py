@@ -144,7 +144,13 @@ EXPECTED_NAVIGATION = {
     "integration_admin": ["Home", "Sources", "Destinations", "System"],
     "compliance_officer": ["Home", "Customers", "Audit log"],
     "superuser": [
-        "Home", "Customers", "Segments", "Sources", "Destinations", "Audit log", "System",
+        "Home",
+        "Customers",
+        "Segments",
+        "Sources",
+        "Destinations",
+        "Audit log",
+        "System",
     ],
 }
 
