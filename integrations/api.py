@@ -189,7 +189,9 @@ class SourceList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return (
-            source_list_for_user(self.request.user).select_related("schedule_task").order_by("pk")
+            source_list_for_user(self.request.user)
+            .select_related("schedule_task__interval", "schedule_task__crontab")
+            .order_by("pk")
         )
 
     @extend_schema(request=SourceWriteSerializer, responses={201: SourceSerializer})
