@@ -329,6 +329,9 @@ CDP_PHONE_DEFAULT_REGION = env.str("CDP_PHONE_DEFAULT_REGION", default="US")
 CDP_CSV_MAX_BYTES = env.int("CDP_CSV_MAX_BYTES", default=2 * 1024**3)
 CDP_CSV_BATCH_ROWS = env.int("CDP_CSV_BATCH_ROWS", default=5000)
 
+# File export destinations write only under this folder, whatever a destination's settings say.
+CDP_EXPORT_ROOT = Path(env.str("CDP_EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
@@ -340,4 +343,23 @@ LOGGING = {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "celery": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },
+}
+
+# Activation (audience syncs and event forwarding).
+# Records per delivery request, at most (each connector's own limit applies below it).
+CDP_AUDIENCE_BATCH_SIZE = env.int("CDP_AUDIENCE_BATCH_SIZE", default=5000)
+CDP_FORWARD_BATCH_SIZE = env.int("CDP_FORWARD_BATCH_SIZE", default=500)
+# A run holds its destination's delivery lease this long past each batch (a run whose worker
+# died frees its destination after it).
+CDP_DESTINATION_LEASE_SECONDS = env.float("CDP_DESTINATION_LEASE_SECONDS", default=600.0)
+# A profile written this long before a run's plan is hashed again by the next run (a write whose
+# transaction was still open when the plan read the profiles).
+CDP_AUDIENCE_CHANGE_MARGIN_SECONDS = env.float("CDP_AUDIENCE_CHANGE_MARGIN_SECONDS", default=300.0)
+# A destination whose runs fail this many times in a row is paused until an admin resumes it.
+CDP_DESTINATION_PAUSE_AFTER = env.int("CDP_DESTINATION_PAUSE_AFTER", default=3)
+# Interval audience syncs that are due start every minute.
+CELERY_BEAT_SCHEDULE["integrations-audience-syncs-due"] = {
+    "task": "integrations.audience_syncs_due",
+    "schedule": 60.0,
+    "options": {"expires": 60},
 }

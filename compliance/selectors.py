@@ -88,6 +88,11 @@ def consent_purposes() -> QuerySet[ConsentPurpose]:
     return ConsentPurpose.objects.order_by("name")
 
 
+def consent_purpose_names(keys) -> dict[str, str]:
+    """{key: name} of the purposes among `keys`, in one query."""
+    return dict(ConsentPurpose.objects.filter(key__in=list(keys)).values_list("key", "name"))
+
+
 def consent_granted_profile_ids(purpose_key: str) -> QuerySet[ConsentRecord]:
     """The `profile_id` of every profile whose choice in force for this purpose is a grant.
 

@@ -111,7 +111,7 @@ class SyncRunErrorSerializer(serializers.Serializer):
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
-    source_name = serializers.CharField(source="source.name", read_only=True)
+    source_name = serializers.CharField(source="source.name", read_only=True, default=None)
     duration_seconds = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
 
@@ -119,14 +119,21 @@ class SyncRunSerializer(serializers.ModelSerializer):
         model = SyncRun
         fields = [
             "id",
+            "kind",
             "source",
             "source_name",
+            "audience_sync",
+            "event_forward",
             "status",
             "trigger",
             "records_read",
             "records_stored",
             "records_unchanged",
             "records_failed",
+            "records_entered",
+            "records_exited",
+            "records_left_out",
+            "left_out_reasons",
             "progress",
             "created_at",
             "started_at",

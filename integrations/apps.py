@@ -17,6 +17,12 @@ class IntegrationsConfig(AppConfig):
             order=40,
             description="Write keys and snippets, the live debugger and the quarantine.",
         ),
+        NavItem(
+            "Destinations",
+            "integrations:destination_list",
+            order=45,
+            description="Where audiences and events go: health, dead letters, set-up.",
+        ),
     )
 
     def ready(self):
@@ -30,3 +36,9 @@ class IntegrationsConfig(AppConfig):
         from .selectors import source_names_by_id
 
         source_names_provider_register(source_names_by_id)
+
+        # Real-time audience syncs follow the segments' membership changes.
+        from .activation import realtime
+        from .activation import tasks as _activation_tasks  # noqa: F401 (registers the tasks)
+
+        realtime.connect()

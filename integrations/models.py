@@ -66,7 +66,13 @@ class Source(models.Model):
 
 
 class SyncRun(models.Model):
-    """One run of a pull source: what it read and stored, how far it got, how it ended."""
+    """One run of a pull source, an audience sync or an event forward (`kind`): what it read and
+    stored or sent, how far it got, how it ended."""
+
+    class Kind(models.TextChoices):
+        SOURCE = "source", "Source sync"
+        AUDIENCE = "audience", "Audience sync"
+        FORWARD = "forward", "Event forwarding"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -79,10 +85,29 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Started by a person"
         SCHEDULE = "schedule", "Schedule"
         API = "api", "API"
+        REALTIME = "realtime", "Real-time change"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="sync_runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SOURCE)
+    # Exactly one of these, as `kind` says.
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    audience_sync = models.ForeignKey(
+        "integrations.AudienceSync",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+    )
+    event_forward = models.ForeignKey(
+        "integrations.EventForward",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.ForeignKey(
@@ -110,6 +135,12 @@ class SyncRun(models.Model):
     resumes = models.PositiveIntegerField(default=0)
     # Errors beyond those kept as SyncRunError rows are only counted.
     errors_not_kept = models.PositiveBigIntegerField(default=0)
+    # Audience runs: the difference planned (records_read = entered + exited; records_stored =
+    # delivered; records_failed = dead letters), and the members left out, by reason.
+    records_entered = models.PositiveBigIntegerField(default=0)
+    records_exited = models.PositiveBigIntegerField(default=0)
+    records_left_out = models.PositiveBigIntegerField(default=0)
+    left_out_reasons = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -118,12 +149,25 @@ class SyncRun(models.Model):
                 fields=["source"],
                 condition=Q(status__in=["queued", "running"]),
                 name="syncrun_one_active_per_source",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["audience_sync"],
+                condition=Q(status__in=["queued", "running"]),
+                name="syncrun_one_active_per_audience",
+            ),
+            models.UniqueConstraint(
+                fields=["event_forward"],
+                condition=Q(status__in=["queued", "running"]),
+                name="syncrun_one_active_per_forward",
+            ),
         ]
-        indexes = [models.Index(fields=["source", "-created_at"], name="syncrun_source_created")]
+        indexes = [
+            models.Index(fields=["source", "-created_at"], name="syncrun_source_created"),
+            models.Index(fields=["audience_sync", "-created_at"], name="syncrun_audience_created"),
+        ]
 
     def __str__(self) -> str:
-        return f"Run {self.pk} of {self.source_id} ({self.status})"
+        return f"Run {self.pk} ({self.kind}, {self.status})"
 
     @property
     def is_active(self) -> bool:
@@ -194,3 +238,194 @@ class QuarantinedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Destination(models.Model):
+    """Where audiences and events go: a destination connector (its `kind` is the connector's
+    key) with its settings, encrypted secrets, health and pause state."""
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32)
+    # The connector's settings that are not secret, by field name.
+    config = models.JSONField(default=dict, blank=True)
+    # A MultiFernet token of a JSON object of the secret settings: read and written only through
+    # integrations.secrets, never shown back.
+    secrets_encrypted = models.TextField(blank=True, default="")
+    # Paused by an admin, or by delivery after too many failed runs in a row; resumed by an admin.
+    paused = models.BooleanField(default=False)
+    paused_reason = models.TextField(blank=True, default="")
+    paused_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Health, kept by delivery: the last batch delivered, and records delivered and failed so far.
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    records_delivered = models.PositiveBigIntegerField(default=0)
+    records_failed = models.PositiveBigIntegerField(default=0)
+    # The per-destination delivery lock: the run holding it and until when (renewed per batch), so
+    # two runs never write to one destination at once, while other destinations go their own way.
+    lease_run = models.ForeignKey(
+        "integrations.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="destination_name_unique")]
+        # Granted per destination to a team (django-guardian): its marketers may send to it.
+        permissions = [("use_destination", "Can send audiences to the destination")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AudienceSync(models.Model):
+    """A segment kept in step with a destination: which fields go, under which consent purpose,
+    and when (started by a person, every N minutes, or within seconds of a membership change)."""
+
+    class Mode(models.TextChoices):
+        MANUAL = "manual", "Only when started"
+        INTERVAL = "interval", "Every N minutes"
+        REALTIME = "realtime", "Real time"
+
+    segment = models.ForeignKey(
+        "segments.Segment", on_delete=models.CASCADE, related_name="audience_syncs"
+    )
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="audience_syncs"
+    )
+    # {destination field: "trait:<key>" | "identifier:<kind>"}: what each record carries.
+    field_mapping = models.JSONField(default=dict, blank=True)
+    # The key of the consent purpose the destination serves ("" only for the company's own
+    # systems): a plain key, as `integrations` holds no relation into `compliance`.
+    consent_purpose = models.CharField(max_length=64, blank=True, default="")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.MANUAL)
+    interval_minutes = models.PositiveIntegerField(default=60)
+    enabled = models.BooleanField(default=True)
+    # Set by a membership change of a real-time sync's segment; cleared when its run starts.
+    realtime_pending = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["segment", "destination"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "destination"], name="audiencesync_segment_destination"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Segment {self.segment_id} to {self.destination_id}"
+
+    @property
+    def audience_key(self) -> str:
+        return f"cdp-sync-{self.pk}"
+
+
+class AudienceSyncMember(models.Model):
+    """A profile the destination holds for a sync, and the hash of what it was sent: the record
+    the next run's difference is computed from, written in the transaction of each batch."""
+
+    sync = models.ForeignKey(AudienceSync, on_delete=models.CASCADE, related_name="+")
+    # A plain id: an erased profile's row stays until the next run removes it at the destination.
+    profile_id = models.BigIntegerField()
+    hash = models.CharField(max_length=32)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sync", "profile_id"], name="audiencemember_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Profile {self.profile_id} held for sync {self.sync_id}"
+
+
+class AudiencePlanEntry(models.Model):
+    """One record of a run's difference, numbered into batches when the run starts: a resumed
+    run delivers the same batches (the same batch ids) from its checkpoint on."""
+
+    class Action(models.TextChoices):
+        ENTER = "e", "Add or update"
+        EXIT = "x", "Remove"
+
+    run = models.ForeignKey("integrations.SyncRun", on_delete=models.CASCADE, related_name="+")
+    batch = models.PositiveIntegerField()
+    action = models.CharField(max_length=1, choices=Action.choices)
+    profile_id = models.BigIntegerField()
+    hash = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "batch"], name="audienceplan_run_batch")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.profile_id} (run {self.run_id})"
+
+
+class DeadLetter(models.Model):
+    """A record a destination would not take after its retries: kept with the destination's own
+    reason until an admin fixes the cause and replays it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        REPLAYED = "replayed", "Replayed"
+
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="dead_letters"
+    )
+    sync = models.ForeignKey(
+        AudienceSync, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    run = models.ForeignKey(
+        "integrations.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    profile_id = models.BigIntegerField()
+    action = models.CharField(max_length=1, choices=AudiencePlanEntry.Action.choices)
+    reason = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["destination", "status", "-created_at"], name="deadletter_dest"),
+            models.Index(fields=["sync", "profile_id"], name="deadletter_sync_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Profile {self.profile_id} to {self.destination_id}: {self.reason[:40]}"
+
+
+class EventForward(models.Model):
+    """Events of chosen sources, filtered by type and name, forwarded to a destination that
+    speaks the tracking API; `last_event_id` is the checkpoint of what went."""
+
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="event_forwards"
+    )
+    # Source ids ([] = every source), event types ([] = every type), track event or page names.
+    source_ids = models.JSONField(default=list, blank=True)
+    types = models.JSONField(default=list, blank=True)
+    names = models.JSONField(default=list, blank=True)
+    last_event_id = models.BigIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"Forwarding to {self.destination_id}"

@@ -55,6 +55,7 @@ urlpatterns = [
         views.quarantine_replay_page,
         name="quarantine_replay",
     ),
+    path("", include("integrations.activation.urls")),
     path("v1/", include("integrations.tracking.urls")),
     # CSV upload and incoming webhook sources: their own pages, API and receiver.
     path("", include("integrations.csv_import.urls")),

@@ -131,6 +131,21 @@ def segment_members(segment: Segment) -> QuerySet[SegmentMembership]:
     )
 
 
+def segment_member_ids(segment_id: int) -> QuerySet[SegmentMembership]:
+    """The `profile_id` of every current member of a segment: a subquery for other apps'
+    set-based queries (`profile_id__in=...`, or joined), never loaded into Python."""
+    return (
+        SegmentMembership.objects.filter(segment_id=segment_id, exited_at__isnull=True)
+        .order_by()
+        .values("profile_id")
+    )
+
+
+def segment_names_by_id(ids) -> dict[int, str]:
+    """{id: name} of the segments among `ids`, in one query."""
+    return dict(Segment.objects.filter(pk__in=list(ids)).values_list("pk", "name"))
+
+
 def segment_definition_lookup(segment_id: int) -> dict | None:
     """The saved definition of a segment (None if there is none): how references resolve."""
     return Segment.objects.filter(pk=segment_id).values_list("definition", flat=True).first()

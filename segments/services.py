@@ -42,6 +42,7 @@ from .selectors import (
     segment_definition_lookup,
     segment_members,
 )
+from .signals import membership_changed
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,13 @@ def segment_refresh(
                     version=version,
                 )
             Segment.objects.filter(pk=segment.pk).update(**fields)
+            if entered or exited:
+                # After the commit (of this transaction, or of the caller's around it).
+                transaction.on_commit(
+                    lambda: membership_changed.send(
+                        Segment, segment_id=segment_id, entered=entered, exited=exited
+                    )
+                )
     except DefinitionError as error:
         Segment.objects.filter(pk=segment_id).update(
             status=Segment.Status.FAILED, last_error=str(error)

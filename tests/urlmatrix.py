@@ -121,6 +121,26 @@ MATRIX: dict[str, tuple] = {
     "/sources/{hook}/webhook/":                     (LOGIN, 403, 403, 200, 403, 200),
     "/sources/{hook}/webhook/secret/":              (LOGIN, 403, 403, 405, 403, 405),
     "/v1/webhooks/{hook}/token":                    (  405, 405, 405, 405, 405, 405),
+    # Destinations: integration admins; marketers send the segments they see to those shared
+    # with their team, and read the syncs of those segments.
+    "/destinations/":                               (LOGIN, 403, 403, 200, 403, 200),
+    "/destinations/new/":                           (LOGIN, 403, 403, 200, 403, 200),
+    "/destinations/{destination}/":                 (LOGIN, 403, 403, 200, 403, 200),
+    "/destinations/{destination}/pause/":           (LOGIN, 403, 403, 405, 403, 405),
+    "/destinations/{destination}/resume/":          (LOGIN, 403, 403, 405, 403, 405),
+    "/destinations/{destination}/share/":           (LOGIN, 403, 403, 405, 403, 405),
+    "/destinations/{destination}/dead-letters/":    (LOGIN, 403, 403, 200, 403, 200),
+    "/destinations/{destination}/dead-letters/replay/": (LOGIN, 403, 403, 405, 403, 405),
+    "/destinations/segment/{segment}/":             (LOGIN, 200, 403, 403, 403, 200),
+    "/audience-syncs/{sync}/":                      (LOGIN, 200, 403, 200, 403, 200),
+    "/audience-syncs/{sync}/run/":                  (LOGIN, 405, 403, 405, 403, 405),
+    "/api/destinations/":                           (  401, 200, 403, 200, 403, 200),
+    "/api/destinations/{destination}/":             (  401, 403, 403, 200, 403, 200),
+    "/api/destinations/{destination}/dead-letters/": (  401, 403, 403, 200, 403, 200),
+    "/api/destinations/{destination}/dead-letters/replay/": (401, 403, 403, 405, 403, 405),
+    "/api/audience-syncs/":                         (  401, 200, 403, 200, 403, 200),
+    "/api/audience-syncs/{sync}/":                  (  401, 200, 403, 200, 403, 200),
+    "/api/audience-syncs/{sync}/run/":              (  401, 405, 403, 405, 403, 405),
     # The tracking API takes a source's write key, whoever is logged in, and POSTs only.
     "/v1/batch":                                    (  405, 405, 405, 405, 405, 405),
     "/v1/track":                                    (  405, 405, 405, 405, 405, 405),
@@ -158,9 +178,18 @@ MATRIX: dict[str, tuple] = {
 EXPECTED_NAVIGATION = {
     "marketer": ["Home", "Customers", "Segments"],
     "support_agent": ["Home", "Customers"],
-    "integration_admin": ["Home", "Sources", "System"],
+    "integration_admin": ["Home", "Sources", "Destinations", "System"],
     "compliance_officer": ["Home", "Customers", "Requests", "Audit log"],
-    "superuser": ["Home", "Customers", "Segments", "Sources", "Requests", "Audit log", "System"],
+    "superuser": [
+        "Home",
+        "Customers",
+        "Segments",
+        "Sources",
+        "Destinations",
+        "Requests",
+        "Audit log",
+        "System",
+    ],
 }
 
 

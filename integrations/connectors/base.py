@@ -116,3 +116,70 @@ class Connector:
 
     def read(self, checkpoint: dict) -> Iterator[ReadBatch]:
         raise NotImplementedError
+
+
+# Destinations: what an audience sync hands a destination connector, and what it gets back.
+
+
+@dataclass(frozen=True)
+class AudienceRecord:
+    """One profile as a destination receives it."""
+
+    profile_id: int
+    # {"email": [...], "phone": [...], "user_id": [...], "anonymous_id": [...]}, normalised as
+    # identity resolution keeps them (e-mail trimmed and lower-cased, phone in E.164), first = main.
+    identifiers: dict
+    # The sync's field mapping applied: {"first_name": "Ada", ...}
+    traits: dict
+
+
+@dataclass(frozen=True)
+class DeliveryBatch:
+    """One request's worth of membership changes for one audience sync."""
+
+    batch_id: str  # stable across retries and resumes: the receiver's idempotency key
+    audience_key: str  # stable id of the audience sync, e.g. "cdp-sync-12"
+    audience_name: str  # the segment's name
+    entered: list[AudienceRecord]  # add or update
+    exited: list[AudienceRecord]  # remove
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """A record the destination did not take, in its own words."""
+
+    profile_id: int  # for `forward`, the message's index in the list given
+    reason: str
+    transient: bool
+
+
+@dataclass
+class DeliveryResult:
+    """Every record of the batch not listed in `failures` was delivered."""
+
+    failures: list[RecordFailure] = field(default_factory=list)
+
+
+class DestinationConnector(Connector):
+    """A connector that receives audiences (`deliver`) or events (`forward`).
+
+    `deliver` and `forward` raise TransientError / TerminalError when the whole request failed;
+    a destination that takes some records and refuses others lists the refused ones in the result.
+    `subject_delete` asks the destination to forget one person (an erasure request): it returns
+    `ConnectionCheck(ok, message)` saying what the destination answered, and raises TransientError
+    when it could not be asked now and should be asked again.
+    """
+
+    kind: ClassVar[str] = "destination"
+    pulls: ClassVar[bool] = False
+    max_batch: ClassVar[int] = 1000
+    can_delete: ClassVar[bool] = False
+
+    def deliver(self, batch: DeliveryBatch) -> DeliveryResult:
+        raise TerminalError(f"{self.label} does not take audiences.")
+
+    def forward(self, messages: list[dict]) -> DeliveryResult:
+        raise TerminalError(f"{self.label} does not take forwarded events.")
+
+    def subject_delete(self, identifiers: dict) -> ConnectionCheck:
+        raise TerminalError(f"{self.label} cannot delete a person.")

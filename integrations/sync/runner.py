@@ -68,9 +68,16 @@ def run_is_stale(run: SyncRun) -> bool:
 
 def _publish(run_id: int) -> None:
     from cdp_site.celery import task_publish
+    from integrations.activation.tasks import audience_sync_run_task, event_forward_run_task
     from integrations.tasks import sync_run_task
 
-    task_publish(sync_run_task, run_id)
+    # The sweep resumes every kind of run: each goes back to its own task.
+    kind = SyncRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
+    task = {
+        SyncRun.Kind.AUDIENCE: audience_sync_run_task,
+        SyncRun.Kind.FORWARD: event_forward_run_task,
+    }.get(kind, sync_run_task)
+    task_publish(task, run_id)
 
 
 def _requeue(run: SyncRun, message: str) -> bool:
@@ -167,7 +174,9 @@ class _RunLostError(Exception):
 def _claim(run_id: int) -> str | None:
     token = uuid.uuid4().hex
     now = timezone.now()
-    claimed = SyncRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+    claimed = SyncRun.objects.filter(
+        pk=run_id, status=Status.QUEUED, kind=SyncRun.Kind.SOURCE
+    ).update(
         status=Status.RUNNING,
         claim_token=token,
         heartbeat_at=now,

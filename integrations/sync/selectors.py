@@ -5,7 +5,7 @@ source, so the source's permissions decide who sees them."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404
 
 from cdp_site.errors import InvalidInputError
@@ -101,7 +101,15 @@ def source_active_run(source: Source) -> SyncRun | None:
 
 def sync_run_list_for_user(user, source_id: int | None = None):
     """Runs of the sources the person may see, newest first (a queryset, for paging)."""
-    runs = SyncRun.objects.filter(source__in=source_list_for_user(user)).select_related("source")
+    from integrations.activation.selectors import destination_list_for_user
+
+    # Audience and forwarding runs too, through the destinations the person may see.
+    destinations = destination_list_for_user(user)
+    runs = SyncRun.objects.filter(
+        Q(source__in=source_list_for_user(user))
+        | Q(audience_sync__destination__in=destinations)
+        | Q(event_forward__destination__in=destinations)
+    ).select_related("source")
     if source_id is not None:
         runs = runs.filter(source_id=source_id)
     return runs.order_by("-created_at", "-id")
@@ -113,9 +121,12 @@ def sync_run_get_for_user(
     """The one door to a run: 404 unless the person may see (or act on) its source."""
     run = None
     if id_in_range(run_id):
-        runs = SyncRun.objects.filter(source__in=source_list_for_user(user, perm))
         if source is not None:
-            runs = runs.filter(source=source)
+            runs = SyncRun.objects.filter(
+                source__in=source_list_for_user(user, perm), source=source
+            )
+        else:
+            runs = sync_run_list_for_user(user)
         run = runs.select_related("source").filter(pk=run_id).first()
     if run is None:
         raise Http404("No such sync run.")

@@ -8,10 +8,11 @@ from functools import cached_property
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from cdp_site.navigation import nav_items_for_user
 from cdp_site.roles import ALL_ROLES, ROLE_PERMISSIONS, Role, role_permissions_sync, user_roles
-from integrations.models import QuarantinedMessage, SyncRun
+from integrations.models import AudienceSync, Destination, QuarantinedMessage, SyncRun
 from profiles.models import Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
@@ -58,6 +59,17 @@ EXPECTED_PERMISSIONS = {
         "integrations.delete_source",
         "integrations.view_quarantinedmessage",
         "integrations.change_quarantinedmessage",
+        "integrations.view_destination",
+        "integrations.add_destination",
+        "integrations.change_destination",
+        "integrations.delete_destination",
+        "integrations.view_audiencesync",
+        "integrations.change_audiencesync",
+        "integrations.view_deadletter",
+        "integrations.change_deadletter",
+        "integrations.view_eventforward",
+        "integrations.add_eventforward",
+        "integrations.change_eventforward",
         "profiles.view_identityrule",
         "profiles.change_identityrule",
         "profiles.view_event",
@@ -199,6 +211,19 @@ class Scene:
             reason="The message has no type.",
             payload='{"event": "E"}',
             received_at=timezone.now(),
+        )
+
+    @cached_property
+    def destination(self):
+        # Shared with the marketers' team, so a marketer reads the sync below.
+        destination = Destination.objects.create(name="Hooks", kind="webhook")
+        assign_perm("integrations.use_destination", Group.objects.get(name="marketer"), destination)
+        return destination
+
+    @cached_property
+    def sync(self):
+        return AudienceSync.objects.create(
+            segment=self.segment, destination=self.destination, consent_purpose="advertising"
         )
 
     @cached_property

@@ -1,0 +1,1 @@
+"""Activation: audience syncs and event forwarding to destination connectors."""

@@ -1,0 +1,301 @@
+"""REST API of activation: destinations (secrets write-only), audience syncs with their `run`
+action, and each destination's dead letters with replay.
+
+Integration admins manage destinations; a marketer lists the destinations shared with their
+team, and manages the syncs of segments they may see. Refusals of the domain are answered by the
+project's exception handler (`cdp_site.rest`).
+"""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cdp_site.roles import Role, user_has_role
+from segments.selectors import segment_get_for_user
+
+from ..models import AudienceSync, DeadLetter, Destination, SyncRun
+from ..secrets import secrets_decrypt
+from .runner import audience_sync_run_start
+from .selectors import (
+    audience_sync_get_for_user,
+    audience_syncs_for_user,
+    dead_letters_of,
+    destination_get_for_user,
+    destination_list_for_user,
+    destinations_usable_by,
+)
+from .services import (
+    audience_sync_create,
+    audience_sync_update,
+    dead_letters_replay,
+    destination_create,
+    destination_update,
+)
+
+
+class IsIntegrationAdmin(BasePermission):
+    message = "Your role does not give access to destinations."
+
+    def has_permission(self, request, view):
+        return user_has_role(request.user, [Role.INTEGRATION_ADMIN])
+
+
+class IsMarketerOrAdmin(BasePermission):
+    message = "Your role does not give access to audience syncs."
+
+    def has_permission(self, request, view):
+        return user_has_role(request.user, [Role.MARKETER, Role.INTEGRATION_ADMIN])
+
+
+class DestinationSerializer(serializers.ModelSerializer):
+    # Secret and plain settings together, as the connector's fields name them; secrets are
+    # write-only: they come back only as the names of those set.
+    settings = serializers.DictField(write_only=True, required=False, default=dict)
+    secrets_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Destination
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "config",
+            "settings",
+            "secrets_set",
+            "paused",
+            "paused_reason",
+            "consecutive_failures",
+            "last_delivery_at",
+            "records_delivered",
+            "records_failed",
+            "created_at",
+        ]
+        read_only_fields = [
+            "config",
+            "paused",
+            "paused_reason",
+            "consecutive_failures",
+            "last_delivery_at",
+            "records_delivered",
+            "records_failed",
+            "created_at",
+        ]
+
+    def get_secrets_set(self, destination) -> list[str]:
+        return sorted(secrets_decrypt(destination.secrets_encrypted))
+
+
+class DestinationList(generics.ListCreateAPIView):
+    serializer_class = DestinationSerializer
+    permission_classes = [IsAuthenticated, IsMarketerOrAdmin]
+
+    def get_queryset(self):
+        if user_has_role(self.request.user, [Role.INTEGRATION_ADMIN]):
+            return destination_list_for_user(self.request.user).order_by("pk")
+        return destinations_usable_by(self.request.user).order_by("pk")
+
+    def create(self, request, *args, **kwargs):
+        if not user_has_role(request.user, [Role.INTEGRATION_ADMIN]):
+            raise PermissionDenied("Only integration admins add destinations.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        destination = destination_create(
+            kind=data["kind"],
+            name=data["name"],
+            values=data.get("settings") or {},
+            created_by=request.user,
+        )
+        return Response(DestinationSerializer(destination).data, status=status.HTTP_201_CREATED)
+
+
+class DestinationDetail(generics.RetrieveUpdateAPIView):
+    serializer_class = DestinationSerializer
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def get_object(self):
+        perm = "view" if self.request.method == "GET" else "change"
+        return destination_get_for_user(self.request.user, self.kwargs["pk"], perm=perm)
+
+    def update(self, request, *args, **kwargs):
+        destination = self.get_object()
+        serializer = self.get_serializer(destination, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        values = {**destination.config, **(data.get("settings") or {})}
+        destination = destination_update(
+            destination=destination, name=data.get("name", destination.name), values=values
+        )
+        return Response(DestinationSerializer(destination).data)
+
+
+class DeadLetterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeadLetter
+        fields = [
+            "id",
+            "sync_id",
+            "run_id",
+            "profile_id",
+            "action",
+            "reason",
+            "attempts",
+            "status",
+            "created_at",
+            "replayed_at",
+        ]
+
+
+class DeadLetterList(generics.ListAPIView):
+    """A destination's dead letters, newest first (`?status=pending|replayed`)."""
+
+    serializer_class = DeadLetterSerializer
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def get_queryset(self):
+        destination = destination_get_for_user(self.request.user, self.kwargs["pk"])
+        wanted = self.request.query_params.get("status", "")
+        return dead_letters_of(destination, wanted if wanted in DeadLetter.Status.values else "")
+
+
+class ReplaySerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+
+
+@extend_schema(
+    request=ReplaySerializer,
+    responses=inline_serializer(
+        "Replay",
+        {
+            "replayed": serializers.IntegerField(),
+            "runs": serializers.ListField(child=serializers.IntegerField()),
+        },
+    ),
+)
+class DeadLetterReplay(APIView):
+    """Replay the waiting dead letters (or those of `ids`): 202, with the runs started."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def post(self, request, pk: int):
+        destination = destination_get_for_user(request.user, pk, perm="change")
+        serializer = ReplaySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = dead_letters_replay(
+            destination=destination, user=request.user, ids=serializer.validated_data.get("ids")
+        )
+        return Response(result, status=status.HTTP_202_ACCEPTED)
+
+
+class AudienceRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "trigger",
+            "records_read",
+            "records_stored",
+            "records_entered",
+            "records_exited",
+            "records_left_out",
+            "left_out_reasons",
+            "records_failed",
+            "progress_done",
+            "progress_total",
+            "started_at",
+            "finished_at",
+            "message",
+        ]
+
+
+class AudienceSyncSerializer(serializers.ModelSerializer):
+    segment = serializers.IntegerField(source="segment_id")
+    destination = serializers.IntegerField(source="destination_id")
+    last_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AudienceSync
+        fields = [
+            "id",
+            "segment",
+            "destination",
+            "field_mapping",
+            "consent_purpose",
+            "mode",
+            "interval_minutes",
+            "enabled",
+            "created_at",
+            "last_run",
+        ]
+        read_only_fields = ["created_at"]
+
+    def get_last_run(self, sync) -> dict | None:
+        run = SyncRun.objects.filter(audience_sync=sync).order_by("-pk").first()
+        return AudienceRunSerializer(run).data if run else None
+
+
+class AudienceSyncList(generics.ListCreateAPIView):
+    serializer_class = AudienceSyncSerializer
+    permission_classes = [IsAuthenticated, IsMarketerOrAdmin]
+
+    def get_queryset(self):
+        return audience_syncs_for_user(self.request.user).order_by("pk")
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        segment = segment_get_for_user(request.user, data["segment_id"])
+        destination = destinations_usable_by(request.user).filter(pk=data["destination_id"]).first()
+        if destination is None:
+            raise PermissionDenied("This destination is not shared with you.")
+        sync = audience_sync_create(
+            user=request.user,
+            segment=segment,
+            destination=destination,
+            field_mapping=data.get("field_mapping") or {},
+            consent_purpose=data.get("consent_purpose", ""),
+            mode=data.get("mode", AudienceSync.Mode.MANUAL),
+            interval_minutes=data.get("interval_minutes", 60),
+        )
+        return Response(AudienceSyncSerializer(sync).data, status=status.HTTP_201_CREATED)
+
+
+class AudienceSyncDetail(generics.RetrieveUpdateAPIView):
+    serializer_class = AudienceSyncSerializer
+    permission_classes = [IsAuthenticated, IsMarketerOrAdmin]
+
+    def get_object(self):
+        return audience_sync_get_for_user(self.request.user, self.kwargs["pk"])
+
+    def update(self, request, *args, **kwargs):
+        sync = self.get_object()
+        data = request.data if isinstance(request.data, dict) else {}
+        sync = audience_sync_update(
+            sync=sync,
+            field_mapping=data.get("field_mapping", sync.field_mapping),
+            consent_purpose=data.get("consent_purpose", sync.consent_purpose),
+            mode=data.get("mode", sync.mode),
+            interval_minutes=data.get("interval_minutes", sync.interval_minutes),
+            enabled=data.get("enabled", sync.enabled),
+        )
+        return Response(AudienceSyncSerializer(sync).data)
+
+
+@extend_schema(request=None, responses=AudienceRunSerializer)
+class AudienceSyncRun(APIView):
+    """Start a run of the sync: 202 with the queued run (409 if one is going or the
+    destination is paused)."""
+
+    permission_classes = [IsAuthenticated, IsMarketerOrAdmin]
+
+    def post(self, request, pk: int):
+        sync = audience_sync_get_for_user(request.user, pk)
+        run = audience_sync_run_start(sync=sync, trigger=SyncRun.Trigger.API, user=request.user)
+        run.refresh_from_db()
+        return Response(AudienceRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
