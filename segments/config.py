@@ -8,6 +8,7 @@ once the file is applied, cycles included; new segments are written referenced-f
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from graphlib import CycleError, TopologicalSorter
 
@@ -29,6 +30,7 @@ from .selectors import segment_definition_lookup
 from .services import segment_create, segment_delete, segment_update
 
 FIELDS = ("name", "description", "owner", "definition")
+ID_IN_MESSAGE = re.compile(r"-?\d+")
 
 
 def _key(item: dict) -> str | None:
@@ -128,6 +130,8 @@ def _definitions_check(clean: list[dict], context: Context) -> list[Problem]:
     if keep_stored:
         ids = {**stored, **ids}
 
+    names = {pk: name for name, pk in ids.items()}
+
     def to_id(reference):
         if isinstance(reference, str):
             return ids.get(reference, reference)
@@ -154,8 +158,18 @@ def _definitions_check(clean: list[dict], context: Context) -> list[Problem]:
             definitions[ids[item["name"]]], segment_lookup=lookup, self_id=ids[item["name"]]
         ):
             where = f"{path}.{problem.path}" if problem.path else path
-            problems.append(Problem(where, problem.message))
+            problems.append(Problem(where, _ids_named(problem.message, names)))
     return problems
+
+
+def _ids_named(message: str, names: dict[int, str]) -> str:
+    """The validation's messages about references name segments by id; the file knows names
+    (and new segments have no id yet)."""
+    if not message.startswith(("This would make", "Segment ")):
+        return message
+    return ID_IN_MESSAGE.sub(
+        lambda m: f"“{names[int(m[0])]}”" if int(m[0]) in names else m[0], message
+    )
 
 
 def _unresolved(definition: object, ids: dict[str, int]) -> list[str]:

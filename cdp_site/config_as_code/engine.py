@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 import yaml
 from django.db import transaction
 
+from cdp_site import db
 from cdp_site.errors import DomainError, InvalidInputError
 
 from .sections import Checked, ConfigSection, Context, Problem, config_sections
 from .yamlio import yaml_dump
 
 VERSION = 1
+# Two applies at once would each plan against what the other is changing: the second waits.
+APPLY_LOCK_KEY = 0x0C0F_1600
 
 
 class ConfigInvalidError(InvalidInputError):
@@ -199,6 +202,8 @@ def config_apply(text: str, *, prune: bool = False, dry_run: bool = False) -> Pl
     """Make the deployment match `text` (deleting what it lacks only with `prune`), in one
     transaction; with `dry_run`, only the plan. Nothing is written when anything is invalid."""
     with transaction.atomic():
+        if db.on_postgresql():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", [APPLY_LOCK_KEY])
         checked = _check(text, prune=prune)
         if dry_run or not checked.plan.writes:
             return checked.plan

@@ -392,7 +392,10 @@ def test_segments_refer_to_each_other_by_name_and_cycles_are_refused(db, tmp_pat
     }
     with pytest.raises(CommandError) as raised:
         _apply(_write(tmp_path, document))
-    assert "segments[0].definition.conditions.0.segment:" in str(raised.value)
+    assert (
+        "segments[0].definition.conditions.0.segment: This would make the segment include "
+        "itself (through “B” → “A”)."
+    ) in str(raised.value)
     assert not Segment.objects.exists()
 
     document["segments"][1]["definition"] = _definition("pro")
