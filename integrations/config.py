@@ -89,6 +89,7 @@ def _clean(cls, values: dict, stored: dict | None):
 def sources_check(items: list, context: Context) -> Checked:
     problems: list[Problem] = []
     stored = {s.name: s for s in Source.objects.all()}
+    folded = {name.casefold(): name for name in stored}
     clean, notes = [], {}
     for index, item in enumerate(items):
         read = ItemReader(item, f"sources[{index}]", problems, FIELDS)
@@ -99,6 +100,10 @@ def sources_check(items: list, context: Context) -> Checked:
         if existing is not None and existing.kind != kind:
             read.fail("kind", f"The source is a “{existing.kind}”; a kind cannot change.")
             continue
+        # Source names are unique whatever their case.
+        twin = folded.get(name.casefold())
+        if existing is None and twin is not None and twin not in context.file_keys("sources"):
+            read.fail("name", f"A source “{twin}” exists; names differ by more than case.")
         entry = {"name": name, "kind": kind, "enabled": enabled}
         if kind == Source.Kind.TRACKING_API:
             for field in ("schedule", "config", "secrets"):

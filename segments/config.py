@@ -13,6 +13,9 @@ from collections import Counter
 from graphlib import CycleError, TopologicalSorter
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from cdp_site.config_as_code.fields import ItemReader
 from cdp_site.config_as_code.sections import (
@@ -27,9 +30,16 @@ from cdp_site.errors import InvalidInputError
 from .definition import definition_problems, empty_definition
 from .models import Segment
 from .selectors import segment_definition_lookup
-from .services import segment_create, segment_delete, segment_update
+from .services import (
+    segment_create,
+    segment_delete,
+    segment_share,
+    segment_unshare,
+    segment_update,
+)
 
-FIELDS = ("name", "description", "owner", "definition")
+FIELDS = ("name", "description", "owner", "shared_with", "definition")
+ACCESS = {"view": ("view_segment",), "edit": ("view_segment", "change_segment")}
 ID_IN_MESSAGE = re.compile(r"-?\d+")
 
 
@@ -71,16 +81,83 @@ def segments_export() -> list[dict]:
             f"{', '.join(twice)}. Rename them first."
         )
     names = {segment.pk: segment.name for segment in segments}
+    shares = _shares()
     return [
         {
             "name": segment.name,
             "description": segment.description,
             "owner": segment.owner.get_username() if segment.owner else None,
+            "shared_with": shares.get(segment.pk, {}),
             # A reference to a segment that no longer exists stays an id, for the check to name.
             "definition": _references_mapped(segment.definition, lambda ref: names.get(ref, ref)),
         }
         for segment in segments
     ]
+
+
+def _shares() -> dict[int, dict]:
+    """{segment id: {"groups": {name: "view"|"edit"}, "users": {...}}}, in two queries."""
+    content_type = ContentType.objects.get_for_model(Segment)
+    found: dict[int, dict[str, dict[str, set]]] = {}
+    for model, holder in ((GroupObjectPermission, "group__name"), (UserObjectPermission, None)):
+        holder = holder or f"user__{get_user_model().USERNAME_FIELD}"
+        rows = model.objects.filter(
+            content_type=content_type, permission__codename__in=ACCESS["edit"]
+        ).values_list("object_pk", holder, "permission__codename")
+        kind = "groups" if model is GroupObjectPermission else "users"
+        for object_pk, name, codename in rows:
+            found.setdefault(int(object_pk), {}).setdefault(kind, {}).setdefault(name, set()).add(
+                codename
+            )
+    return {
+        pk: {
+            kind: {
+                name: "edit" if "change_segment" in codenames else "view"
+                for name, codenames in sorted(holders.items())
+                if "view_segment" in codenames
+            }
+            for kind, holders in sorted(kinds.items())
+        }
+        for pk, kinds in found.items()
+    }
+
+
+def _shared_with_check(read: ItemReader) -> dict:
+    shared = read.mapping("shared_with")
+    clean = {}
+    for kind in sorted(shared):
+        holders = shared[kind]
+        if kind not in ("groups", "users"):
+            read.fail(f"shared_with.{kind}", "Share with groups or users.")
+        elif not isinstance(holders, dict) or not all(
+            isinstance(name, str) and access in ACCESS for name, access in holders.items()
+        ):
+            read.fail(f"shared_with.{kind}", "A mapping of names to view or edit.")
+        elif holders:
+            clean[kind] = dict(sorted(holders.items()))
+    return clean
+
+
+def _share_holders_check(clean: list[dict], readers: list[ItemReader]) -> None:
+    user_field = get_user_model().USERNAME_FIELD
+    wanted = {
+        kind: {name for item in clean for name in item["shared_with"].get(kind, {})}
+        for kind in ("groups", "users")
+    }
+    known = {
+        "groups": set(
+            Group.objects.filter(name__in=wanted["groups"]).values_list("name", flat=True)
+        ),
+        "users": set(
+            get_user_model()
+            .objects.filter(**{f"{user_field}__in": wanted["users"]})
+            .values_list(user_field, flat=True)
+        ),
+    }
+    for item, read in zip(clean, readers, strict=True):
+        for kind, holders in item["shared_with"].items():
+            for name in sorted(set(holders) - known[kind]):
+                read.fail(f"shared_with.{kind}", f"There is no {kind[:-1]} “{name}” here.")
 
 
 def segments_check(items: list, context: Context) -> Checked:
@@ -101,11 +178,13 @@ def segments_check(items: list, context: Context) -> Checked:
                 "name": read.text("name", required=True),
                 "description": read.text("description", max_length=100_000),
                 "owner": owner,
+                "shared_with": _shared_with_check(read),
                 "definition": definition,
             }
         )
         readers.append(read)
     _owners_check(clean, readers)
+    _share_holders_check(clean, readers)
     problems += _definitions_check(clean, context)
     return Checked(items=clean, problems=problems)
 
@@ -227,7 +306,30 @@ def segments_apply(creates: list[dict], updates: list[dict], deletes: list[str])
         )
         if segment.owner_id != (owner.pk if owner else None):
             Segment.objects.filter(pk=segment.pk).update(owner=owner)
+    shares = _shares()
+    for name in items:
+        _shares_apply(ids[name], shares.get(ids[name], {}), items[name]["shared_with"])
     _segments_delete(deletes)
+
+
+def _shares_apply(segment_id: int, have: dict, want: dict) -> None:
+    if have == want:
+        return
+    segment = Segment.objects.get(pk=segment_id)
+    user_model = get_user_model()
+    targets = {
+        "groups": lambda name: {"target_group_id": Group.objects.get(name=name).pk},
+        "users": lambda name: {
+            "target_user_id": user_model.objects.get(**{user_model.USERNAME_FIELD: name}).pk
+        },
+    }
+    for kind, target in targets.items():
+        old, new = have.get(kind, {}), want.get(kind, {})
+        for name in sorted(old.keys() - new.keys()):
+            segment_unshare(segment=segment, user=None, **target(name))
+        for name, access in sorted(new.items()):
+            if old.get(name) != access:
+                segment_share(segment=segment, user=None, can_edit=access == "edit", **target(name))
 
 
 def _segments_delete(names: list[str]) -> None:

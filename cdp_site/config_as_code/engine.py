@@ -188,9 +188,36 @@ def _check(text: str, *, prune: bool) -> _Checked:
         changes, refusals = _plan_section(section, checked, stored[section.name], prune, True)
         plan.changes += changes
         problems += refusals
+    problems += _cascade_problems(plan, sections, document)
     if problems:
         raise ConfigInvalidError(problems)
     return _Checked(plan, items, sections)
+
+
+def _cascade_problems(plan: Plan, sections: list[ConfigSection], document: dict) -> list[Problem]:
+    """Deletes that would take along objects of a section the file does not have (and so does
+    not show in the plan): refused, naming what uses them."""
+    deleted: dict[str, set[str]] = {}
+    for change in plan.changes:
+        if change.action == "delete":
+            deleted.setdefault(change.section, set()).add(change.key)
+    problems = []
+    for section in sections:
+        if section.name in document:
+            continue  # its own check already refused references to what is deleted
+        for used_section, users_of in section.uses.items():
+            for key in sorted(deleted.get(used_section, ())):
+                users = users_of({key})
+                if users:
+                    names = ", ".join(f"“{user}”" for user in sorted(users))
+                    problems.append(
+                        Problem(
+                            used_section,
+                            f"“{key}” cannot be deleted: {section.name} {names} use it, and the "
+                            f"file has no {section.name} section.",
+                        )
+                    )
+    return problems
 
 
 def config_plan(text: str, *, prune: bool = False) -> Plan:

@@ -84,6 +84,9 @@ class ConfigSection:
     uncompared: tuple[str, ...] = ()
     # Stored objects the file may not delete, with why (e.g. a source that has events).
     delete_problem: Callable[[str], str | None] = lambda key: None
+    # Per other section: which stored objects of this one use the given keys of that one (an
+    # audience sync uses its segment), so a delete never takes them along unseen.
+    uses: dict[str, Callable[[set[str]], set[str]]] = field(default_factory=dict)
 
 
 _sections: dict[str, ConfigSection] = {}

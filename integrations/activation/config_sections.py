@@ -276,6 +276,17 @@ config_section_register(
         uncompared=("secrets", "_secrets"),
     )
 )
+def _syncs_using(field: str):
+    def users(names: set[str]) -> set[str]:
+        syncs = AudienceSync.objects.filter(**{f"{field}__name__in": names})
+        return {
+            f"{sync.segment.name}{ARROW}{sync.destination.name}"
+            for sync in syncs.select_related("segment", "destination")
+        }
+
+    return users
+
+
 config_section_register(
     ConfigSection(
         name="audience_syncs",
@@ -284,5 +295,6 @@ config_section_register(
         export=audience_syncs_export,
         check=audience_syncs_check,
         apply=audience_syncs_apply,
+        uses={"segments": _syncs_using("segment"), "destinations": _syncs_using("destination")},
     )
 )

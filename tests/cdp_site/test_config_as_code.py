@@ -6,6 +6,7 @@ from datetime import time
 
 import pytest
 import yaml
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -24,7 +25,7 @@ from integrations.sources import source_connector_create
 from integrations.sync.schedules import source_schedule_set
 from profiles.models import IdentityRule
 from segments.models import Segment
-from segments.services import segment_create
+from segments.services import segment_create, segment_share
 from tests.factories import EventFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,8 @@ def configured():
     )
     source_schedule_set(source=shop_db, schedule=Source.Schedule.DAILY, at=time(4, 30))
     pro = segment_create(user=owner, name="Pro", definition=_definition("pro"))
+    segment_share(segment=pro, user=owner, target_group_id=team.pk, can_edit=True)
+    segment_share(segment=pro, user=owner, target_user_id=UserFactory(username="vic").pk)
     segment_create(
         user=None,
         name="Pro or trial",
@@ -149,6 +152,11 @@ def test_the_export_holds_everything_by_name_and_no_secret(configured):
     }
     segments = {s["name"]: s for s in document["segments"]}
     assert segments["Pro"]["owner"] == "olga"
+    assert segments["Pro"]["shared_with"] == {
+        "groups": {"growth team": "edit"},
+        "users": {"vic": "view"},
+    }
+    assert segments["Pro or trial"]["shared_with"] == {}
     assert segments["Pro or trial"]["definition"]["conditions"][0] == {
         "type": "segment",
         "segment": "Pro",
@@ -239,6 +247,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(configured, tmp_path):
     assert "~ update segments “Pro” (description)" in output
     assert "~ update audience_syncs “Pro → Our hooks” (schedule)" in output
     assert "Plan: 1 to create, 2 to update, 0 to delete" in output
+    assert "Pro or trial" not in output
     assert "Dry run: nothing was written." in output
     assert _counts() == before
     assert _export() == text
@@ -417,3 +426,39 @@ def test_a_kind_cannot_change_and_a_schedule_can(configured, tmp_path):
     with pytest.raises(CommandError) as raised:
         _apply(_write(tmp_path, document))
     assert "a kind cannot change" in str(raised.value)
+
+
+def test_prune_refuses_to_take_along_objects_of_a_section_the_file_lacks(configured, tmp_path):
+    document = yaml.safe_load(_export())
+    del document["audience_syncs"]
+    document["destinations"] = []
+    with pytest.raises(CommandError) as raised:
+        _apply(_write(tmp_path, document), "--prune")
+    assert (
+        "destinations: “Our hooks” cannot be deleted: audience_syncs “Pro → Our hooks” use it, "
+        "and the file has no audience_syncs section."
+    ) in str(raised.value)
+    assert Destination.objects.exists()
+
+
+def test_segment_shares_follow_the_file(configured, tmp_path):
+    UserFactory(username="wes")
+    document = yaml.safe_load(_export())
+    pro = next(s for s in document["segments"] if s["name"] == "Pro")
+    pro["shared_with"] = {"groups": {"growth team": "view"}, "users": {"wes": "edit"}}
+
+    output = _apply(_write(tmp_path, document))
+
+    assert "~ update segments “Pro” (shared_with)" in output
+    segment = Segment.objects.get(name="Pro")
+    wes, vic = (get_user_model().objects.get(username=n) for n in ("wes", "vic"))
+    assert wes.has_perm("segments.change_segment", segment)
+    assert not vic.has_perm("segments.view_segment", segment)
+    assert yaml.safe_load(_export())["segments"] == document["segments"]
+
+    pro["shared_with"] = {"groups": {"nobody's team": "view"}}
+    with pytest.raises(CommandError) as raised:
+        _apply(_write(tmp_path, document))
+    assert "segments[0].shared_with.groups: There is no group “nobody's team” here." in str(
+        raised.value
+    )
