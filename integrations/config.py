@@ -102,7 +102,7 @@ def sources_check(items: list, context: Context) -> Checked:
             continue
         # Source names are unique whatever their case.
         twin = folded.get(name.casefold())
-        if existing is None and twin is not None and twin not in context.file_keys("sources"):
+        if existing is None and twin is not None:
             read.fail("name", f"A source “{twin}” exists; names differ by more than case.")
         entry = {"name": name, "kind": kind, "enabled": enabled}
         if kind == Source.Kind.TRACKING_API:

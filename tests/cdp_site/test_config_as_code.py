@@ -3,6 +3,7 @@ idempotently, checked whole before anything is written, secrets never in the fil
 
 import io
 from datetime import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -462,3 +463,25 @@ def test_segment_shares_follow_the_file(configured, tmp_path):
     assert "segments[0].shared_with.groups: There is no group “nobody's team” here." in str(
         raised.value
     )
+
+
+def test_the_readme_example_applies(db, tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration as code") :]
+    example = section[
+        section.index("```yaml\n") + 8 : section.index("\n```", section.index("```yaml"))
+    ]
+    UserFactory(username="olga")
+    Group.objects.create(name="growth team")
+    monkeypatch.setenv("MAILCHIMP_KEY", "0123456789abcdef-us6")
+
+    output = _apply(_write(tmp_path, example))
+
+    assert "Plan: 3 to create, 0 to update, 0 to delete" in output
+    sync = AudienceSync.objects.get()
+    assert (sync.segment.name, sync.destination.name, sync.mode) == (
+        "Pro",
+        "Newsletter",
+        "realtime",
+    )
+    assert "0 to create, 0 to update" in _apply(_write(tmp_path, example))
