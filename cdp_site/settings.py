@@ -335,6 +335,9 @@ CDP_FORWARD_BATCH_SIZE = env.int("CDP_FORWARD_BATCH_SIZE", default=500)
 # A run holds its destination's delivery lease this long past each batch (a run whose worker
 # died frees its destination after it).
 CDP_DESTINATION_LEASE_SECONDS = env.float("CDP_DESTINATION_LEASE_SECONDS", default=600.0)
+# A profile written this long before a run's plan is hashed again by the next run (a write whose
+# transaction was still open when the plan read the profiles).
+CDP_AUDIENCE_CHANGE_MARGIN_SECONDS = env.float("CDP_AUDIENCE_CHANGE_MARGIN_SECONDS", default=300.0)
 # A destination whose runs fail this many times in a row is paused until an admin resumes it.
 CDP_DESTINATION_PAUSE_AFTER = env.int("CDP_DESTINATION_PAUSE_AFTER", default=3)
 # Interval audience syncs that are due start every minute.

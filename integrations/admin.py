@@ -5,7 +5,7 @@ from guardian.admin import GuardedModelAdmin
 
 from cdp_site.errors import InUseError
 
-from .models import QuarantinedMessage, Source
+from .models import QuarantinedMessage, Source, SyncRun
 from .services import source_delete, source_delete_check
 
 
@@ -14,7 +14,9 @@ class SourceAdmin(GuardedModelAdmin):
     list_display = ("name", "kind", "enabled", "created_by", "created_at")
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
-    readonly_fields = ("write_key", "created_at")
+    readonly_fields = ("write_key", "created_at", "checkpoint")
+    # Secrets are changed in the product's pages only, where they are never shown back.
+    exclude = ("secrets_encrypted",)
 
     # Events hold a plain source id, so the delete collector cannot see them: a source with
     # events is listed as protected (the admin then refuses, as for any protected object), and
@@ -53,6 +55,18 @@ class QuarantinedMessageAdmin(admin.ModelAdmin):
         "replayed_at",
         "replayed_by",
     )
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """Runs, read-only: they are started, cancelled and retried in the product's pages."""
+
+    list_display = ("pk", "source", "status", "trigger", "records_stored", "created_at")
+    list_filter = ("status", "trigger")
+    readonly_fields = [field.name for field in SyncRun._meta.fields]
 
     def has_add_permission(self, request):
         return False

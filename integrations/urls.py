@@ -2,13 +2,40 @@
 
 from django.urls import include, path
 
-from . import views
+from . import api, sync_views, views
 
 app_name = "integrations"
 
 urlpatterns = [
     path("sources/", views.source_list, name="source_list"),
     path("sources/new/", views.source_create_page, name="source_create"),
+    path("sources/add/", sync_views.source_kind_choose, name="source_kind_choose"),
+    path("sources/add/<slug:kind>/", sync_views.source_add, name="source_add"),
+    path("sources/<int:pk>/edit/", sync_views.source_edit, name="source_edit"),
+    path("sources/<int:pk>/test/", sync_views.source_test, name="source_test"),
+    path("sources/<int:pk>/sync/", sync_views.source_sync, name="source_sync"),
+    path("sources/<int:pk>/schedule/", sync_views.source_schedule, name="source_schedule"),
+    path(
+        "sources/<int:pk>/runs/<int:run_id>/",
+        sync_views.sync_run_detail,
+        name="sync_run_detail",
+    ),
+    path(
+        "sources/<int:pk>/runs/<int:run_id>/cancel/",
+        sync_views.sync_run_cancel_page,
+        name="sync_run_cancel",
+    ),
+    path(
+        "sources/<int:pk>/runs/<int:run_id>/retry/",
+        sync_views.sync_run_retry_page,
+        name="sync_run_retry",
+    ),
+    path("api/sources/", api.SourceList.as_view(), name="api_sources"),
+    path("api/sources/<int:pk>/", api.SourceDetail.as_view(), name="api_source"),
+    path("api/sources/<int:pk>/test/", api.SourceTest.as_view(), name="api_source_test"),
+    path("api/sources/<int:pk>/sync/", api.SourceSync.as_view(), name="api_source_sync"),
+    path("api/sync-runs/", api.SyncRunList.as_view(), name="api_sync_runs"),
+    path("api/sync-runs/<int:run_id>/", api.SyncRunDetail.as_view(), name="api_sync_run"),
     path("sources/<int:pk>/", views.source_detail, name="source_detail"),
     path("sources/<int:pk>/enabled/", views.source_enabled, name="source_enabled"),
     path("sources/<int:pk>/debugger/", views.source_debugger, name="source_debugger"),

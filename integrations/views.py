@@ -17,20 +17,28 @@ from .selectors import (
     event_as_message,
     source_debugger_for_user,
     source_get_for_user,
-    source_list_for_user,
     source_message_for_user,
     source_quarantine_count,
     source_quarantine_pending,
     source_quarantined_for_user,
 )
 from .services import quarantine_replay, source_create, source_enabled_set
+from .source_forms import ScheduleForm
+from .sync.schedules import source_next_run
+from .sync.selectors import (
+    kind_label,
+    source_active_run,
+    source_runs,
+    source_settings_shown,
+    sources_health_for_user,
+)
 
 
 @role_required(Role.INTEGRATION_ADMIN)
 @require_GET
 def source_list(request):
     return render(
-        request, "integrations/source_list.html", {"sources": source_list_for_user(request.user)}
+        request, "integrations/source_list.html", {"rows": sources_health_for_user(request.user)}
     )
 
 
@@ -57,6 +65,26 @@ def _endpoint(request) -> str:
 @require_GET
 def source_detail(request, pk: int):
     source = source_get_for_user(request.user, pk)
+    if not source.is_tracking:
+        return render(
+            request,
+            "integrations/source_connector_detail.html",
+            {
+                "source": source,
+                "kind_label": kind_label(source.kind),
+                "settings_shown": source_settings_shown(source),
+                "runs": source_runs(source),
+                "active_run": source_active_run(source),
+                "next_run": source_next_run(source),
+                "schedule_form": ScheduleForm(
+                    initial={
+                        "schedule": source.schedule,
+                        "every_minutes": source.schedule_every_minutes,
+                        "at": source.schedule_at,
+                    }
+                ),
+            },
+        )
     return render(
         request,
         "integrations/source_detail.html",

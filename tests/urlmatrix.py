@@ -90,6 +90,22 @@ MATRIX: dict[str, tuple] = {
     "/sources/{source}/quarantine/":                (LOGIN, 403, 403, 200, 403, 200),
     "/sources/{source}/quarantine/{entry}/":        (LOGIN, 403, 403, 200, 403, 200),
     "/sources/{source}/quarantine/replay/":         (LOGIN, 403, 403, 405, 403, 405),
+    # Connector sources and their sync runs.
+    "/sources/add/":                                (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/add/postgres_table/":                 (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/{pull_source}/edit/":                 (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/{pull_source}/test/":                 (LOGIN, 403, 403, 405, 403, 405),
+    "/sources/{pull_source}/sync/":                 (LOGIN, 403, 403, 405, 403, 405),
+    "/sources/{pull_source}/schedule/":             (LOGIN, 403, 403, 405, 403, 405),
+    "/sources/{pull_source}/runs/{run}/":           (LOGIN, 403, 403, 200, 403, 200),
+    "/sources/{pull_source}/runs/{run}/cancel/":    (LOGIN, 403, 403, 405, 403, 405),
+    "/sources/{pull_source}/runs/{run}/retry/":     (LOGIN, 403, 403, 405, 403, 405),
+    "/api/sources/":                                (  401, 403, 403, 200, 403, 200),
+    "/api/sources/{pull_source}/":                  (  401, 403, 403, 200, 403, 200),
+    "/api/sources/{pull_source}/test/":             (  401, 403, 403, 405, 403, 405),
+    "/api/sources/{pull_source}/sync/":             (  401, 403, 403, 405, 403, 405),
+    "/api/sync-runs/":                              (  401, 403, 403, 200, 403, 200),
+    "/api/sync-runs/{run}/":                        (  401, 403, 403, 200, 403, 200),
     # Destinations: integration admins; marketers send the segments they see to those shared
     # with their team, and read the syncs of those segments.
     "/destinations/":                               (LOGIN, 403, 403, 200, 403, 200),
@@ -128,7 +144,13 @@ EXPECTED_NAVIGATION = {
     "integration_admin": ["Home", "Sources", "Destinations", "System"],
     "compliance_officer": ["Home", "Customers", "Audit log"],
     "superuser": [
-        "Home", "Customers", "Segments", "Sources", "Destinations", "Audit log", "System",
+        "Home",
+        "Customers",
+        "Segments",
+        "Sources",
+        "Destinations",
+        "Audit log",
+        "System",
     ],
 }
 

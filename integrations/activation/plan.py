@@ -15,7 +15,7 @@ the profiles' models), never named here.
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import Aggregate, Count, Exists, F, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import MD5, Cast, Coalesce, Concat, JSONObject
 
@@ -51,12 +51,16 @@ def mapping_traits(field_mapping: dict) -> dict[str, str]:
 
 
 def wanted_profiles(sync: AudienceSync):
-    """The profiles the destination should hold (members with consent), as a queryset of
-    (profile_id, hash). Identifiers a mapping names are among those the hash covers."""
+    """The profiles the destination should hold: the segment's members with consent."""
     members = Profile.objects.filter(pk__in=segment_member_ids(sync.segment_id))
     if sync.consent_purpose:
         members = members.filter(pk__in=consent_granted_profile_ids(sync.consent_purpose))
-    traits = mapping_traits(sync.field_mapping)
+    return members.order_by()
+
+
+def record_hash(field_mapping: dict):
+    """The hash of what a profile's record carries: its mapped traits and its identifiers."""
+    traits = mapping_traits(field_mapping)
     traits_text = (
         Cast(
             JSONObject(**{f"f{i}": KT(f"traits__{key}") for i, key in enumerate(traits.values())}),
@@ -72,18 +76,28 @@ def wanted_profiles(sync: AudienceSync):
         .annotate(ids=_IdentifierList(Concat(F("kind"), F("value"), output_field=TextField())))
         .values("ids")
     )
-    return (
-        members.order_by()
-        .annotate(
-            record_hash=MD5(
-                Concat(
-                    traits_text,
-                    Value("|"),
-                    Coalesce(Subquery(identifiers), Value(""), output_field=TextField()),
-                    output_field=TextField(),
-                )
-            )
+    return MD5(
+        Concat(
+            traits_text,
+            Value("|"),
+            Coalesce(Subquery(identifiers), Value(""), output_field=TextField()),
+            output_field=TextField(),
         )
+    )
+
+
+def candidates(sync: AudienceSync):
+    """The wanted profiles whose record may differ from what the destination holds, with the
+    hash of their record now: those it does not hold, and those changed (`updated_at`, which
+    every write of the profiles app sets) since they were sent. Hashing only these keeps a run
+    after a small change small, whatever the audience's size."""
+    fresh = AudienceSyncMember.objects.filter(
+        sync_id=sync.pk, profile_id=OuterRef("pk"), sent_at__gte=OuterRef("updated_at")
+    ).exclude(hash="")
+    return (
+        wanted_profiles(sync)
+        .exclude(Exists(fresh))
+        .annotate(record_hash=record_hash(sync.field_mapping))
         .values_list("pk", "record_hash")
     )
 
@@ -103,7 +117,13 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     Call it in the run's transaction: the entries and the checkpoint saying they exist commit
     together.
     """
-    wanted_sql, wanted_params = wanted_profiles(sync).query.sql_with_params()
+    changed_sql, changed_params = candidates(sync).query.sql_with_params()
+    wanted_sql, wanted_params = (
+        wanted_profiles(sync)
+        .annotate(wanted_id=F("pk"))
+        .values("wanted_id")
+        .query.sql_with_params()
+    )
     quote = connection.ops.quote_name
     held = quote(AudienceSyncMember._meta.db_table)
     plan = quote(AudiencePlanEntry._meta.db_table)
@@ -115,22 +135,32 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     )
     # Our own tables by name, the other apps' through their querysets' SQL; values as parameters.
     sql = (
-        f"WITH wanted (profile_id, hash) AS ({wanted_sql}) "  # noqa: S608
+        f"WITH changed (profile_id, hash) AS ({changed_sql}) "  # noqa: S608
         f"INSERT INTO {plan} (run_id, batch, action, profile_id, hash) "
         "SELECT %s, (ROW_NUMBER() OVER (ORDER BY d.action, d.profile_id) - 1) / %s, "
         "d.action, d.profile_id, d.hash FROM ("
-        "SELECT 'e' AS action, w.profile_id AS profile_id, w.hash AS hash FROM wanted w "
+        "SELECT 'e' AS action, w.profile_id AS profile_id, w.hash AS hash FROM changed w "
         f"WHERE NOT EXISTS (SELECT 1 FROM {held} h WHERE h.sync_id = %s "
         f"AND h.profile_id = w.profile_id AND h.hash = w.hash) AND {waiting.format(alias='w')} "
         "UNION ALL "
         f"SELECT 'x', h.profile_id, '' FROM {held} h WHERE h.sync_id = %s "
-        "AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.profile_id = h.profile_id) "
+        f"AND NOT EXISTS (SELECT 1 FROM ({wanted_sql}) w WHERE w.wanted_id = h.profile_id) "
         f"AND {waiting.format(alias='h')}"
         ") d"
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            sql, [*wanted_params, run_id, batch_size, sync.pk, sync.pk, sync.pk, sync.pk]
+            sql,
+            [
+                *changed_params,
+                run_id,
+                batch_size,
+                sync.pk,
+                sync.pk,
+                sync.pk,
+                *wanted_params,
+                sync.pk,
+            ],
         )
     counts = dict(
         AudiencePlanEntry.objects.filter(run_id=run_id)
@@ -141,18 +171,20 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     )
     entered = counts.get(AudiencePlanEntry.Action.ENTER, 0)
     exited = counts.get(AudiencePlanEntry.Action.EXIT, 0)
-    members = segment_member_ids(sync.segment_id).count()
+    # One scan for both counts: the members, and those among them with consent.
+    counts = Profile.objects.filter(pk__in=segment_member_ids(sync.segment_id)).aggregate(
+        members=Count("pk"),
+        consented=Count("pk", filter=Q(pk__in=consent_granted_profile_ids(sync.consent_purpose)))
+        if sync.consent_purpose
+        else Count("pk"),
+    )
+    members = counts["members"]
     left_out = {}
-    if sync.consent_purpose:
-        consented = Profile.objects.filter(
-            Q(pk__in=segment_member_ids(sync.segment_id))
-            & Q(pk__in=consent_granted_profile_ids(sync.consent_purpose))
-        ).count()
-        if members - consented:
-            name = consent_purpose_names([sync.consent_purpose]).get(
-                sync.consent_purpose, sync.consent_purpose
-            )
-            left_out[f"no consent for {name}"] = members - consented
+    if members - counts["consented"]:
+        name = consent_purpose_names([sync.consent_purpose]).get(
+            sync.consent_purpose, sync.consent_purpose
+        )
+        left_out[f"no consent for {name}"] = members - counts["consented"]
     held_back = (
         DeadLetter.objects.filter(sync=sync, status=DeadLetter.Status.PENDING)
         .values("profile_id")

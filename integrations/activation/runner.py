@@ -19,11 +19,12 @@ destination hangs holds nothing any other destination needs. A destination whose
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -249,7 +250,13 @@ def _commit_batch(
     with transaction.atomic():
         run = _locked_run(run_id, token)
         failed = sorted({profile_id for profile_id, *_ in outcome.dead})
-        _held_update(sync.pk, run_id, number, failed, now)
+        # What is held is as of the plan (its hashes were computed then), less a margin for
+        # writes whose transaction had not committed when the plan read the profiles: a profile
+        # changed after that is hashed again by the next run.
+        as_of = datetime.fromisoformat(run.checkpoint["planned_at"]) - timedelta(
+            seconds=settings.CDP_AUDIENCE_CHANGE_MARGIN_SECONDS
+        )
+        _held_update(sync.pk, run_id, number, failed, as_of)
         DeadLetter.objects.bulk_create(
             [
                 DeadLetter(
@@ -317,8 +324,14 @@ def _plan(run_id: int, token: str, sync: AudienceSync, batch_size: int) -> dict:
         if run.checkpoint.get("planned"):
             return run.checkpoint
         AudiencePlanEntry.objects.filter(run_id=run_id).delete()
+        planned_at = timezone.now()
         plan = plan_build(sync=sync, run_id=run_id, batch_size=batch_size)
-        run.checkpoint = {"planned": True, "batches": plan.batches, "next_batch": 0}
+        run.checkpoint = {
+            "planned": True,
+            "planned_at": planned_at.isoformat(),
+            "batches": plan.batches,
+            "next_batch": 0,
+        }
         run.records_read = plan.entered + plan.exited
         run.records_entered = plan.entered
         run.records_exited = plan.exited
@@ -337,10 +350,38 @@ def _batch_records(run_id: int, number: int, sync: AudienceSync):
         .order_by("action", "profile_id")
         .values_list("action", "profile_id")
     )
-    records = {r.profile_id: r for r in audience_records([p for _, p in rows], sync.field_mapping)}
+    ids = AudiencePlanEntry.objects.filter(run_id=run_id, batch=number).values("profile_id")
+    records = {
+        r.profile_id: r
+        for r in audience_records([p for _, p in rows], sync.field_mapping, id_query=ids)
+    }
     entered = [records[p] for a, p in rows if a == Action.ENTER]
     exited = [records[p] for a, p in rows if a == Action.EXIT]
     return entered, exited
+
+
+def _batches(run_id: int, sync: AudienceSync, first: int, end: int):
+    """(number, entered, exited) of each batch from `first` on; on PostgreSQL, outside a
+    transaction, the next batch's records are read (on a connection of their own) while the
+    current one is delivered, since delivering is mostly waiting for the destination."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        for number in range(first, end):
+            yield number, *_batch_records(run_id, number, sync)
+        return
+
+    def read(number: int):
+        try:
+            return _batch_records(run_id, number, sync)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(read, first) if first < end else None
+        for number in range(first, end):
+            entered, exited = upcoming.result()
+            if number + 1 < end:
+                upcoming = pool.submit(read, number + 1)
+            yield number, entered, exited
 
 
 def run_summary(run: SyncRun) -> str:
@@ -411,8 +452,9 @@ def audience_sync_run_execute(run_id: int) -> SyncRun | None:
                 message=message, heartbeat_at=timezone.now()
             )
 
-        for number in range(checkpoint["next_batch"], checkpoint["batches"]):
-            entered, exited = _batch_records(run_id, number, sync)
+        for number, entered, exited in _batches(
+            run_id, sync, checkpoint["next_batch"], checkpoint["batches"]
+        ):
             batch = DeliveryBatch(
                 batch_id=f"{sync.audience_key}-run{run_id}-batch{number}",
                 audience_key=sync.audience_key,

@@ -13,7 +13,7 @@ from compliance.selectors import consent_purposes
 
 from ..connectors.base import ConnectionCheck, TerminalError, TransientError
 from ..connectors.registry import connector_class
-from ..models import AudienceSync, DeadLetter, Destination, SyncRun
+from ..models import AudienceSync, AudienceSyncMember, DeadLetter, Destination, SyncRun
 from ..secrets import secrets_decrypt, secrets_encrypt
 from .config import config_split
 from .plan import RECORD_IDENTIFIER_KINDS
@@ -213,7 +213,11 @@ def audience_sync_update(
 ) -> AudienceSync:
     """New settings; the next run sends every record whose mapped values changed."""
     sync.mode, sync.interval_minutes = _mode_clean(mode, interval_minutes)
-    sync.field_mapping = mapping_clean(field_mapping)
+    mapping = mapping_clean(field_mapping)
+    if mapping != sync.field_mapping:
+        # Every record now carries other values: the next run sends them all again.
+        AudienceSyncMember.objects.filter(sync=sync).update(hash="")
+    sync.field_mapping = mapping
     sync.consent_purpose = _purpose_clean(consent_purpose)
     sync.enabled = bool(enabled)
     sync.save(

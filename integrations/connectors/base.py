@@ -86,6 +86,9 @@ class Connector:
     description: ClassVar[str] = ""
     fields: ClassVar[tuple[ConfigField, ...]] = ()
     pulls: ClassVar[bool] = True  # False for push sources (webhook): no runs, no schedule
+    # True: the runner reads the next batch in a background thread while it stores this one
+    # (only for connectors whose `read` does not use Django's database connection).
+    prefetch: ClassVar[bool] = False
 
     def __init__(self, config: dict, secrets: dict):
         self.config = config

@@ -15,9 +15,10 @@ Audience changes (`deliver`) go out the same way, as `Audience Entered` / `Audie
 track events.
 """
 
-import json
 from typing import ClassVar
 from urllib.parse import urlsplit
+
+import orjson
 
 from integrations.connectors import audience_events
 from integrations.connectors.base import (
@@ -44,7 +45,7 @@ ENVELOPE_BYTES = len(b'{"batch":[]}')
 
 
 def _encoded(message: dict) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return orjson.dumps(message, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 @register

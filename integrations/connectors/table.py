@@ -120,9 +120,13 @@ def table_fields(default_port: int) -> tuple[ConfigField, ...]:
     )
 
 
+# Values stored as they come: checked by exact type first, the common case of every row.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_value(value: object) -> object:
     """A database value as JSON (numbers stay numbers; times in ISO-8601)."""
-    if value is None or isinstance(value, str | bool | int):
+    if value.__class__ in _PLAIN or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -170,6 +174,8 @@ class TableConnector(Connector):
     """A source reading one table or view incrementally; subclasses speak to one database."""
 
     database_label: ClassVar[str]
+    # The next batch is fetched from the source database while this one is stored.
+    prefetch = True
 
     @classmethod
     def config_validate(cls, config: dict) -> None:
@@ -360,6 +366,7 @@ class TableConnector(Connector):
         anonymous_at = index.get(self.value("anonymous_id_column") or "")
         time_at = index.get(self.value("timestamp_column") or "", updated_at)
         value_at = [(name, index[name]) for name in values]
+        plain = _PLAIN
         track = self.value("message_type") == "track"
         event = self.value("event_name")
 
@@ -368,7 +375,10 @@ class TableConnector(Connector):
             when = row[time_at]
             if isinstance(when, dt.datetime) and when.tzinfo is None:
                 when = when.replace(tzinfo=dt.UTC)
-            fields = {name: json_value(row[at]) for name, at in value_at}
+            fields = {
+                name: value if value.__class__ in plain else json_value(value)
+                for name, value in ((name, row[at]) for name, at in value_at)
+            }
             message: dict = {"type": "track" if track else "identify"}
             user_id = row[user_at] if user_at is not None else None
             anonymous_id = row[anonymous_at] if anonymous_at is not None else None

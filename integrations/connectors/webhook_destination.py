@@ -14,11 +14,11 @@ The body has the shape of the Segment `/v1/batch` call, so a receiver that speak
 takes it as it is. Any 2xx answer means the whole batch was taken.
 """
 
-import json
 import time
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+import orjson
 from django.utils import timezone
 
 from integrations.connectors import audience_events
@@ -119,7 +119,8 @@ class WebhookDestination(DestinationConnector):
     # Sending ---------------------------------------------------------------------------------
 
     def _post(self, payload: dict, idempotency_key: str):
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        # orjson: the body is most of a delivery's cost, and this is ~5x faster than json.
+        body = orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS)
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key,

@@ -39,6 +39,7 @@ from integrations.connectors.registry import connector_class
 from integrations.models import Source, SyncRun, SyncRunError
 from integrations.secrets import secrets_decrypt
 
+from .prefetch import Prefetched
 from .records import source_records_store
 
 logger = logging.getLogger("cdp.sync")
@@ -303,7 +304,10 @@ def sync_run_execute(run_id: int) -> SyncRun | None:
         failures = 0
         while True:
             try:
-                with closing(iter(connector.read(checkpoint))) as batches:
+                batches = connector.read(checkpoint)
+                if getattr(connector, "prefetch", False):
+                    batches = Prefetched(batches)
+                with closing(iter(batches)) as batches:
                     for batch in batches:
                         if not _commit_batch(run_id, token, source, batch):
                             return SyncRun.objects.get(pk=run_id)

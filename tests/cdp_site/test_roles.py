@@ -12,7 +12,7 @@ from guardian.shortcuts import assign_perm
 
 from cdp_site.navigation import nav_items_for_user
 from cdp_site.roles import ALL_ROLES, ROLE_PERMISSIONS, Role, role_permissions_sync, user_roles
-from integrations.models import AudienceSync, Destination, QuarantinedMessage
+from integrations.models import AudienceSync, Destination, QuarantinedMessage, SyncRun
 from profiles.models import Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
@@ -174,6 +174,18 @@ class Scene:
     @cached_property
     def source(self):
         return SourceFactory(name="Web")
+
+    @cached_property
+    def pull_source(self):
+        return SourceFactory(
+            name="Shop DB",
+            kind="postgres_table",
+            config={"host": "127.0.0.1", "database": "shop", "user": "reader", "table": "orders"},
+        )
+
+    @cached_property
+    def run(self):
+        return SyncRun.objects.create(source=self.pull_source, status=SyncRun.Status.FAILED)
 
     @cached_property
     def event(self):

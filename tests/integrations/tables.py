@@ -113,8 +113,9 @@ class MariadbTables:
     def __init__(self) -> None:
         import pymysql
 
-        suffix = os.environ.get("PYTEST_XDIST_WORKER", "")
-        self.dbname = os.environ.get("CDP_TEST_MYSQL_DATABASE", "h_src_tables") + suffix
+        # Named after the PostgreSQL test database, so suites run side by side never share one.
+        prefix = os.environ.get("CDP_TEST_MYSQL_DATABASE_PREFIX", "h_src_")
+        self.dbname = (prefix + settings.DATABASES["default"]["NAME"])[:64]
         self.host = os.environ.get("CDP_TEST_MYSQL_HOST", "127.0.0.1")
         self.port = int(os.environ.get("CDP_TEST_MYSQL_PORT", "3306"))
         self.user = os.environ.get("CDP_TEST_MYSQL_USER", "root")

@@ -2,6 +2,7 @@
 left; people without consent left out and counted; a withdrawn consent removes the person."""
 
 import pytest
+from django.utils import timezone
 
 from integrations.activation.runner import audience_sync_run_execute, audience_sync_run_start
 from integrations.models import AudienceSyncMember, SyncRun
@@ -70,7 +71,7 @@ def test_consent_withdrawn_removes_the_person_at_the_next_run(scene, receiver):
 def test_who_leaves_the_segment_is_removed_and_who_enters_is_added(scene, receiver):
     people, segment, sync = scene
     run_sync(sync)
-    Profile.objects.filter(pk=people[1].pk).update(traits={"vip": False})
+    Profile.objects.filter(pk=people[1].pk).update(traits={"vip": False}, updated_at=timezone.now())
     newcomer = profiles_make(1)[0]
     consent_set([newcomer.pk], True)
     segment_refresh(segment_id=segment.pk)
@@ -84,7 +85,10 @@ def test_who_leaves_the_segment_is_removed_and_who_enters_is_added(scene, receiv
 def test_a_changed_mapped_trait_is_sent_again(scene, receiver):
     people, _, sync = scene
     run_sync(sync)
-    Profile.objects.filter(pk=people[2].pk).update(traits={"vip": True, "first_name": "Ada"})
+    # As the profiles app writes traits: updated_at with them.
+    Profile.objects.filter(pk=people[2].pk).update(
+        traits={"vip": True, "first_name": "Ada"}, updated_at=timezone.now()
+    )
     run = run_sync(sync)
     assert (run.records_entered, run.records_exited) == (1, 0)
     assert receiver.members[sync.audience_key][people[2].pk]["first_name"] == "Ada"

@@ -97,14 +97,14 @@ def test_the_receiver_holds_the_members_with_consent_after_any_history(
             if kind == "vip":
                 profile = Profile.objects.get(pk=people[index].pk)
                 profile.traits = {**profile.traits, "vip": value}
-                profile.save(update_fields=["traits"])
+                profile.save(update_fields=["traits", "updated_at"])
                 segment_refresh(segment_id=segment.pk)
             elif kind == "consent":
                 consent_set([people[index].pk], value)
             elif kind == "name":
                 profile = Profile.objects.get(pk=people[index].pk)
                 profile.traits = {**profile.traits, "first_name": value}
-                profile.save(update_fields=["traits"])
+                profile.save(update_fields=["traits", "updated_at"])
             elif kind == "run":
                 assert run().status == SyncRun.Status.SUCCEEDED
             else:

@@ -3,10 +3,10 @@ health, set-up with a connection test, dead letters with replay; secrets never s
 
 import pytest
 from django.contrib.auth.models import Group
-from integrations.secrets import secrets_decrypt
 
 from integrations.activation.services import destination_share
 from integrations.models import AudienceSync, DeadLetter, Destination, SyncRun
+from integrations.secrets import secrets_decrypt
 
 from .conftest import (
     SECRET,
@@ -295,3 +295,37 @@ def test_api_dead_letters_and_replay(shared, integration_admin, client_for):
     )
     assert response.status_code == 202
     assert response.json()["replayed"] == 1
+
+
+def test_the_segment_page_loads_the_send_to_fragment(shared, marketer, client_for):
+    segment, _, _ = shared
+    body = client_for(marketer).get(f"/segments/{segment.pk}/").content.decode()
+    assert f'hx-get="/destinations/segment/{segment.pk}/" hx-trigger="load"' in body
+
+
+def test_a_marketer_cannot_open_the_fragment_of_a_segment_they_do_not_see(
+    receiver, marketer, client_for
+):
+    segment = vip_segment()
+    response = client_for(marketer).get(
+        f"/destinations/segment/{segment.pk}/", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 404
+
+
+def test_sync_runs_api_lists_audience_runs_with_their_kind(shared, integration_admin, client_for):
+    segment, destination, _ = shared
+    sync = sync_make(segment, destination)
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.AUDIENCE,
+        audience_sync=sync,
+        records_left_out=1,
+        left_out_reasons={"no consent for Advertising": 1},
+    )
+    client = client_for(integration_admin)
+    rows = client.get("/api/sync-runs/").json()["results"]
+    assert [(r["id"], r["kind"], r["audience_sync"]) for r in rows] == [
+        (run.pk, "audience", sync.pk)
+    ]
+    detail = client.get(f"/api/sync-runs/{run.pk}/").json()
+    assert detail["left_out_reasons"] == {"no consent for Advertising": 1}

@@ -17,12 +17,14 @@ A scripted failure answers before the request reaches the protocol, so nothing i
 not store twice. Every request is kept in `requests` (method, path, headers, raw body).
 """
 
-import json
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 HANG_SECONDS = 30.0
 
@@ -36,7 +38,7 @@ class Request:
     body: bytes
 
     def json(self):
-        return json.loads(self.body or b"null")
+        return orjson.loads(self.body or b"null")
 
 
 @dataclass
@@ -76,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         payload = reply.body
         if isinstance(payload, dict | list):
-            payload = json.dumps(payload).encode()
+            payload = orjson.dumps(payload)
             reply.headers.setdefault("Content-Type", "application/json")
         elif isinstance(payload, str):
             payload = payload.encode()
@@ -94,6 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: "ScriptedServer"
+
+    def handle_error(self, request, client_address):
+        # A client that gave up on a hanging answer has closed its socket: expected, not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ScriptedServer:
