@@ -370,21 +370,33 @@ class TableConnector(Connector):
         track = self.value("message_type") == "track"
         event = self.value("event_name")
 
+        kind = "track" if track else "identify"
+        # The converted updated-at value serves the version, the timestamp and the trait alike:
+        # computed once per row (this runs for every row of every run).
+        updated_name = self.value("updated_at_column")
+        value_at = [(name, at) for name, at in value_at if at != updated_at]
+        keep_updated = updated_name in values
+
         def to_record(row: tuple) -> SourceRecord:
             key = row[key_at]
-            when = row[time_at]
-            if isinstance(when, dt.datetime) and when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
+            updated = row[updated_at]
+            if updated.__class__ is dt.datetime and updated.tzinfo is None:
+                updated = updated.replace(tzinfo=dt.UTC)
+            version = json_value(updated)
             fields = {
-                name: value if value.__class__ in plain else json_value(value)
-                for name, value in ((name, row[at]) for name, at in value_at)
+                name: value if (value := row[at]).__class__ in plain else json_value(value)
+                for name, at in value_at
             }
-            message: dict = {"type": "track" if track else "identify"}
-            user_id = row[user_at] if user_at is not None else None
-            anonymous_id = row[anonymous_at] if anonymous_at is not None else None
-            if user_id is not None and user_id != "":
+            if keep_updated:
+                fields[updated_name] = version
+            message: dict = {"type": kind}
+            if user_at is not None and (user_id := row[user_at]) is not None and user_id != "":
                 message["userId"] = str(user_id)
-            if anonymous_id is not None and anonymous_id != "":
+            if (
+                anonymous_at is not None
+                and (anonymous_id := row[anonymous_at]) is not None
+                and anonymous_id != ""
+            ):
                 message["anonymousId"] = str(anonymous_id)
             if "userId" not in message and "anonymousId" not in message:
                 message["anonymousId"] = f"{table}:{key}"
@@ -398,10 +410,16 @@ class TableConnector(Connector):
                 if email:
                     fields["email"] = email
                 message["traits"] = fields
-            if when is not None:
-                message["timestamp"] = json_value(when)
+            if time_at == updated_at:
+                message["timestamp"] = version
+            else:
+                when = row[time_at]
+                if when.__class__ is dt.datetime and when.tzinfo is None:
+                    when = when.replace(tzinfo=dt.UTC)
+                if when is not None:
+                    message["timestamp"] = json_value(when)
             return SourceRecord(
-                record_id=f"{key_name}={key}", version=str(row[updated_at]), message=message
+                record_id=f"{key_name}={key}", version=str(version), message=message
             )
 
         return to_record

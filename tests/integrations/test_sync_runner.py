@@ -1,13 +1,21 @@
 """Sync runs against a real PostgreSQL table: incremental reads, idempotent storage, terminal
 and transient failures, one active run per source, cancel."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError
+from django.utils import timezone
 
 from cdp_site.errors import ConflictError
 from integrations.models import SyncRun
 from integrations.sources import source_connector_create
-from integrations.sync.runner import sync_run_cancel, sync_run_execute, sync_run_start
+from integrations.sync.runner import (
+    retry_delay,
+    sync_run_cancel,
+    sync_run_execute,
+    sync_run_start,
+)
 from profiles.models import Event
 from tests.integrations.tables import customer_rows
 
@@ -180,3 +188,29 @@ def test_running_a_task_twice_runs_the_run_once(pg_tables):
     run = sync_run_start(source=source, trigger=SyncRun.Trigger.MANUAL)
     assert sync_run_execute(run.pk).records_stored == 10
     assert sync_run_execute(run.pk) is None
+
+
+def test_the_next_start_resumes_a_run_whose_worker_died(pg_tables):
+    pg_tables.insert_customers(customer_rows(50))
+    source = _source(pg_tables.config())
+    stale = timezone.now() - timedelta(hours=1)
+    lost = SyncRun.objects.create(
+        source=source, status=SyncRun.Status.RUNNING, heartbeat_at=stale, claim_token="gone"
+    )
+    run = sync_run_start(source=source, trigger=SyncRun.Trigger.MANUAL)
+    assert run.pk == lost.pk
+    assert (run.status, run.resumes) == (SyncRun.Status.QUEUED, 1)
+    run = sync_run_execute(run.pk)
+    assert (run.status, run.records_stored) == (SyncRun.Status.SUCCEEDED, 50)
+
+
+def test_retry_delay_grows_is_capped_has_jitter_and_honours_retry_after(settings):
+    settings.CDP_SYNC_RETRY_BASE_SECONDS = 2.0
+    settings.CDP_SYNC_RETRY_MAX_SECONDS = 60.0
+    first = [retry_delay(1, None) for _ in range(200)]
+    assert all(1.0 <= d <= 2.0 for d in first)
+    assert len(set(first)) > 1
+    assert all(16.0 <= retry_delay(5, None) <= 32.0 for _ in range(50))
+    assert all(retry_delay(20, None) <= 60.0 for _ in range(50))
+    assert retry_delay(1, 7.0) == 7.0
+    assert retry_delay(1, 500.0) == 60.0
