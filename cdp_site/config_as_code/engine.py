@@ -131,7 +131,7 @@ def _compared(section: ConfigSection, item: dict) -> dict:
 
 
 def _plan_section(
-    section: ConfigSection, checked: Checked, stored: list[dict], prune: bool, present: bool
+    section: ConfigSection, checked: Checked, stored: list[dict], prune: bool
 ) -> tuple[list[Change], list[Problem]]:
     changes, problems = [], []
     by_key = {section.key(item): item for item in stored}
@@ -147,7 +147,7 @@ def _plan_section(
         differing = tuple(sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k)))
         action = "update" if differing else "unchanged"
         changes.append(Change(section.name, key, action, differing, note if differing else ""))
-    if prune and present:
+    if prune:
         for key in sorted(set(by_key) - in_file):
             refusal = section.delete_problem(key)
             if refusal:
@@ -185,7 +185,7 @@ def _check(text: str, *, prune: bool) -> _Checked:
         if checked.problems:
             continue
         items[section.name] = checked.items
-        changes, refusals = _plan_section(section, checked, stored[section.name], prune, True)
+        changes, refusals = _plan_section(section, checked, stored[section.name], prune)
         plan.changes += changes
         problems += refusals
     problems += _cascade_problems(plan, sections, document)
@@ -218,11 +218,6 @@ def _cascade_problems(plan: Plan, sections: list[ConfigSection], document: dict)
                         )
                     )
     return problems
-
-
-def config_plan(text: str, *, prune: bool = False) -> Plan:
-    """What applying `text` would change; ConfigInvalidError, with every problem, if it cannot."""
-    return _check(text, prune=prune).plan
 
 
 def config_apply(text: str, *, prune: bool = False, dry_run: bool = False) -> Plan:
