@@ -276,6 +276,8 @@ config_section_register(
         uncompared=("secrets", "_secrets"),
     )
 )
+
+
 def _syncs_using(field: str):
     def users(names: set[str]) -> set[str]:
         syncs = AudienceSync.objects.filter(**{f"{field}__name__in": names})
