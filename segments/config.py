@@ -41,6 +41,8 @@ from .services import (
 FIELDS = ("name", "description", "owner", "shared_with", "definition")
 ACCESS = {"view": ("view_segment",), "edit": ("view_segment", "change_segment")}
 ID_IN_MESSAGE = re.compile(r"-?\d+")
+# Below any id a new segment of a file gets (minus its position in the file).
+UNRESOLVED_BASE = -(10**12)
 
 
 def _key(item: dict) -> str | None:
@@ -210,10 +212,23 @@ def _definitions_check(clean: list[dict], context: Context) -> list[Problem]:
         ids = {**stored, **ids}
 
     names = {pk: name for name, pk in ids.items()}
+    # A reference that names no segment (or gives an id) becomes an id no segment has, so the
+    # validation reports it at its path, with the definition's other problems.
+    unresolved: dict[int, str] = {}
 
     def to_id(reference):
-        if isinstance(reference, str):
-            return ids.get(reference, reference)
+        if isinstance(reference, str) and reference in ids:
+            return ids[reference]
+        if isinstance(reference, str) or (
+            isinstance(reference, int) and not isinstance(reference, bool)
+        ):
+            marker = UNRESOLVED_BASE - len(unresolved)
+            unresolved[marker] = (
+                f"There is no segment “{reference}” (in the file or this deployment)."
+                if isinstance(reference, str)
+                else f"Refer to segments by name, not by id ({reference})."
+            )
+            return marker
         return reference
 
     definitions: dict[int, dict] = {}
@@ -229,41 +244,25 @@ def _definitions_check(clean: list[dict], context: Context) -> list[Problem]:
 
     for index, item in enumerate(clean):
         path = f"segments[{index}].definition"
-        unknown = _unresolved(item["definition"], ids)
-        if unknown:
-            problems += [Problem(path, message) for message in unknown]
-            continue
         for problem in definition_problems(
             definitions[ids[item["name"]]], segment_lookup=lookup, self_id=ids[item["name"]]
         ):
             where = f"{path}.{problem.path}" if problem.path else path
-            problems.append(Problem(where, _ids_named(problem.message, names)))
+            problems.append(Problem(where, _message(problem.message, names, unresolved)))
     return problems
 
 
-def _ids_named(message: str, names: dict[int, str]) -> str:
+def _message(message: str, names: dict[int, str], unresolved: dict[int, str]) -> str:
     """The validation's messages about references name segments by id; the file knows names
     (and new segments have no id yet)."""
     if not message.startswith(("This would make", "Segment ")):
         return message
+    for number in ID_IN_MESSAGE.findall(message):
+        if int(number) in unresolved:
+            return unresolved[int(number)]
     return ID_IN_MESSAGE.sub(
         lambda m: f"“{names[int(m[0])]}”" if int(m[0]) in names else m[0], message
     )
-
-
-def _unresolved(definition: object, ids: dict[str, int]) -> list[str]:
-    """Segment references of a file's definition that name no segment, or give an id."""
-    messages = []
-
-    def check(reference):
-        if isinstance(reference, str) and reference not in ids:
-            messages.append(f"There is no segment “{reference}” (in the file or this deployment).")
-        elif isinstance(reference, int) and not isinstance(reference, bool):
-            messages.append(f"Refer to segments by name, not by id ({reference}).")
-        return reference
-
-    _references_mapped(definition, check)
-    return messages
 
 
 def _owners(items: list[dict]) -> dict[str, object]:

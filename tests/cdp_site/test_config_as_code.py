@@ -303,7 +303,7 @@ def test_an_invalid_file_is_refused_whole_with_the_path_of_each_problem(
         "identity_rules[1].limit: Must be from 1 to 10000.",
         "identity_rules[1].blocked_values[0]: Not a regular expression",
         "segments[2].definition.conditions.0.trait: Choose a trait.",
-        "segments[3].definition: There is no segment “Nope”",
+        "segments[3].definition.conditions.0.segment: There is no segment “Nope”",
         "destinations[1].secrets.api_key: Needs a secret: set the environment variable "
         "MISSING_KEY.",
         "destinations[2].secrets.signing_secret: A secret is given as {env: VARIABLE_NAME}",
@@ -391,6 +391,33 @@ def test_a_new_destination_without_its_secret_is_reported_as_needing_one(db, tmp
         _apply(_write(tmp_path, document))
     assert "destinations[0].secrets: Needs the secret “signing_secret”" in str(raised.value)
     assert not Destination.objects.exists()
+
+
+def test_a_bad_reference_is_reported_at_its_path_with_the_definitions_other_problems(db, tmp_path):
+    document = {
+        "segments": [
+            {
+                "name": "Loyal",
+                "definition": {
+                    "conditions": [
+                        {"type": "segment", "segment": 3},
+                        {"type": "trat"},
+                        {"type": "segment", "segment": "Nobody"},
+                    ]
+                },
+            }
+        ]
+    }
+    with pytest.raises(CommandError) as raised:
+        _apply(_write(tmp_path, document))
+    message = str(raised.value)
+    assert "The configuration has 3 problem(s)" in message
+    for expected in (
+        "segments[0].definition.conditions.0.segment: Refer to segments by name, not by id (3).",
+        "segments[0].definition.conditions.1.type: Unknown condition type 'trat'.",
+        "segments[0].definition.conditions.2.segment: There is no segment “Nobody”",
+    ):
+        assert expected in message
 
 
 def test_segments_refer_to_each_other_by_name_and_cycles_are_refused(db, tmp_path):
