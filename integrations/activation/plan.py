@@ -15,7 +15,8 @@ the profiles' models), never named here.
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Aggregate, Count, Exists, F, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import Aggregate, Count, F, OuterRef, Subquery, TextField, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.db.models.functions import MD5, Cast, Coalesce, Concat, JSONObject
 
@@ -87,16 +88,16 @@ def record_hash(field_mapping: dict):
 
 
 def candidates(sync: AudienceSync):
-    """The wanted profiles whose record may differ from what the destination holds, with the
-    hash of their record now: those it does not hold, and those changed (`updated_at`, which
-    every write of the profiles app sets) since they were sent. Hashing only these keeps a run
-    after a small change small, whatever the audience's size."""
-    fresh = AudienceSyncMember.objects.filter(
-        sync_id=sync.pk, profile_id=OuterRef("pk"), sent_at__gte=OuterRef("updated_at")
-    ).exclude(hash="")
+    """The profiles of `stale` with the hash of their record now.
+
+    Read inside the plan's statement, where `wanted` (the members with consent, computed once)
+    and `stale` (the wanted profiles the destination does not hold, or that changed since they
+    were sent: `updated_at`, which every write of the profiles app sets) are common tables.
+    Hashing only these keeps a run after a small change small, whatever the audience's size.
+    """
     return (
-        wanted_profiles(sync)
-        .exclude(Exists(fresh))
+        Profile.objects.filter(pk__in=RawSQL("SELECT wanted_id FROM stale", ()))
+        .order_by()
         .annotate(record_hash=record_hash(sync.field_mapping))
         .values_list("pk", "record_hash")
     )
@@ -120,8 +121,8 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     changed_sql, changed_params = candidates(sync).query.sql_with_params()
     wanted_sql, wanted_params = (
         wanted_profiles(sync)
-        .annotate(wanted_id=F("pk"))
-        .values("wanted_id")
+        .annotate(wanted_id=F("pk"), wanted_at=F("updated_at"))
+        .values("wanted_id", "wanted_at")
         .query.sql_with_params()
     )
     quote = connection.ops.quote_name
@@ -134,9 +135,17 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
         "AND dl.profile_id = {alias}.profile_id AND dl.status = 'pending')"
     )
     # Our own tables by name, the other apps' through their querysets' SQL; values as parameters.
-    sql = (
-        f"WITH changed (profile_id, hash) AS ({changed_sql}) "  # noqa: S608
-        f"INSERT INTO {plan} (run_id, batch, action, profile_id, hash) "
+    # `wanted` (members with consent) is computed once and read three times: by the candidates,
+    # by the exits and, on PostgreSQL, for the count of people with consent.
+    ctes = (
+        f"WITH wanted AS MATERIALIZED ({wanted_sql}), "  # noqa: S608
+        f"stale AS (SELECT w.wanted_id FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM {held} h "
+        "WHERE h.sync_id = %s AND h.profile_id = w.wanted_id AND h.sent_at >= w.wanted_at "
+        "AND h.hash <> '')), "
+        f"changed (profile_id, hash) AS ({changed_sql}) "
+    )
+    insert = (
+        f"INSERT INTO {plan} (run_id, batch, action, profile_id, hash) "  # noqa: S608
         "SELECT %s, (ROW_NUMBER() OVER (ORDER BY d.action, d.profile_id) - 1) / %s, "
         "d.action, d.profile_id, d.hash FROM ("
         "SELECT 'e' AS action, w.profile_id AS profile_id, w.hash AS hash FROM changed w "
@@ -144,24 +153,31 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
         f"AND h.profile_id = w.profile_id AND h.hash = w.hash) AND {waiting.format(alias='w')} "
         "UNION ALL "
         f"SELECT 'x', h.profile_id, '' FROM {held} h WHERE h.sync_id = %s "
-        f"AND NOT EXISTS (SELECT 1 FROM ({wanted_sql}) w WHERE w.wanted_id = h.profile_id) "
+        "AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.wanted_id = h.profile_id) "
         f"AND {waiting.format(alias='h')}"
         ") d"
     )
+    params = [
+        *wanted_params,
+        sync.pk,
+        *changed_params,
+        run_id,
+        batch_size,
+        sync.pk,
+        sync.pk,
+        sync.pk,
+        sync.pk,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                *changed_params,
-                run_id,
-                batch_size,
-                sync.pk,
-                sync.pk,
-                sync.pk,
-                *wanted_params,
-                sync.pk,
-            ],
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"{ctes}, planned AS ({insert} RETURNING 1) SELECT count(*) FROM wanted",  # noqa: S608
+                params,
+            )
+            consented = cursor.fetchone()[0]
+        else:
+            cursor.execute(ctes + insert, params)
+            consented = wanted_profiles(sync).count()
     counts = dict(
         AudiencePlanEntry.objects.filter(run_id=run_id)
         .order_by()
@@ -171,20 +187,13 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     )
     entered = counts.get(AudiencePlanEntry.Action.ENTER, 0)
     exited = counts.get(AudiencePlanEntry.Action.EXIT, 0)
-    # One scan for both counts: the members, and those among them with consent.
-    counts = Profile.objects.filter(pk__in=segment_member_ids(sync.segment_id)).aggregate(
-        members=Count("pk"),
-        consented=Count("pk", filter=Q(pk__in=consent_granted_profile_ids(sync.consent_purpose)))
-        if sync.consent_purpose
-        else Count("pk"),
-    )
-    members = counts["members"]
+    members = segment_member_ids(sync.segment_id).count()
     left_out = {}
-    if members - counts["consented"]:
+    if members - consented:
         name = consent_purpose_names([sync.consent_purpose]).get(
             sync.consent_purpose, sync.consent_purpose
         )
-        left_out[f"no consent for {name}"] = members - counts["consented"]
+        left_out[f"no consent for {name}"] = members - consented
     held_back = (
         DeadLetter.objects.filter(sync=sync, status=DeadLetter.Status.PENDING)
         .values("profile_id")

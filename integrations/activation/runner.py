@@ -29,6 +29,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cdp_site import db
 from cdp_site.errors import ConflictError, InvalidInputError
 from segments.selectors import segment_names_by_id
 
@@ -325,7 +326,10 @@ def _plan(run_id: int, token: str, sync: AudienceSync, batch_size: int) -> dict:
             return run.checkpoint
         AudiencePlanEntry.objects.filter(run_id=run_id).delete()
         planned_at = timezone.now()
-        plan = plan_build(sync=sync, run_id=run_id, batch_size=batch_size)
+        # Set-based over the whole audience: the session settings of heavy queries (no JIT,
+        # more work_mem, so the hashes stay in memory).
+        with db.heavy_query_transaction():
+            plan = plan_build(sync=sync, run_id=run_id, batch_size=batch_size)
         run.checkpoint = {
             "planned": True,
             "planned_at": planned_at.isoformat(),

@@ -8,9 +8,11 @@ from datetime import datetime
 from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404
 
+from cdp_site.errors import InvalidInputError
 from cdp_site.params import id_in_range
 from integrations.connectors.registry import connector_class, connector_classes
 from integrations.models import Source, SyncRun, SyncRunError
+from integrations.secrets import secrets_decrypt
 from integrations.selectors import source_list_for_user
 
 from .schedules import schedule_describe, source_next_run
@@ -142,11 +144,20 @@ def source_settings_shown(source: Source) -> list[tuple[str, str]]:
         cls = connector_class(source.kind)
     except Exception:
         return []
-    has_secrets = bool(source.secrets_encrypted)
+    try:
+        # Only the names are used: the values never leave this function.
+        stored = set(secrets_decrypt(source.secrets_encrypted))
+        unreadable = False
+    except InvalidInputError:
+        stored, unreadable = set(), True
     shown = []
     for spec in cls.fields:
         if spec.is_secret:
-            shown.append((spec.label, "set (hidden)" if has_secrets else "not set"))
+            if unreadable:
+                state = "stored, but unreadable with the configured keys (CDP_SECRET_KEYS)"
+            else:
+                state = "set (hidden)" if spec.name in stored else "not set"
+            shown.append((spec.label, state))
         else:
             value = source.config.get(spec.name)
             shown.append((spec.label, "" if value is None else str(value)))

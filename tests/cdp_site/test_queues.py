@@ -39,6 +39,10 @@ EXPECTED_QUEUES = {
     "integrations.sync_run": "syncs",
     "integrations.sync_runs_sweep": "syncs",
     "integrations.sync_scheduled": "syncs",
+    "integrations.audience_sync_run": "syncs",
+    "integrations.audience_syncs_due": "syncs",
+    "integrations.audience_realtime": "syncs",
+    "integrations.event_forward_run": "syncs",
 }
 
 

@@ -74,6 +74,7 @@ def test_saving_stores_the_secret_encrypted_and_opens_the_source(admin_client, i
     html = admin_client.get(response["Location"]).content.decode()
     assert "Sync now" in html
     assert "No run yet" in html
+    assert "<dt>Password</dt><dd>set (hidden)</dd>" in html
 
 
 def test_bad_settings_come_back_with_the_error_by_the_field(admin_client):
