@@ -64,7 +64,12 @@ def schedule_parse(text: str) -> tuple[str, int | None, time | None] | None:
 
 
 def _pulls(kind: str) -> bool:
-    return getattr(connector_class(kind), "pulls", False)
+    try:
+        return connector_class(kind).pulls
+    except InvalidInputError:
+        # A kind no installed connector knows: its settings are exported as they are, and
+        # applying them says what is wrong.
+        return False
 
 
 def sources_export() -> list[dict]:

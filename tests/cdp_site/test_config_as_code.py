@@ -512,3 +512,17 @@ def test_the_readme_example_applies(db, tmp_path, monkeypatch):
         "realtime",
     )
     assert "0 to create, 0 to update" in _apply(_write(tmp_path, example))
+
+
+def test_a_source_of_a_kind_no_connector_knows_is_exported_and_refused_on_apply(db, tmp_path):
+    Source.objects.create(name="Legacy", kind="no_such_connector", config={"a": 1})
+    document = yaml.safe_load(_export())
+    assert document["sources"] == [
+        {"name": "Legacy", "kind": "no_such_connector", "enabled": True, "config": {"a": 1}}
+    ]
+    document["sources"].append({"name": "Other", "kind": "no_such_connector"})
+    with pytest.raises(CommandError) as raised:
+        _apply(_write(tmp_path, document))
+    assert "sources[1].kind: There is no connector of kind “no_such_connector”." in str(
+        raised.value
+    )
