@@ -10,12 +10,10 @@ this product's tracking API does).
 
 import logging
 import time
-import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from cdp_site.errors import ConflictError, InvalidInputError
@@ -24,6 +22,7 @@ from profiles.models import Event
 from ..connectors.base import TerminalError, TransientError
 from ..models import EventForward, SyncRun, SyncRunError
 from ..selectors import event_as_message
+from ..sync.claims import run_claim
 from ..sync.runner import retry_delay
 from .runner import destination_connector
 
@@ -102,16 +101,8 @@ def _deliver(connector, messages: list[dict]):
 
 def event_forward_run_execute(run_id: int) -> SyncRun | None:
     """Claim a queued forwarding run and forward its events; None if not claimable."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    if not SyncRun.objects.filter(
-        pk=run_id, status=Status.QUEUED, kind=SyncRun.Kind.FORWARD
-    ).update(
-        status=Status.RUNNING,
-        claim_token=token,
-        heartbeat_at=now,
-        started_at=Coalesce(F("started_at"), Value(now)),
-    ):
+    token = run_claim(run_id, SyncRun.Kind.FORWARD)
+    if token is None:
         return None
     run = SyncRun.objects.select_related("event_forward__destination").get(pk=run_id)
     forward = run.event_forward

@@ -18,15 +18,13 @@ destination hangs holds nothing any other destination needs. A destination whose
 
 import logging
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 
 from cdp_site import db
@@ -50,6 +48,7 @@ from ..models import (
     SyncRun,
 )
 from ..secrets import secrets_decrypt
+from ..sync.claims import RunLostError, run_claim, run_locked
 from ..sync.runner import retry_delay, run_is_stale
 from .plan import plan_build
 from .realtime import realtime_followup
@@ -132,35 +131,21 @@ def _requeue(run: SyncRun, message: str) -> bool:
 # -- execution -------------------------------------------------------------------------------
 
 
-class _RunLostError(Exception):
-    """The run was cancelled or claimed by another worker: stop without committing more."""
-
-
 class DestinationBusyError(Exception):
     """Another run holds the destination's lease: this one waits its turn in the queue."""
 
 
 def _claim(run_id: int) -> str | None:
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = SyncRun.objects.filter(
-        pk=run_id, status=Status.QUEUED, kind=SyncRun.Kind.AUDIENCE
-    ).update(
-        status=Status.RUNNING,
-        claim_token=token,
-        heartbeat_at=now,
-        started_at=Coalesce(F("started_at"), Value(now)),
-    )
-    return token if claimed else None
+    return run_claim(run_id, SyncRun.Kind.AUDIENCE)
 
 
 def _locked_run(run_id: int, token: str) -> SyncRun:
-    run = SyncRun.objects.select_for_update().get(pk=run_id)
-    if run.claim_token != token or run.status != Status.RUNNING:
-        raise _RunLostError
+    """The run, locked for this transaction, as this worker still holds it; a cancel asked for
+    by a person ends it here (RunLostError)."""
+    run = run_locked(run_id, token)
     if run.cancel_requested:
         _finish(run, Status.CANCELLED, f"Cancelled after {run.records_stored:,} records sent.")
-        raise _RunLostError
+        raise RunLostError
     return run
 
 
@@ -287,7 +272,7 @@ def _commit_batch(
             records_failed=F("records_failed") + len(failed),
         )
         if not _lease(sync.destination_id, run_id):
-            raise _RunLostError
+            raise RunLostError
 
 
 def _held_update(sync_id: int, run_id: int, number: int, failed: list[int], now) -> None:
@@ -407,7 +392,7 @@ def _failed(run_id: int, token: str, destination_id: int, message: str) -> None:
     with transaction.atomic():
         try:
             run = _locked_run(run_id, token)
-        except _RunLostError:
+        except RunLostError:
             return
         _finish(run, Status.FAILED, message)
         destination = Destination.objects.select_for_update().get(pk=destination_id)
@@ -472,7 +457,7 @@ def audience_sync_run_execute(run_id: int) -> SyncRun | None:
             run = _locked_run(run_id, token)
             _finish(run, Status.SUCCEEDED, run_summary(run))
             Destination.objects.filter(pk=destination.pk).update(consecutive_failures=0)
-    except _RunLostError:
+    except RunLostError:
         Destination.objects.filter(pk=destination.pk, lease_run_id=run_id).update(
             lease_run=None, lease_until=None
         )

@@ -17,14 +17,12 @@ queue it again, and the worker that claims it continues from its checkpoint.
 import logging
 import random
 import time
-import uuid
 from contextlib import closing
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from cdp_site.errors import ConflictError, InvalidInputError
@@ -39,6 +37,7 @@ from integrations.connectors.registry import connector_class
 from integrations.models import Source, SyncRun, SyncRunError
 from integrations.secrets import secrets_decrypt
 
+from .claims import RunLostError, run_claim, run_locked
 from .prefetch import Prefetched
 from .records import source_records_store
 
@@ -167,30 +166,8 @@ def sync_runs_sweep() -> int:
 # -- execution -------------------------------------------------------------------------------
 
 
-class _RunLostError(Exception):
-    """The run was cancelled, or claimed by another worker: stop without committing more."""
-
-
 def _claim(run_id: int) -> str | None:
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = SyncRun.objects.filter(
-        pk=run_id, status=Status.QUEUED, kind=SyncRun.Kind.SOURCE
-    ).update(
-        status=Status.RUNNING,
-        claim_token=token,
-        heartbeat_at=now,
-        started_at=Coalesce(F("started_at"), Value(now)),
-    )
-    return token if claimed else None
-
-
-def _locked_run(run_id: int, token: str) -> SyncRun:
-    """The run, locked for this transaction; _RunLostError unless this worker still holds it."""
-    run = SyncRun.objects.select_for_update().get(pk=run_id)
-    if run.claim_token != token or run.status != Status.RUNNING:
-        raise _RunLostError
-    return run
+    return run_claim(run_id, SyncRun.Kind.SOURCE)
 
 
 def _cancelled(run: SyncRun) -> bool:
@@ -218,7 +195,7 @@ def _commit_batch(run_id: int, token: str, source: Source, batch: ReadBatch) -> 
     """Store one batch and everything the run learnt from it, in one transaction; False when
     the run was cancelled instead."""
     with transaction.atomic():
-        run = _locked_run(run_id, token)
+        run = run_locked(run_id, token)
         if _cancelled(run):
             return False
         result = source_records_store(source, batch.records)
@@ -250,8 +227,8 @@ def _finish(run: SyncRun, status: str, message: str) -> None:
 def _end(run_id: int, token: str, status: str, message: str) -> None:
     with transaction.atomic():
         try:
-            run = _locked_run(run_id, token)
-        except _RunLostError:
+            run = run_locked(run_id, token)
+        except RunLostError:
             return
         if not _cancelled(run):
             _finish(run, status, message)
@@ -260,8 +237,8 @@ def _end(run_id: int, token: str, status: str, message: str) -> None:
 def _retry_note(run_id: int, token: str, message: str) -> None:
     with transaction.atomic():
         try:
-            run = _locked_run(run_id, token)
-        except _RunLostError:
+            run = run_locked(run_id, token)
+        except RunLostError:
             return
         SyncRun.objects.filter(pk=run.pk).update(
             retries=F("retries") + 1, message=message, heartbeat_at=timezone.now()
@@ -317,7 +294,7 @@ def sync_run_execute(run_id: int) -> SyncRun | None:
                             # A run never outlives the task time limit: it goes back in the
                             # queue and the next task continues from this checkpoint.
                             with transaction.atomic():
-                                _requeue(_locked_run(run_id, token), "")
+                                _requeue(run_locked(run_id, token), "")
                             return SyncRun.objects.get(pk=run_id)
                 break
             except TransientError as problem:
@@ -335,7 +312,7 @@ def sync_run_execute(run_id: int) -> SyncRun | None:
                 _retry_note(run_id, token, f"{problem.message} Trying again in {delay:.0f} s.")
                 time.sleep(delay)
         _end(run_id, token, Status.SUCCEEDED, _summary(run_id))
-    except _RunLostError:
+    except RunLostError:
         pass
     except TerminalError as problem:
         _end(run_id, token, Status.FAILED, problem.message)
