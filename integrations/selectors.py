@@ -243,7 +243,7 @@ def processing_sources(*, days: int = 90) -> list[dict]:
         .annotate(n=Count("id"))
         .order_by("source_id", "-n", "event")
     )
-    for source_id, kind, event_name in rows:
+    for source_id, kind, event_name, _count in rows:
         types.setdefault(source_id, set()).add(kind)
         if event_name:
             name_counts[source_id] = name_counts.get(source_id, 0) + 1
