@@ -109,3 +109,33 @@ def test_other_roles_are_refused(role, request, client_for):
     client = client_for(request.getfixturevalue(role))
     assert client.get("/compliance/processing-record/").status_code == 403
     assert client.get("/compliance/processing-record.csv").status_code == 403
+
+
+class _Rows:
+    def __init__(self, rows):
+        self._rows = rows
+
+    def all(self):
+        return self._rows
+
+
+def test_destinations_are_read_once_the_models_exist(monkeypatch, compliance_officer, client_for):
+    """The selector reads destination and audience-sync rows by their plain fields, so the
+    record lists recipients as soon as `integrations.models` defines them."""
+    from types import SimpleNamespace
+
+    import integrations.models
+
+    ads = SimpleNamespace(pk=7, name="Ads", kind="nope", consent_purpose_key="advertising")
+    sync = SimpleNamespace(destination_id=7, segment="Germany")
+    monkeypatch.setattr(
+        integrations.models, "Destination", SimpleNamespace(objects=_Rows([ads])), raising=False
+    )
+    monkeypatch.setattr(
+        integrations.models, "AudienceSync", SimpleNamespace(objects=_Rows([sync])), raising=False
+    )
+    [row] = processing_destinations()
+    assert (row["name"], row["purpose"], row["audiences"]) == ("Ads", "advertising", ["Germany"])
+    html = client_for(compliance_officer).get("/compliance/processing-record/").content.decode()
+    assert 'id="no-destinations"' not in html
+    assert "Germany" in html
