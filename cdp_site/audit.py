@@ -19,6 +19,8 @@ class AuditAction(models.TextChoices):
     PROFILE_MERGE_UNDO = "profile.merge_undo", "Undid a merge"
     CONSENT_VIEW = "consent.view", "Viewed consent choices"
     CONSENT_RECORD = "consent.record", "Recorded a consent choice by hand"
+    CONSENT_PURPOSE_CREATE = "consent_purpose.create", "Created a consent purpose"
+    CONSENT_PURPOSE_CHANGE = "consent_purpose.change", "Changed a consent purpose"
     SEGMENT_EXPORT = "segment.export", "Exported segment members"
     SEGMENT_MEMBERS_VIEW = "segment.members_view", "Viewed segment members unmasked"
     SOURCE_DEBUGGER_VIEW = "source.debugger_view", "Opened a source's live debugger"

@@ -6,11 +6,23 @@ from django.db.models.fields.json import KT
 
 
 class ConsentPurpose(models.Model):
-    """Something a person can agree to, e.g. `email_marketing` or `advertising`."""
+    """Something a person can agree to, e.g. `email_marketing` or `advertising`, and the lawful
+    basis (GDPR Art. 6(1)) the processing for it rests on."""
+
+    class LegalBasis(models.TextChoices):
+        CONSENT = "consent", "Consent (Art. 6(1)(a))"
+        CONTRACT = "contract", "Contract (Art. 6(1)(b))"
+        LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (Art. 6(1)(c))"
+        VITAL_INTERESTS = "vital_interests", "Vital interests (Art. 6(1)(d))"
+        PUBLIC_TASK = "public_task", "Public task (Art. 6(1)(e))"
+        LEGITIMATE_INTERESTS = "legitimate_interests", "Legitimate interests (Art. 6(1)(f))"
 
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    legal_basis = models.CharField(
+        max_length=32, choices=LegalBasis.choices, default=LegalBasis.CONSENT
+    )
 
     class Meta:
         ordering = ["name"]

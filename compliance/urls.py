@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, request_views, retention_views, views
+from . import api, processing_views, purpose_views, request_views, retention_views, views
 
 app_name = "compliance"
 
@@ -59,6 +59,27 @@ urlpatterns = [
     ),
     path("compliance/suppression/", request_views.suppression_list, name="suppression"),
     path("compliance/retention/", retention_views.retention, name="retention"),
+    path("compliance/consent/purposes/", purpose_views.purpose_list, name="purposes"),
+    path(
+        "compliance/consent/purposes/<slug:key>/",
+        purpose_views.purpose_edit,
+        name="purpose_edit",
+    ),
+    path(
+        "compliance/consent/overview/",
+        purpose_views.consent_overview_page,
+        name="consent_overview",
+    ),
+    path(
+        "compliance/processing-record/",
+        processing_views.processing_record_page,
+        name="processing_record",
+    ),
+    path(
+        "compliance/processing-record.<str:fmt>",
+        processing_views.processing_record_download,
+        name="processing_record_download",
+    ),
     path("api/compliance/requests/", api.request_create, name="api_requests"),
     path("api/compliance/requests/<int:pk>/", api.request_detail, name="api_request"),
     path("api/compliance/requests/<int:pk>/verify/", api.request_verify, name="api_verify"),

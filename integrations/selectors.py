@@ -199,3 +199,139 @@ def source_quarantined_for_user(*, user, source: Source, entry_id: int) -> Quara
 
 def _debugger_audit(user, source: Source, action: AuditAction, **detail) -> None:
     audit_record(user=user, action=action, detail={"source_id": source.pk, **detail}, sender=Source)
+
+
+# -- The record of processing (GDPR Art. 30) reads the live configuration through these --------
+
+TRACKING_DESCRIPTION = (
+    "Calls from websites and apps in the Segment Tracking Spec (identify, track, page, screen, "
+    "group, alias), sent with the source's write key."
+)
+# Event names listed per source; the rest are counted.
+PROCESSING_EVENT_NAMES = 30
+
+
+def _connector_facts(kind: str) -> tuple[str, str]:
+    """(label, description) of a source's kind, as a person reads it."""
+    from cdp_site.errors import InvalidInputError
+
+    from .connectors.registry import connector_class
+
+    if kind == Source.Kind.TRACKING_API:
+        return Source.Kind.TRACKING_API.label, TRACKING_DESCRIPTION
+    try:
+        cls = connector_class(kind)
+    except InvalidInputError:
+        return kind, ""
+    return cls.label, cls.description
+
+
+def processing_sources(*, days: int = 90) -> list[dict]:
+    """Every source with what it collects, as seen in the events it stored in the last `days`:
+    its kind's label and description, message types, event names and the trait keys (top-level
+    `traits` and `context.traits`). Three grouped queries for all sources together."""
+    from django.db import connection
+
+    since = timezone.now() - timedelta(days=days)
+    sources = list(Source.objects.order_by("name"))
+    types: dict[int, set[str]] = {}
+    names: dict[int, list[str]] = {}
+    name_counts: dict[int, int] = {}
+    rows = (
+        Event.objects.filter(received_at__gte=since)
+        .values_list("source_id", "type", "event")
+        .annotate(n=Count("id"))
+        .order_by("source_id", "-n", "event")
+    )
+    for source_id, kind, event_name, _count in rows:
+        types.setdefault(source_id, set()).add(kind)
+        if event_name:
+            name_counts[source_id] = name_counts.get(source_id, 0) + 1
+            listed = names.setdefault(source_id, [])
+            if len(listed) < PROCESSING_EVENT_NAMES and event_name not in listed:
+                listed.append(event_name)
+    trait_keys: dict[int, list[str]] = {}
+    # The table name is the model's own, never input. The keys only, never the values; a
+    # non-object `traits` contributes none.
+    table = connection.ops.quote_name(Event._meta.db_table)
+    sql = f"""
+        SELECT DISTINCT e.source_id, k.key
+        FROM {table} e
+        CROSS JOIN LATERAL (
+            SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(e.traits) = 'object'
+                                          THEN e.traits ELSE '{{}}'::jsonb END)
+            UNION
+            SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(e.context -> 'traits') = 'object'
+                                          THEN e.context -> 'traits' ELSE '{{}}'::jsonb END)
+        ) AS k(key)
+        WHERE e.received_at >= %s
+        ORDER BY e.source_id, k.key
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since])
+        for source_id, key in cursor.fetchall():
+            trait_keys.setdefault(source_id, []).append(key)
+    result = []
+    for source in sources:
+        label, description = _connector_facts(source.kind)
+        result.append(
+            {
+                "id": source.pk,
+                "name": source.name,
+                "kind": source.kind,
+                "kind_label": label,
+                "description": description,
+                "enabled": source.enabled,
+                "message_types": sorted(types.get(source.pk, ())),
+                "event_names": names.get(source.pk, []),
+                "event_names_more": max(
+                    name_counts.get(source.pk, 0) - len(names.get(source.pk, [])), 0
+                ),
+                "trait_keys": trait_keys.get(source.pk, []),
+            }
+        )
+    return result
+
+
+def processing_destinations() -> list[dict]:
+    """Every destination that receives personal data: its name, kind, the consent purpose it
+    sends for and the audiences synced to it. Empty while no destination model exists."""
+    from . import models as integration_models
+
+    destination_model = getattr(integration_models, "Destination", None)
+    if destination_model is None:
+        return []
+    audience_model = getattr(integration_models, "AudienceSync", None)
+    audiences: dict[int, list[str]] = {}
+    if audience_model is not None:
+        for sync in audience_model.objects.all():
+            segment = getattr(sync, "segment", None)
+            audiences.setdefault(getattr(sync, "destination_id", None), []).append(
+                str(segment) if segment is not None else str(sync)
+            )
+    result = []
+    for destination in destination_model.objects.all():
+        label, description = _connector_facts(getattr(destination, "kind", ""))
+        purpose = next(
+            (
+                str(value)
+                for value in (
+                    getattr(destination, field, "")
+                    for field in ("consent_purpose_key", "consent_purpose", "purpose")
+                )
+                if value
+            ),
+            "",
+        )
+        result.append(
+            {
+                "id": destination.pk,
+                "name": getattr(destination, "name", str(destination)),
+                "kind_label": label,
+                "description": description,
+                "purpose": purpose,
+                "enabled": getattr(destination, "enabled", True),
+                "audiences": audiences.get(destination.pk, []),
+            }
+        )
+    return result
