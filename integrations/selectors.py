@@ -294,43 +294,28 @@ def processing_sources(*, days: int = 90) -> list[dict]:
 
 
 def processing_destinations() -> list[dict]:
-    """Every destination that receives personal data: its name, kind, the consent purpose it
-    sends for and the audiences synced to it. Empty while no destination model exists."""
-    from . import models as integration_models
+    """Every destination that receives personal data: its name, kind, the consent purposes its
+    audience syncs send for, and the segments synced to it (two queries)."""
+    from .models import AudienceSync, Destination
 
-    destination_model = getattr(integration_models, "Destination", None)
-    if destination_model is None:
-        return []
-    audience_model = getattr(integration_models, "AudienceSync", None)
+    purposes: dict[int, set[str]] = {}
     audiences: dict[int, list[str]] = {}
-    if audience_model is not None:
-        for sync in audience_model.objects.all():
-            segment = getattr(sync, "segment", None)
-            audiences.setdefault(getattr(sync, "destination_id", None), []).append(
-                str(segment) if segment is not None else str(sync)
-            )
+    syncs = AudienceSync.objects.select_related("segment").order_by("segment__name")
+    for sync in syncs:
+        audiences.setdefault(sync.destination_id, []).append(sync.segment.name)
+        if sync.consent_purpose:
+            purposes.setdefault(sync.destination_id, set()).add(sync.consent_purpose)
     result = []
-    for destination in destination_model.objects.all():
-        label, description = _connector_facts(getattr(destination, "kind", ""))
-        purpose = next(
-            (
-                str(value)
-                for value in (
-                    getattr(destination, field, "")
-                    for field in ("consent_purpose_key", "consent_purpose", "purpose")
-                )
-                if value
-            ),
-            "",
-        )
+    for destination in Destination.objects.order_by("name"):
+        label, description = _connector_facts(destination.kind)
         result.append(
             {
                 "id": destination.pk,
-                "name": getattr(destination, "name", str(destination)),
+                "name": destination.name,
                 "kind_label": label,
                 "description": description,
-                "purpose": purpose,
-                "enabled": getattr(destination, "enabled", True),
+                "purpose": ", ".join(sorted(purposes.get(destination.pk, ()))),
+                "enabled": not destination.paused,
                 "audiences": audiences.get(destination.pk, []),
             }
         )

@@ -46,7 +46,7 @@ def test_sources_show_what_they_collect_but_never_the_values(web):
     assert crm["trait_keys"] == []
 
 
-def test_no_destination_model_means_no_recipients():
+def test_no_destination_means_no_recipients():
     assert processing_destinations() == []
 
 
@@ -111,29 +111,13 @@ def test_other_roles_are_refused(role, request, client_for):
     assert client.get("/compliance/processing-record.csv").status_code == 403
 
 
-class _Rows:
-    def __init__(self, rows):
-        self._rows = rows
+def test_destinations_list_their_purposes_and_audiences(compliance_officer, client_for):
+    from integrations.models import AudienceSync, Destination
+    from segments.models import Segment
 
-    def all(self):
-        return self._rows
-
-
-def test_destinations_are_read_once_the_models_exist(monkeypatch, compliance_officer, client_for):
-    """The selector reads destination and audience-sync rows by their plain fields, so the
-    record lists recipients as soon as `integrations.models` defines them."""
-    from types import SimpleNamespace
-
-    import integrations.models
-
-    ads = SimpleNamespace(pk=7, name="Ads", kind="nope", consent_purpose_key="advertising")
-    sync = SimpleNamespace(destination_id=7, segment="Germany")
-    monkeypatch.setattr(
-        integrations.models, "Destination", SimpleNamespace(objects=_Rows([ads])), raising=False
-    )
-    monkeypatch.setattr(
-        integrations.models, "AudienceSync", SimpleNamespace(objects=_Rows([sync])), raising=False
-    )
+    ads = Destination.objects.create(name="Ads", kind="meta_audience")
+    germany = Segment.objects.create(name="Germany", definition={"all": []})
+    AudienceSync.objects.create(segment=germany, destination=ads, consent_purpose="advertising")
     [row] = processing_destinations()
     assert (row["name"], row["purpose"], row["audiences"]) == ("Ads", "advertising", ["Germany"])
     html = client_for(compliance_officer).get("/compliance/processing-record/").content.decode()
