@@ -139,3 +139,31 @@ def test_erasure_empties_the_integrations_tables_and_files_of_the_subject(
     # Only the first request's own rows, which keep whom it was about, hold her values.
     found = {row["table"] for row in second.report["residual"]["found"]}
     assert found <= {"compliance_datasubjectrequest", "compliance_requeststep"}, found
+
+
+def test_access_exports_the_subjects_integrations_rows(receiver):
+    from cdp_site.erasure import Subject
+    from compliance.erasure.archive import subject_tables
+
+    scene = scene_build()
+    jane = scene["jane"]
+    source = csv_source()
+    upload(source, CSV)
+    csv_run = import_to_end(source)
+    SyncRunError.objects.create(run=csv_run, position="line 9", reason=f"“{JANE_EMAIL}” twice")
+    sync = sync_make(scene["segment"], webhook_destination(receiver))
+    AudienceSyncMember.objects.create(
+        sync=sync, profile_id=jane.pk, hash="h", sent_at=timezone.now()
+    )
+    subject = Subject(
+        identifiers={"email": ("jane.doe@example.com",)},
+        values=(JANE_EMAIL, "jane.doe@example.com"),
+        profile_ids=frozenset({jane.pk}),
+    )
+
+    tables = subject_tables(subject)
+
+    assert [row["line"] for row in tables["csv_upload_rows"]] == [2, 5]
+    assert tables["csv_upload_rows"][0]["fields"] == ["c-1", "jane.doe@example.com", "first"]
+    assert [row["destination"] for row in tables["destinations_holding"]] == ["Hooks"]
+    assert [row["position"] for row in tables["sync_run_errors"]] == ["line 9"]
