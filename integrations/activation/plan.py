@@ -165,7 +165,7 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     )
     # Our own tables by name, the other apps' through their querysets' SQL; values as parameters.
     # `wanted` (the members to hold) is computed once and read three times: by the candidates,
-    # by the exits and, on PostgreSQL, for the count of people with consent.
+    # by the exits and, on PostgreSQL, for the count of people to hold.
     ctes = (
         f"WITH wanted AS MATERIALIZED ({wanted_sql}), "  # noqa: S608
         f"stale AS (SELECT w.wanted_id FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM {held} h "

@@ -53,3 +53,32 @@ def test_a_suppressed_persons_rows_in_a_csv_import_are_not_stored(erased):
     import_to_end(source)
     assert not Event.objects.filter(user_id=JANE_USER).exists()
     assert SuppressedDrop.objects.get(source_id=source.pk).count == 3
+
+
+def test_a_replayed_quarantined_message_of_a_suppressed_person_is_not_stored(erased):
+    import json
+
+    from django.utils import timezone
+
+    from integrations.models import QuarantinedMessage
+    from integrations.services import quarantine_replay
+
+    source = erased["source"]
+    for user_id in (JANE_USER, "someone-else-1"):
+        QuarantinedMessage.objects.create(
+            source=source,
+            code="invalid_context",
+            reason="The batch context was not an object.",
+            payload=json.dumps({"type": "track", "userId": user_id, "event": "Late"}),
+            received_at=timezone.now(),
+        )
+    before = SuppressedDrop.objects.filter(source_id=source.pk).values_list("count", flat=True)
+    before = sum(before)
+
+    result = quarantine_replay(source=source, user=None)
+
+    assert result.stored == 1
+    assert not Event.objects.filter(user_id=JANE_USER).exists()
+    assert Event.objects.filter(user_id="someone-else-1", event="Late").exists()
+    after = sum(SuppressedDrop.objects.filter(source_id=source.pk).values_list("count", flat=True))
+    assert after == before + 1
