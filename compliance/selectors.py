@@ -211,6 +211,46 @@ def profile_ids_suppressed(profile_ids) -> set[int]:
     return {pid for pid, digest in digests if digest in hit}
 
 
+def suppressed_profile_ids_among(profile_ids, *, chunk: int = 20_000) -> set[int]:
+    """Which of the profiles `profile_ids` (a subquery of ids) hold an identifier on the
+    suppression list: nothing to read while the list is empty (the usual case); otherwise their
+    identities read in one streamed query and hashed in bulk, the list asked once per chunk.
+
+    The list keeps keyed hashes only, so the database cannot match it itself; an erased
+    person's identities are gone, so a hit is someone who came back by a path that bypassed
+    the ingest's drop (a profile recreated, or a value spelled anew).
+    """
+    from profiles.models import Identity
+
+    from .models import Suppression
+    from .suppression import _digester, suppressed_digests
+
+    if not Suppression.objects.exists():
+        return set()
+    kinds = list(Suppression.objects.values_list("kind", flat=True).distinct())
+    digest = _digester()
+    found: set[int] = set()
+    pending: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        hit = suppressed_digests(d for _pid, d in pending)
+        found.update(pid for pid, d in pending if d in hit)
+        pending.clear()
+
+    identities = (
+        Identity.objects.filter(profile_id__in=profile_ids, kind__in=kinds)
+        .order_by()
+        .values_list("profile_id", "kind", "value")
+    )
+    for pid, kind, value in identities.iterator(chunk_size=chunk):
+        pending.append((pid, digest(kind, value)))
+        if len(pending) >= chunk:
+            flush()
+    if pending:
+        flush()
+    return found
+
+
 def restricted_profile_ids():
     """Profile ids whose person restricted or objected to processing, as a subquery (values
     list) for activation to leave them out of marketing audiences and ad destinations."""

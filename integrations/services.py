@@ -19,6 +19,7 @@ from .tracking.ingest import (
     batch_fields_check,
     message_row,
     resolve_task_queue,
+    suppressed_drop,
     timestamp_parse,
 )
 
@@ -133,6 +134,10 @@ def quarantine_replay(*, source: Source, user, entry_ids: list[int] | None = Non
             except InvalidMessageError as problem:
                 entry.code, entry.reason = problem.code, problem.message
                 failed.append(entry)
+        # A suppressed (erased) person's messages are dropped and counted, as at the API.
+        suppressed = suppressed_drop(source, rows, now)
+        if suppressed:
+            rows = [row for index, row in enumerate(rows) if index not in suppressed]
         result = events_store(source_id=source.pk, rows=rows, received_at=now)
         QuarantinedMessage.objects.bulk_update(replayed, ["status", "replayed_at", "replayed_by"])
         QuarantinedMessage.objects.bulk_update(failed, ["code", "reason"])

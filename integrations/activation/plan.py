@@ -1,15 +1,18 @@
 """The difference an audience sync run delivers, computed set-based in the database.
 
-wanted  = the segment's current members with consent for the sync's purpose, each with the hash
-          of what a record of theirs would carry (mapped traits and identifiers);
+wanted  = the segment's current members with consent for the sync's purpose, less suppressed
+          people (erased, whose identifiers came back) and restricted ones (who restricted or
+          objected to processing: no marketing activation), each with the hash of what a record
+          of theirs would carry (mapped traits and identifiers);
 entered = wanted minus what the destination holds with the same hash (added, or changed);
 exited  = held minus wanted.
 
 Both go into `AudiencePlanEntry` in one INSERT ... SELECT, numbered into batches, when the run
 starts: a run that resumes after its worker died delivers the same batches under the same batch
 ids. The members, consent and profile tables are read through their apps' querysets (the SQL of
-`segments.selectors.segment_member_ids`, `compliance.selectors.consent_granted_profile_ids` and
-the profiles' models), never named here.
+`segments.selectors.segment_member_ids`, `compliance.selectors.consent_granted_profile_ids`,
+`compliance.selectors.restricted_profile_ids` and the profiles' models), never named here.
+Who is left out is counted by reason; who was sent before and is left out now exits.
 """
 
 from dataclasses import dataclass
@@ -20,7 +23,12 @@ from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.db.models.functions import MD5, Cast, Coalesce, Concat, JSONObject
 
-from compliance.selectors import consent_granted_profile_ids, consent_purpose_names
+from compliance.selectors import (
+    consent_granted_profile_ids,
+    consent_purpose_names,
+    restricted_profile_ids,
+    suppressed_profile_ids_among,
+)
 from profiles.models import Identity, Profile
 from segments.selectors import segment_member_ids
 
@@ -51,12 +59,32 @@ def mapping_traits(field_mapping: dict) -> dict[str, str]:
     }
 
 
-def wanted_profiles(sync: AudienceSync):
-    """The profiles the destination should hold: the segment's members with consent."""
+LEFT_OUT_SUPPRESSED = "suppressed"
+LEFT_OUT_RESTRICTED = "restricted"
+
+
+def consented_profiles(sync: AudienceSync):
+    """The segment's members with consent for the sync's purpose."""
     members = Profile.objects.filter(pk__in=segment_member_ids(sync.segment_id))
     if sync.consent_purpose:
         members = members.filter(pk__in=consent_granted_profile_ids(sync.consent_purpose))
     return members.order_by()
+
+
+def suppressed_members(sync: AudienceSync) -> set[int]:
+    """The segment's members on the suppression list (read once per run)."""
+    return suppressed_profile_ids_among(segment_member_ids(sync.segment_id))
+
+
+def wanted_profiles(sync: AudienceSync, suppressed: set[int] | None = None):
+    """The profiles the destination should hold: the members with consent, neither suppressed
+    nor restricted. `suppressed`: `suppressed_members(sync)` when the caller has it already."""
+    if suppressed is None:
+        suppressed = suppressed_members(sync)
+    wanted = consented_profiles(sync).exclude(pk__in=restricted_profile_ids())
+    if suppressed:
+        wanted = wanted.exclude(pk__in=sorted(suppressed))
+    return wanted
 
 
 def record_hash(field_mapping: dict):
@@ -90,7 +118,7 @@ def record_hash(field_mapping: dict):
 def candidates(sync: AudienceSync):
     """The profiles of `stale` with the hash of their record now.
 
-    Read inside the plan's statement, where `wanted` (the members with consent, computed once)
+    Read inside the plan's statement, where `wanted` (the members to hold, computed once)
     and `stale` (the wanted profiles the destination does not hold, or that changed since they
     were sent: `updated_at`, which every write of the profiles app sets) are common tables.
     Hashing only these keeps a run after a small change small, whatever the audience's size.
@@ -119,8 +147,9 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     together.
     """
     changed_sql, changed_params = candidates(sync).query.sql_with_params()
+    suppressed = suppressed_members(sync)
     wanted_sql, wanted_params = (
-        wanted_profiles(sync)
+        wanted_profiles(sync, suppressed)
         .annotate(wanted_id=F("pk"), wanted_at=F("updated_at"))
         .values("wanted_id", "wanted_at")
         .query.sql_with_params()
@@ -135,8 +164,8 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
         "AND dl.profile_id = {alias}.profile_id AND dl.status = 'pending')"
     )
     # Our own tables by name, the other apps' through their querysets' SQL; values as parameters.
-    # `wanted` (members with consent) is computed once and read three times: by the candidates,
-    # by the exits and, on PostgreSQL, for the count of people with consent.
+    # `wanted` (the members to hold) is computed once and read three times: by the candidates,
+    # by the exits and, on PostgreSQL, for the count of people to hold.
     ctes = (
         f"WITH wanted AS MATERIALIZED ({wanted_sql}), "  # noqa: S608
         f"stale AS (SELECT w.wanted_id FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM {held} h "
@@ -174,10 +203,10 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
                 f"{ctes}, planned AS ({insert} RETURNING 1) SELECT count(*) FROM wanted",  # noqa: S608
                 params,
             )
-            consented = cursor.fetchone()[0]
+            wanted = cursor.fetchone()[0]
         else:
             cursor.execute(ctes + insert, params)
-            consented = wanted_profiles(sync).count()
+            wanted = wanted_profiles(sync, suppressed).count()
     counts = dict(
         AudiencePlanEntry.objects.filter(run_id=run_id)
         .order_by()
@@ -189,11 +218,26 @@ def plan_build(*, sync: AudienceSync, run_id: int, batch_size: int) -> Plan:
     exited = counts.get(AudiencePlanEntry.Action.EXIT, 0)
     members = segment_member_ids(sync.segment_id).count()
     left_out = {}
-    if members - consented:
+    # Each person left out is counted once: under no consent first, then suppressed, then
+    # restricted.
+    consented = consented_profiles(sync)
+    suppressed_n = consented.filter(pk__in=sorted(suppressed)).count() if suppressed else 0
+    restricted_n = 0
+    if restricted_profile_ids().exists():
+        restricted = consented.filter(pk__in=restricted_profile_ids())
+        if suppressed:
+            restricted = restricted.exclude(pk__in=sorted(suppressed))
+        restricted_n = restricted.count()
+    no_consent = members - wanted - suppressed_n - restricted_n
+    if no_consent:
         name = consent_purpose_names([sync.consent_purpose]).get(
             sync.consent_purpose, sync.consent_purpose
         )
-        left_out[f"no consent for {name}"] = members - consented
+        left_out[f"no consent for {name}"] = no_consent
+    if suppressed_n:
+        left_out[LEFT_OUT_SUPPRESSED] = suppressed_n
+    if restricted_n:
+        left_out[LEFT_OUT_RESTRICTED] = restricted_n
     held_back = (
         DeadLetter.objects.filter(sync=sync, status=DeadLetter.Status.PENDING)
         .values("profile_id")

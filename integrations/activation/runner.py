@@ -381,7 +381,9 @@ def run_summary(run: SyncRun) -> str:
     if run.records_failed:
         parts.append(f"{run.records_failed:,} failed (see the dead letters)")
     if run.records_left_out:
-        reasons = ", ".join(f"{n:,} {reason}" for reason, n in run.left_out_reasons.items())
+        # Largest first: a JSON column does not keep the order the reasons were counted in.
+        counted = sorted(run.left_out_reasons.items(), key=lambda item: (-item[1], item[0]))
+        reasons = ", ".join(f"{n:,} {reason}" for reason, n in counted)
         parts.append(f"{run.records_left_out:,} left out: {reasons}")
     return ", ".join(parts) + "."
 

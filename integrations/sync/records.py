@@ -3,7 +3,8 @@
 Each record's messageId is derived from (source, record id, version): the same version of a
 record stored twice (a second run, a resumed run) is stored once and counted unchanged; a new
 version is a new event. Invalid messages come back as `RecordError`s for the run's error table,
-not as quarantine rows: the run is where a person looks for them.
+not as quarantine rows: the run is where a person looks for them. Records of a suppressed (erased)
+person are dropped and counted per source, as the tracking API drops them.
 """
 
 import hashlib
@@ -14,7 +15,12 @@ from django.utils import timezone
 
 from integrations.connectors.base import RecordError, SourceRecord
 from integrations.models import Source
-from integrations.tracking.ingest import InvalidMessageError, message_row, resolve_task_queue
+from integrations.tracking.ingest import (
+    InvalidMessageError,
+    message_row,
+    resolve_task_queue,
+    suppressed_drop,
+)
 from profiles.event_store import events_store
 
 
@@ -54,6 +60,9 @@ def source_records_store(source: Source, records: list[SourceRecord]) -> Records
             )
         except InvalidMessageError as problem:
             errors.append(RecordError(position=record.record_id, reason=problem.message))
+    suppressed = suppressed_drop(source, rows, received_at)
+    if suppressed:
+        rows = [row for index, row in enumerate(rows) if index not in suppressed]
     result = events_store(source_id=source.pk, rows=rows, received_at=received_at)
     if result.stored:
         transaction.on_commit(resolve_task_queue)

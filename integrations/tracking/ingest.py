@@ -393,7 +393,7 @@ def tracking_messages_ingest(
                     received_at=received_at,
                 )
             )
-    suppressed = _suppressed_drop(source, rows, received_at)
+    suppressed = suppressed_drop(source, rows, received_at)
     if suppressed:
         rows = [row for index, row in enumerate(rows) if index not in suppressed]
     if quarantined:
@@ -413,7 +413,7 @@ def tracking_messages_ingest(
     )
 
 
-def _suppressed_drop(source: Source, rows: list[tuple], received_at: datetime) -> set[int]:
+def suppressed_drop(source: Source, rows: list[tuple], received_at: datetime) -> set[int]:
     """Indexes of the rows of an erased person (on the suppression list): one query for the
     batch. They are answered as accepted, as Segment does, and counted for the officer."""
     if not rows:
