@@ -1,10 +1,10 @@
 """Benchmark activation: a 1,000,000-profile audience synced to a local webhook receiver, a diff
 run after 1% of it changed, and 100,000 events forwarded.
 
-    .venv/bin/python bench/activation.py            # 1M profiles -> cdp_h_aud_bench
+    .venv/bin/python bench/activation.py            # 1M profiles -> cdp_bench_activation
     .venv/bin/python bench/activation.py --quick    # 100k profiles, 10k events
 
-The database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cdp_h_aud_bench, or
+The database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cdp_bench_activation, or
 ..._quick) is dropped, created and migrated; profiles with an e-mail, a name and a VIP trait are
 generated server-side, 97% of them with an advertising consent; the VIP segment is computed with
 the product's own refresh. The receiver is the webhook protocol server of the tests, in a process
@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-FULL = {"profiles": 1_000_000, "events": 100_000, "db": "cdp_h_aud_bench"}
-QUICK = {"profiles": 100_000, "events": 10_000, "db": "cdp_h_aud_bench_quick"}
+FULL = {"profiles": 1_000_000, "events": 100_000, "db": "cdp_bench_activation"}
+QUICK = {"profiles": 100_000, "events": 10_000, "db": "cdp_bench_activation_quick"}
 SECRET = "bench-signing-secret"  # noqa: S105
 TARGET_RATE = 20_000.0
 TARGET_DIFF_SECONDS = 5.0

@@ -10,7 +10,7 @@ The server runs in its own process (tests/integrations/protocol_servers/shopify.
 from their id), so its JSON encoding does not share this process's interpreter. Each order is an
 `Order Completed` track, and each customer's `identify` once (four orders per customer, all of
 one customer version). Alone, it runs on PostgreSQL at SHOP_BENCH_DATABASE_URL (default
-.../cdp_h_http_bench_shop, created and migrated if missing).
+.../cdp_bench_shop, created and migrated if missing).
 
 Prints `name=value` lines, the headline (`shop_records_per_s`: orders per second) last, with
 the load average and the CPU seconds of this process, the server and the database beside the
@@ -35,7 +35,7 @@ for _path in (str(ROOT), str(ROOT / "bench")):
 
 from harness import cpu_by_pid, database_pids  # noqa: E402
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cdp_h_http_bench_shop"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cdp_bench_shop"
 ORDERS = 200_000
 QUICK_ORDERS = 20_000
 TARGET_PER_SECOND = 5_000

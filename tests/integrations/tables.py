@@ -114,7 +114,7 @@ class MariadbTables:
         import pymysql
 
         # Named after the PostgreSQL test database, so suites run side by side never share one.
-        prefix = os.environ.get("CDP_TEST_MYSQL_DATABASE_PREFIX", "h_src_")
+        prefix = os.environ.get("CDP_TEST_MYSQL_DATABASE_PREFIX", "cdp_")
         self.dbname = (prefix + settings.DATABASES["default"]["NAME"])[:64]
         self.host = os.environ.get("CDP_TEST_MYSQL_HOST", "127.0.0.1")
         self.port = int(os.environ.get("CDP_TEST_MYSQL_PORT", "3306"))
