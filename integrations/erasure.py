@@ -5,7 +5,8 @@ and so are sync-run errors whose position or reason quotes one of the subject's 
 id, a bad value). The activation tables name profiles by id: the record of what each destination
 holds, the plan entries of runs and the dead letters of the subject's profiles are deleted (a
 dead letter also when its reason quotes a value). Uploaded CSV files and bad-row reports are
-cleaned by `csv_import.erasure`. Event forwarding keeps only a position in the event table, no
+cleaned by `csv_import.erasure`, and the files the file export destination wrote by
+`connectors.file_export_erasure`. Event forwarding keeps only a position in the event table, no
 one's data, so it has nothing to erase.
 Destinations whose connector can delete a person are asked to, through the erasure registry's
 processors (`cdp_site.erasure`); where the destination connectors are not installed, there is
@@ -203,4 +204,27 @@ def register() -> None:
             order=600,
         )
     )
+    _file_export_register()
     processor_register(Processor("integrations.destinations", _destinations_delete))
+
+
+def _file_export_register() -> None:
+    """The export files' store, where the destination connectors are installed."""
+    try:
+        from .connectors.file_export_erasure import (
+            file_export_subject_count,
+            file_export_subject_erase,
+            file_export_subject_export,
+        )
+    except ImportError:
+        return
+    store_register(
+        Store(
+            "integrations.file_exports",
+            "Files written by file export destinations",
+            file_export_subject_count,
+            file_export_subject_erase,
+            file_export_subject_export,
+            order=600,
+        )
+    )

@@ -167,3 +167,102 @@ def test_access_exports_the_subjects_integrations_rows(receiver):
     assert tables["csv_upload_rows"][0]["fields"] == ["c-1", "jane.doe@example.com", "first"]
     assert [row["destination"] for row in tables["destinations_holding"]] == ["Hooks"]
     assert [row["position"] for row in tables["sync_run_errors"]] == ["line 9"]
+
+
+def _export_person(profile_id: int, email: str | None, user_id: str | None, name: str):
+    from integrations.connectors.base import AudienceRecord
+
+    identifiers = {"email": [email] if email else [], "user_id": [user_id] if user_id else []}
+    return AudienceRecord(profile_id=profile_id, identifiers=identifiers, traits={"name": name})
+
+
+def _export_files(folder):
+    """{data file: (bytes, its manifest entry, the manifest)} of an export folder."""
+    import json
+
+    found = {}
+    for manifest_path in folder.glob("*.manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        for entry in manifest["files"]:
+            found[entry["name"]] = ((folder / entry["name"]).read_bytes(), entry, manifest)
+    return found
+
+
+def test_erasure_rewrites_file_exports_without_the_subject(
+    compliance_officer, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    import hashlib
+
+    from cdp_site.erasure import Subject
+    from compliance.erasure.archive import subject_tables
+    from integrations.connectors.base import DeliveryBatch
+    from integrations.connectors.file_export import FileExportDestination
+    from integrations.models import Destination
+    from tests.compliance.scene import MARY_EMAIL, MARY_USER
+
+    settings.CDP_EXPORT_ROOT = tmp_path / "exports"
+    for folder in ("crm", "lake"):
+        (tmp_path / "exports" / folder).mkdir(parents=True)
+    scene = scene_build()
+    jane, mary, merge = scene["jane"], scene["mary"], scene["merge"]
+    loser = merge.loser_id if merge.winner_id == jane.pk else merge.winner_id
+    ann = _export_person(jane.pk, JANE_EMAIL.lower(), JANE_USER, "Jane")
+    other = _export_person(mary.pk, MARY_EMAIL, MARY_USER, "Mary")
+    # Her merged-away profile, known only by its id.
+    old = _export_person(loser, None, None, "")
+    for name, config in (("CRM files", {"directory": "crm"}), ("Lake", {"directory": "lake"})):
+        config = {**config, "format": "csv" if name == "CRM files" else "jsonl"}
+        Destination.objects.create(name=name, kind="file_export", config=config)
+        FileExportDestination(config, {}).deliver(
+            DeliveryBatch("sync-1/run-1/0", "cdp-sync-1", "VIP", [ann, other], [old])
+        )
+    # A destination whose folder is outside the root is skipped, not followed.
+    Destination.objects.create(name="Away", kind="file_export", config={"directory": "../x"})
+    subject = Subject(
+        identifiers={"email": ("jane.doe@example.com",)},
+        values=(JANE_EMAIL, "jane.doe@example.com", JANE_USER),
+        profile_ids=frozenset({jane.pk, loser}),
+    )
+    exported = subject_tables(subject)["file_export_rows"]
+    assert sorted((row["destination"], row["row"]["change"]) for row in exported) == [
+        ("CRM files", "entered"),
+        ("CRM files", "exited"),
+        ("Lake", "entered"),
+        ("Lake", "exited"),
+    ]
+
+    def erase():
+        request = request_create(
+            user=compliance_officer, type="erasure", identifiers={"email": JANE_EMAIL}
+        )
+        request_verify(request=request, user=compliance_officer)
+        with django_capture_on_commit_callbacks(execute=True):
+            request_run(request=request, user=compliance_officer)
+        request.refresh_from_db()
+        assert request.status == DataSubjectRequest.Status.COMPLETED
+        return {row["store"]: row["rows"] for row in request.report["stores"]}
+
+    assert erase()["integrations.file_exports"] == 4
+    for folder in ("crm", "lake"):
+        files = _export_files(tmp_path / "exports" / folder)
+        assert len(files) == 1
+        ((content, entry, manifest),) = files.values()
+        assert b"jane.doe@example.com" not in content.lower().replace(b"mary.jane", b"")
+        assert JANE_USER.encode() not in content
+        assert MARY_EMAIL.encode() in content
+        assert entry["rows"] == 1
+        assert entry["bytes"] == len(content)
+        assert entry["sha256"] == hashlib.sha256(content).hexdigest()
+        assert (manifest["entered"], manifest["exited"]) == (1, 0)
+        if folder == "crm":
+            assert content.decode().splitlines() == [
+                "change,profile_id,email,phone,user_id,anonymous_id,name",
+                f"entered,{mary.pk},{MARY_EMAIL},,{MARY_USER},,Mary",
+            ]
+        else:
+            assert content.count(b"\n") == 1
+    before = {f: _export_files(tmp_path / "exports" / f) for f in ("crm", "lake")}
+    assert not [p for p in (tmp_path / "exports").rglob("*") if p.name.startswith(".tmp-")]
+
+    assert erase()["integrations.file_exports"] == 0
+    assert {f: _export_files(tmp_path / "exports" / f) for f in ("crm", "lake")} == before
