@@ -193,6 +193,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name ("kind", "status", "type") with another, named here.
+    "ENUM_NAME_OVERRIDES": {
+        "SyncRunKindEnum": "integrations.models.SyncRun.Kind",
+        "SyncRunStatusEnum": "integrations.models.SyncRun.Status",
+        "RequestTypeEnum": "compliance.models.DataSubjectRequest.Type",
+    },
 }
 
 # Celery: a broker kept in local folders by default (no server to install), Redis or RabbitMQ

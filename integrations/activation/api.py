@@ -161,14 +161,14 @@ class DeadLetterList(generics.ListAPIView):
         return dead_letters_of(destination, wanted if wanted in DeadLetter.Status.values else "")
 
 
-class ReplaySerializer(serializers.Serializer):
+class DeadLetterReplayRequestSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
 
 
 @extend_schema(
-    request=ReplaySerializer,
+    request=DeadLetterReplayRequestSerializer,
     responses=inline_serializer(
-        "Replay",
+        "DeadLetterReplayResult",
         {
             "replayed": serializers.IntegerField(),
             "runs": serializers.ListField(child=serializers.IntegerField()),
@@ -182,7 +182,7 @@ class DeadLetterReplay(APIView):
 
     def post(self, request, pk: int):
         destination = destination_get_for_user(request.user, pk, perm="change")
-        serializer = ReplaySerializer(data=request.data)
+        serializer = DeadLetterReplayRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = dead_letters_replay(
             destination=destination, user=request.user, ids=serializer.validated_data.get("ids")

@@ -73,6 +73,23 @@ UPLOAD_ANSWER = inline_serializer(
 )
 
 
+MAPPING = inline_serializer(
+    "CsvMapping",
+    {
+        "type": serializers.ChoiceField(choices=["identify", "track"]),
+        "columns": serializers.DictField(child=serializers.CharField()),
+    },
+)
+RUN_ANSWER = inline_serializer(
+    "CsvImportRun",
+    {
+        "id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "source": serializers.IntegerField(),
+    },
+)
+
+
 class CsvUpload(APIView):
     """GET: the source's file, its first rows and the mapping. POST (multipart, field `file`;
     `import=true` to start importing it at once): upload a file; the file is streamed to disk."""
@@ -113,11 +130,11 @@ class CsvMapping(APIView):
 
     permission_classes = [IsAuthenticated, IsIntegrationAdmin]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=MAPPING)
     def get(self, request, pk: int):
         return Response(csv_mapping(_csv_source(request, pk)))
 
-    @extend_schema(request=serializers.DictField(), responses=serializers.DictField())
+    @extend_schema(request=MAPPING, responses=MAPPING)
     def put(self, request, pk: int):
         source = _csv_source(request, pk, perm="integrations.change_source")
         return Response(csv_mapping_save(source=source, mapping=request.data))
@@ -128,7 +145,7 @@ class CsvImport(APIView):
 
     permission_classes = [IsAuthenticated, IsIntegrationAdmin]
 
-    @extend_schema(request=None, responses={202: serializers.DictField()})
+    @extend_schema(request=None, responses={202: RUN_ANSWER})
     def post(self, request, pk: int):
         source = _csv_source(request, pk, perm="integrations.change_source")
         run = csv_import_start(source=source, user=request.user, trigger="api")

@@ -102,3 +102,10 @@ def test_the_admin_never_shows_a_whole_api_token(superuser, client_for):
         assert token.key not in page
     # DRF's own token admin, which shows keys whole, is gone.
     assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
+
+
+def test_the_openapi_schema_builds_without_warnings(tmp_path):
+    """`check --deploy --fail-level WARNING` (CI, production) refuses a schema with warnings."""
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
