@@ -209,6 +209,9 @@ TRACKING_DESCRIPTION = (
 )
 # Event names listed per source; the rest are counted.
 PROCESSING_EVENT_NAMES = 30
+# The record reads what sources collect from the newest events only, so opening the page costs
+# the same whatever the event table holds.
+PROCESSING_SAMPLE_EVENTS = 100_000
 
 
 def _connector_facts(kind: str) -> tuple[str, str]:
@@ -229,16 +232,22 @@ def _connector_facts(kind: str) -> tuple[str, str]:
 def processing_sources(*, days: int = 90) -> list[dict]:
     """Every source with what it collects, as seen in the events it stored in the last `days`:
     its kind's label and description, message types, event names and the trait keys (top-level
-    `traits` and `context.traits`). Three grouped queries for all sources together."""
+    `traits` and `context.traits`), read from the newest `PROCESSING_SAMPLE_EVENTS` events of
+    that period. Grouped queries for all sources together."""
     from django.db import connection
+    from django.db.models import Max
+
+    from cdp_site.db import on_postgresql
 
     since = timezone.now() - timedelta(days=days)
+    newest = Event.objects.aggregate(newest=Max("id"))["newest"] or 0
+    floor = newest - PROCESSING_SAMPLE_EVENTS
     sources = list(Source.objects.order_by("name"))
     types: dict[int, set[str]] = {}
     names: dict[int, list[str]] = {}
     name_counts: dict[int, int] = {}
     rows = (
-        Event.objects.filter(received_at__gte=since)
+        Event.objects.filter(received_at__gte=since, id__gt=floor)
         .values_list("source_id", "type", "event")
         .annotate(n=Count("id"))
         .order_by("source_id", "-n", "event")
@@ -251,26 +260,41 @@ def processing_sources(*, days: int = 90) -> list[dict]:
             if len(listed) < PROCESSING_EVENT_NAMES and event_name not in listed:
                 listed.append(event_name)
     trait_keys: dict[int, list[str]] = {}
-    # The table name is the model's own, never input. The keys only, never the values; a
-    # non-object `traits` contributes none.
-    table = connection.ops.quote_name(Event._meta.db_table)
-    sql = f"""
-        SELECT DISTINCT e.source_id, k.key
-        FROM {table} e
-        CROSS JOIN LATERAL (
-            SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(e.traits) = 'object'
-                                          THEN e.traits ELSE '{{}}'::jsonb END)
-            UNION
-            SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(e.context -> 'traits') = 'object'
-                                          THEN e.context -> 'traits' ELSE '{{}}'::jsonb END)
-        ) AS k(key)
-        WHERE e.received_at >= %s
-        ORDER BY e.source_id, k.key
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [since])
-        for source_id, key in cursor.fetchall():
-            trait_keys.setdefault(source_id, []).append(key)
+    if not on_postgresql():
+        seen: dict[int, set[str]] = {}
+        sample = Event.objects.filter(received_at__gte=since, id__gt=floor).values_list(
+            "source_id", "traits", "context"
+        )
+        for source_id, traits, context in sample.iterator(chunk_size=2000):
+            keys = seen.setdefault(source_id, set())
+            for found in (
+                traits,
+                (context or {}).get("traits") if isinstance(context, dict) else None,
+            ):
+                if isinstance(found, dict):
+                    keys.update(found)
+        trait_keys = {source_id: sorted(keys) for source_id, keys in seen.items()}
+    else:
+        # The table name is the model's own, never input. The keys only, never the values; a
+        # non-object `traits` contributes none.
+        table = connection.ops.quote_name(Event._meta.db_table)
+        sql = f"""
+            SELECT DISTINCT e.source_id, k.key
+            FROM {table} e
+            CROSS JOIN LATERAL (
+                SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(e.traits) = 'object'
+                                              THEN e.traits ELSE '{{}}'::jsonb END)
+                UNION
+                SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(e.context -> 'traits') = 'object'
+                                              THEN e.context -> 'traits' ELSE '{{}}'::jsonb END)
+            ) AS k(key)
+            WHERE e.received_at >= %s AND e.id > %s
+            ORDER BY e.source_id, k.key
+        """  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [since, floor])
+            for source_id, key in cursor.fetchall():
+                trait_keys.setdefault(source_id, []).append(key)
     result = []
     for source in sources:
         label, description = _connector_facts(source.kind)
