@@ -183,6 +183,26 @@ class ProfileLink(models.Model):
         return f"Profile {self.profile_id} lives on as {self.live_id}"
 
 
+class ProfileComputed(models.Model):
+    """The values computed for one profile from its events: computed traits and scores.
+
+    Kept beside the profile rather than in its traits so that recomputing them for every profile
+    rewrites this narrow table only (one key index), never the profile rows and their search
+    indexes. `values` maps a computed trait's or a score's key to its value; the segment compiler
+    and the customer 360 read them as fields like traits. Writers merge their keys in with set-based
+    SQL and remove keys that no longer apply.
+    """
+
+    profile = models.OneToOneField(
+        Profile, primary_key=True, on_delete=models.CASCADE, related_name="computed"
+    )
+    values = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Computed values of profile {self.profile_id}"
+
+
 class EventMessage(models.Model):
     """The (source, message id) of every stored event: deduplication on PostgreSQL.
 
