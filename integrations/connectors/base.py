@@ -111,6 +111,14 @@ class Connector:
                     return spec.default
         return value
 
+    def secret_required(self, name: str, label: str) -> str:
+        """A secret setting, trimmed; a missing one stops the run with a message naming `label`
+        ("The Mailchimp API key"), never a value."""
+        value = str(self.secrets.get(name) or "").strip()
+        if not value:
+            raise TerminalError(f"{label} is missing: set it on the {self.kind}.")
+        return value
+
     def check_connection(self) -> ConnectionCheck:
         raise NotImplementedError
 

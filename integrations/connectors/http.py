@@ -186,26 +186,61 @@ class HttpClient:
         raise TerminalError(f"{self.service} refused {what} ({status}): {said}")
 
     def _said(self, response: httpx.Response) -> str:
-        """What an error answer says, from the usual JSON error fields or else its text."""
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            return self._quote(response.text) or "no explanation"
-        parts: list[str] = []
-        if isinstance(body, dict):
-            for key in ("message", "error", "error_description", "description", "errors"):
-                value = body.get(key)
-                if value:
-                    parts.append(value if isinstance(value, str) else orjson.dumps(value).decode())
-        return self._quote("; ".join(parts) if parts else response.text) or "no explanation"
+        return blanked(server_message(response), self._secrets) or "no explanation"
 
     def _quote(self, text: str) -> str:
-        text = " ".join(text.split())
-        for secret in self._secrets:
-            text = text.replace(secret, "[secret]")
-        if len(text) > QUOTE_CHARS:
-            text = text[: QUOTE_CHARS - 1] + "…"
-        return text
+        return blanked(trimmed(text), self._secrets)
+
+
+def trimmed(text: object, limit: int = QUOTE_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def blanked(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret value replaced, in case a server echoes a credential."""
+    for secret in secrets:
+        text = text.replace(secret, "[secret]")
+    return text
+
+
+def server_message(response: httpx.Response) -> str:
+    """A service's own explanation of a refusal, from the usual JSON error shapes or its text,
+    trimmed (empty when it said nothing)."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return trimmed(response.text)
+    return trimmed(_message_in(body) or response.text)
+
+
+def _message_in(body: object) -> str:
+    if isinstance(body, str):
+        return body
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        # Meta Graph API: {"error": {"message", "error_user_msg", "code"}}
+        return str(error.get("error_user_msg") or error.get("message") or "")
+    parts = [
+        str(body[key])
+        for key in ("title", "detail", "message", "error", "error_description", "description")
+        if isinstance(body.get(key), str | int) and body.get(key) != ""
+    ]
+    errors = body.get("errors")
+    if isinstance(errors, list) and all(isinstance(item, dict) for item in errors):
+        # Mailchimp problem+json adds field errors: [{"field", "message"}].
+        parts += [
+            f"{item.get('field') or 'request'}: {item['message']}"
+            for item in errors
+            if item.get("message")
+        ]
+    elif errors:
+        # Shopify and Zendesk: {"errors": "Not Found"} or {"errors": {"field": ["..."]}}.
+        parts.append(errors if isinstance(errors, str) else orjson.dumps(errors).decode())
+    return "; ".join(dict.fromkeys(parts))
 
 
 class ApiConnectorMixin:

@@ -11,80 +11,19 @@ name the credential, never its value, and request headers are never echoed.
 import functools
 import ssl
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 
 import httpx
-from django.utils import timezone
 
 from integrations.connectors.base import TerminalError, TransientError
+from integrations.connectors.http import blanked, retry_after_seconds, server_message, trimmed
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-# A destination's error text is shown to people and kept on runs: long enough to say what is wrong.
-MAX_MESSAGE_CHARS = 300
-# A Retry-After beyond this is taken as this: the run's own backoff cap decides beyond it.
-MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every client: loading the CA bundle costs ~0.2 s each time."""
     return httpx.create_ssl_context()
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = (when - timezone.now()).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-def trimmed(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """`text` on one line, cut to `limit` characters."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def server_message(response: httpx.Response) -> str:
-    """The destination's own explanation of a refusal, from the usual JSON error shapes or text."""
-    try:
-        body = response.json()
-    except ValueError:
-        return trimmed(response.text) or response.reason_phrase
-    return trimmed(_message_in(body)) or response.reason_phrase
-
-
-def _message_in(body: object) -> str:
-    if isinstance(body, str):
-        return body
-    if not isinstance(body, dict):
-        return ""
-    error = body.get("error")
-    if isinstance(error, dict):
-        # Meta Graph API: {"error": {"message", "error_user_msg", "code"}}
-        return str(error.get("error_user_msg") or error.get("message") or "")
-    parts = [
-        str(body[key])
-        for key in ("title", "detail", "message", "error", "error_description", "description")
-        if isinstance(body.get(key), str | int) and body.get(key) != ""
-    ]
-    # Mailchimp problem+json adds field errors: [{"field", "message"}].
-    for item in body.get("errors") or []:
-        if isinstance(item, dict) and item.get("message"):
-            parts.append(f"{item.get('field') or 'request'}: {item['message']}")
-    return " ".join(dict.fromkeys(parts))
 
 
 class DeliveryClient:
@@ -143,7 +82,7 @@ class DeliveryClient:
     def raise_for(self, response: httpx.Response) -> None:
         """Raise the error a refusal means: TransientError or TerminalError."""
         status = response.status_code
-        said = self.blank(server_message(response))
+        said = self.blank(server_message(response)) or response.reason_phrase
         kind = self.classify(response) if self.classify is not None else None
         if status == 429:
             raise TransientError(
@@ -165,9 +104,7 @@ class DeliveryClient:
         raise TerminalError(f"{self.title} refused the request ({status}): {said}")
 
     def blank(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[secret]")
-        return text
+        return blanked(text, self._secrets)
 
     def json(self, response: httpx.Response) -> dict:
         """The answer's JSON object; a garbled answer is transient (a proxy's error page)."""

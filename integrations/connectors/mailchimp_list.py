@@ -31,7 +31,8 @@ from integrations.connectors.base import (
     TerminalError,
     TransientError,
 )
-from integrations.connectors.http_delivery import DeliveryClient, server_message, trimmed
+from integrations.connectors.http import server_message, trimmed
+from integrations.connectors.http_delivery import DeliveryClient
 from integrations.connectors.options import int_option, option
 from integrations.connectors.registry import register
 
@@ -101,10 +102,7 @@ class MailchimpListDestination(DestinationConnector):
     # Settings ------------------------------------------------------------------------------
 
     def _api_key(self) -> str:
-        api_key = (self.secrets.get("api_key") or "").strip()
-        if not api_key:
-            raise TerminalError("The Mailchimp API key is missing: set it on the destination.")
-        return api_key
+        return self.secret_required("api_key", "The Mailchimp API key")
 
     def _base_url(self) -> str:
         base_url = str(option(self.fields, self.config, "base_url") or "").strip().rstrip("/")

@@ -32,7 +32,8 @@ from integrations.connectors.base import (
     TransientError,
 )
 from integrations.connectors.hashing import hashed_email, hashed_phone
-from integrations.connectors.http_delivery import DeliveryClient, trimmed
+from integrations.connectors.http import trimmed
+from integrations.connectors.http_delivery import DeliveryClient
 from integrations.connectors.options import int_option, option
 from integrations.connectors.registry import register
 
@@ -113,10 +114,7 @@ class MetaAudienceDestination(DestinationConnector):
         self._client = None
 
     def _token(self) -> str:
-        token = (self.secrets.get("access_token") or "").strip()
-        if not token:
-            raise TerminalError("The Meta access token is missing: set it on the destination.")
-        return token
+        return self.secret_required("access_token", "The Meta access token")
 
     def _audience_url(self, suffix: str = "") -> str:
         base_url = str(option(self.fields, self.config, "base_url")).strip().rstrip("/")

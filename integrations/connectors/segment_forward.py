@@ -31,7 +31,8 @@ from integrations.connectors.base import (
     TerminalError,
     TransientError,
 )
-from integrations.connectors.http_delivery import DeliveryClient, trimmed
+from integrations.connectors.http import trimmed
+from integrations.connectors.http_delivery import DeliveryClient
 from integrations.connectors.options import int_option, lines_option, option
 from integrations.connectors.registry import register
 
