@@ -369,3 +369,9 @@ CELERY_BEAT_SCHEDULE["integrations-audience-syncs-due"] = {
     "schedule": 60.0,
     "options": {"expires": 60},
 }
+# Enabled event forwards with events waiting start a run every minute.
+CELERY_BEAT_SCHEDULE["integrations-event-forwards-due"] = {
+    "task": "integrations.event_forwards_due",
+    "schedule": 60.0,
+    "options": {"expires": 60},
+}

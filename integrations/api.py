@@ -15,6 +15,7 @@ from cdp_site.errors import InvalidInputError
 from cdp_site.roles import Role, user_has_role
 
 from .models import Source, SyncRun
+from .run_control import run_cancel, run_retry
 from .secrets import secrets_decrypt
 from .selectors import source_get_for_user, source_list_for_user
 from .services import source_create, source_delete, source_enabled_set
@@ -23,6 +24,7 @@ from .sync.runner import sync_run_start
 from .sync.schedules import source_next_run, source_schedule_set
 from .sync.selectors import (
     kind_label,
+    run_get_for_user,
     sync_run_errors,
     sync_run_get_for_user,
     sync_run_list_for_user,
@@ -316,3 +318,29 @@ class SyncRunDetail(generics.RetrieveAPIView):
 
     def get_object(self):
         return sync_run_get_for_user(self.request.user, self.kwargs["run_id"])
+
+
+@extend_schema(request=None, responses={202: SyncRunSerializer})
+class SyncRunCancel(APIView):
+    """Cancel a run of any kind: a queued one at once, a running one after its current batch
+    (202 with the run; 409 once it has ended)."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def post(self, request, run_id: int):
+        run = run_cancel(run_get_for_user(request.user, run_id, action="change"))
+        run.refresh_from_db()
+        return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(request=None, responses={202: SyncRunSerializer})
+class SyncRunRetry(APIView):
+    """Start a new run of what a failed or cancelled run was doing, continuing where it stopped
+    (202 with the new run; 409 if the run has not ended or another is going)."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def post(self, request, run_id: int):
+        run = run_retry(run_get_for_user(request.user, run_id, action="change"), user=request.user)
+        run.refresh_from_db()
+        return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

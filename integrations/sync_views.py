@@ -19,7 +19,7 @@ from .source_forms import ScheduleForm, connector_form_class, connector_form_ini
 from .sources import connection_test, source_connector_create, source_connector_update
 from .sync.runner import sync_run_cancel, sync_run_retry, sync_run_start
 from .sync.schedules import source_schedule_set
-from .sync.selectors import source_kinds, sync_run_errors, sync_run_get_for_user
+from .sync.selectors import run_counts, source_kinds, sync_run_errors, sync_run_get_for_user
 
 CHANGE = "integrations.change_source"
 
@@ -187,8 +187,28 @@ def sync_run_detail(request, pk: int, run_id: int):
     source = source_get_for_user(request.user, pk)
     run = sync_run_get_for_user(request.user, run_id, source=source)
     template = "integrations/sync_run_detail.html"
-    context = {"source": source, "run": run, "errors": sync_run_errors(run)}
+    context = {
+        "source": source,
+        "subject": source.name,
+        "back_url": reverse("integrations:source_detail", args=[source.pk]),
+        "back_label": source.name,
+        **run_page_urls(run, "integrations:sync_run", source.pk),
+        "retry_note": "A new run continues from the last stored batch.",
+    }
     return render(request, template + "#live" if request.htmx else template, context)
+
+
+def run_page_urls(run, prefix: str, owner_id: int) -> dict:
+    """What the run page shows of a run beside its owner: counts, errors and its action URLs
+    (`prefix` + `_detail`, `_cancel`, `_retry`, each taking the owner's and the run's id)."""
+    return {
+        "run": run,
+        "counts": run_counts(run),
+        "errors": sync_run_errors(run),
+        "poll_url": reverse(f"{prefix}_detail", args=[owner_id, run.pk]),
+        "cancel_url": reverse(f"{prefix}_cancel", args=[owner_id, run.pk]),
+        "retry_url": reverse(f"{prefix}_retry", args=[owner_id, run.pk]),
+    }
 
 
 @role_required(Role.INTEGRATION_ADMIN)
@@ -220,7 +240,12 @@ def sync_run_retry_page(request, pk: int, run_id: int):
 
 
 def _to_run(request, source_id: int, run_id: int):
-    url = reverse("integrations:sync_run_detail", args=[source_id, run_id])
+    return run_redirect(request, "integrations:sync_run_detail", source_id, run_id)
+
+
+def run_redirect(request, url_name: str, owner_id: int, run_id: int):
+    """To a run's page; an htmx request is told to load it as a whole page."""
+    url = reverse(url_name, args=[owner_id, run_id])
     response = redirect(url)
     if request.htmx:
         response["HX-Redirect"] = url

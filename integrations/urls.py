@@ -36,6 +36,14 @@ urlpatterns = [
     path("api/sources/<int:pk>/sync/", api.SourceSync.as_view(), name="api_source_sync"),
     path("api/sync-runs/", api.SyncRunList.as_view(), name="api_sync_runs"),
     path("api/sync-runs/<int:run_id>/", api.SyncRunDetail.as_view(), name="api_sync_run"),
+    path(
+        "api/sync-runs/<int:run_id>/cancel/",
+        api.SyncRunCancel.as_view(),
+        name="api_sync_run_cancel",
+    ),
+    path(
+        "api/sync-runs/<int:run_id>/retry/", api.SyncRunRetry.as_view(), name="api_sync_run_retry"
+    ),
     path("sources/<int:pk>/", views.source_detail, name="source_detail"),
     path("sources/<int:pk>/enabled/", views.source_enabled, name="source_enabled"),
     path("sources/<int:pk>/debugger/", views.source_debugger, name="source_debugger"),

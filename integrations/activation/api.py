@@ -1,5 +1,5 @@
 """REST API of activation: destinations (secrets write-only), audience syncs with their `run`
-action, and each destination's dead letters with replay.
+action, each destination's event forwards with theirs, and its dead letters with replay.
 
 Integration admins manage destinations; a marketer lists the destinations shared with their
 team, and manages the syncs of segments they may see. Refusals of the domain are answered by the
@@ -14,10 +14,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdp_site.roles import Role, user_has_role
+from profiles.models import Event
 from segments.selectors import segment_get_for_user
 
-from ..models import AudienceSync, DeadLetter, Destination, SyncRun
+from ..models import AudienceSync, DeadLetter, Destination, EventForward, SyncRun
 from ..secrets import secrets_decrypt
+from .forwarding import (
+    event_forward_create,
+    event_forward_delete,
+    event_forward_run_start,
+    event_forward_update,
+)
 from .runner import audience_sync_run_start
 from .selectors import (
     audience_sync_get_for_user,
@@ -26,6 +33,7 @@ from .selectors import (
     destination_get_for_user,
     destination_list_for_user,
     destinations_usable_by,
+    event_forward_get_for_user,
 )
 from .services import (
     audience_sync_create,
@@ -297,5 +305,107 @@ class AudienceSyncRun(APIView):
     def post(self, request, pk: int):
         sync = audience_sync_get_for_user(request.user, pk)
         run = audience_sync_run_start(sync=sync, trigger=SyncRun.Trigger.API, user=request.user)
+        run.refresh_from_db()
+        return Response(AudienceRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EventForwardSerializer(serializers.ModelSerializer):
+    """A forward's filters: empty lists mean every source, type or name. `history` (on create
+    only): also send the events already stored; otherwise only those stored from now on."""
+
+    destination = serializers.IntegerField(source="destination_id", read_only=True)
+    source_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    types = serializers.ListField(
+        child=serializers.ChoiceField(choices=Event.Type.values), required=False
+    )
+    names = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    history = serializers.BooleanField(write_only=True, required=False, default=False)
+
+    class Meta:
+        model = EventForward
+        fields = [
+            "id",
+            "destination",
+            "source_ids",
+            "types",
+            "names",
+            "enabled",
+            "history",
+            "last_event_id",
+            "created_at",
+        ]
+        read_only_fields = ["last_event_id", "created_at"]
+
+
+class EventForwardList(generics.ListCreateAPIView):
+    """A destination's event forwards; POST sets one up (the destination must take events)."""
+
+    serializer_class = EventForwardSerializer
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def get_queryset(self):
+        destination = destination_get_for_user(self.request.user, self.kwargs["pk"])
+        return destination.event_forwards.order_by("pk")
+
+    def create(self, request, *args, **kwargs):
+        destination = destination_get_for_user(request.user, kwargs["pk"], perm="change")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        forward = event_forward_create(
+            destination=destination,
+            source_ids=data.get("source_ids", []),
+            types=data.get("types", []),
+            names=data.get("names", []),
+            history=data.get("history", False),
+            user=request.user,
+        )
+        if data.get("enabled") is False:
+            forward = event_forward_update(forward=forward, enabled=False)
+        return Response(EventForwardSerializer(forward).data, status=status.HTTP_201_CREATED)
+
+
+class EventForwardDetail(generics.RetrieveUpdateDestroyAPIView):
+    """One forward: read, change its filters or switch it off (PATCH), delete (409 while a
+    run of it is going)."""
+
+    serializer_class = EventForwardSerializer
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_object(self):
+        action = "view" if self.request.method in ("GET", "HEAD", "OPTIONS") else "change"
+        return event_forward_get_for_user(self.request.user, self.kwargs["pk"], action=action)
+
+    def update(self, request, *args, **kwargs):
+        forward = self.get_object()
+        serializer = self.get_serializer(forward, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        forward = event_forward_update(
+            forward=forward,
+            source_ids=data.get("source_ids"),
+            types=data.get("types"),
+            names=data.get("names"),
+            enabled=data.get("enabled"),
+        )
+        return Response(EventForwardSerializer(forward).data)
+
+    def perform_destroy(self, instance):
+        event_forward_delete(forward=instance)
+
+
+@extend_schema(request=None, responses={202: AudienceRunSerializer})
+class EventForwardRun(APIView):
+    """Forward the waiting events now: 202 with the queued run (409 if one is going or the
+    destination is paused)."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def post(self, request, pk: int):
+        forward = event_forward_get_for_user(request.user, pk, action="change")
+        run = event_forward_run_start(
+            forward=forward, trigger=SyncRun.Trigger.API, user=request.user
+        )
         run.refresh_from_db()
         return Response(AudienceRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

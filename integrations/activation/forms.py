@@ -89,3 +89,42 @@ class AudienceSyncForm(forms.Form):
 
 class PauseForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
+
+
+class EventForwardForm(forms.Form):
+    """Which events a destination receives: sources, types and names (none chosen = every one)."""
+
+    source_ids = forms.TypedMultipleChoiceField(
+        label="Sources",
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: events of every source.",
+    )
+    types = forms.MultipleChoiceField(
+        label="Types",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every type.",
+    )
+    names = forms.CharField(
+        label="Event or page names",
+        required=False,
+        max_length=5000,
+        help_text="One per line, e.g. “Order Completed”. Empty: every name.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    history = forms.BooleanField(
+        label="Also send the events already stored",
+        required=False,
+        initial=False,
+        help_text="Unticked: only events stored from now on.",
+    )
+
+    def __init__(self, *args, sources=(), types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source_ids"].choices = [(source.pk, source.name) for source in sources]
+        self.fields["types"].choices = [(value, value) for value in types]
+
+    def names_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["names"].splitlines() if line.strip()]

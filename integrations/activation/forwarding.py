@@ -23,7 +23,7 @@ from ..connectors.base import TerminalError, TransientError
 from ..models import EventForward, SyncRun, SyncRunError
 from ..selectors import event_as_message
 from ..sync.claims import run_claim
-from ..sync.runner import retry_delay
+from ..sync.runner import retry_delay, run_cancel_with
 from .runner import destination_connector
 
 logger = logging.getLogger("cdp.activation")
@@ -42,16 +42,102 @@ def forward_events(forward: EventForward):
     return events.order_by("pk")
 
 
-def event_forward_create(*, destination, source_ids, types, names, user=None) -> EventForward:
-    if not isinstance(source_ids, list) or not all(isinstance(i, int) for i in source_ids):
+def _filters_checked(source_ids, types, names) -> dict:
+    """The forward's filters as stored, or InvalidInputError saying which one is wrong."""
+    from ..models import Source
+
+    if not isinstance(source_ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in source_ids
+    ):
         raise InvalidInputError("Sources are a list of source ids.", field="source_ids")
+    unknown = set(source_ids) - set(
+        Source.objects.filter(pk__in=source_ids).values_list("pk", flat=True)
+    )
+    if unknown:
+        raise InvalidInputError(
+            f"No source has the id {', '.join(map(str, sorted(unknown)))}.", field="source_ids"
+        )
     if not isinstance(types, list) or not set(types) <= set(Event.Type.values):
         raise InvalidInputError(f"Types are among {', '.join(Event.Type.values)}.", field="types")
-    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise InvalidInputError("Names are a list of event or page names.", field="names")
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and n.strip() and len(n) <= 200 for n in names
+    ):
+        raise InvalidInputError(
+            "Names are a list of event or page names (up to 200 characters each).", field="names"
+        )
+    return {
+        "source_ids": sorted(set(source_ids)),
+        "types": sorted(set(types)),
+        "names": list(dict.fromkeys(n.strip() for n in names)),
+    }
+
+
+def event_forward_create(
+    *, destination, source_ids, types, names, history: bool = True, user=None
+) -> EventForward:
+    """Forward the events matching the filters: those already stored too (`history`), or only
+    those stored from now on (the checkpoint starts at the newest stored event)."""
+    filters = _filters_checked(source_ids, types, names)
+    start = 0 if history else (Event.objects.aggregate(m=Max("pk"))["m"] or 0)
     return EventForward.objects.create(
-        destination=destination, source_ids=source_ids, types=types, names=names, created_by=user
+        destination=destination, last_event_id=start, created_by=user, **filters
     )
+
+
+def event_forward_update(
+    *, forward: EventForward, source_ids=None, types=None, names=None, enabled=None
+) -> EventForward:
+    """Change a forward's filters (each left as it is when None) or switch it on or off."""
+    filters = _filters_checked(
+        forward.source_ids if source_ids is None else source_ids,
+        forward.types if types is None else types,
+        forward.names if names is None else names,
+    )
+    for field_name, value in filters.items():
+        setattr(forward, field_name, value)
+    if enabled is not None:
+        forward.enabled = bool(enabled)
+    forward.save(update_fields=[*filters, "enabled"])
+    return forward
+
+
+def event_forward_delete(*, forward: EventForward) -> None:
+    """Stop forwarding for good; refused while a run of it is going (cancel it first)."""
+    if SyncRun.objects.filter(event_forward=forward, status__in=SyncRun.ACTIVE).exists():
+        raise ConflictError(
+            "A forwarding run is going: cancel it or wait for it to end first.", code="run_active"
+        )
+    forward.delete()
+
+
+def event_forwards_due_start() -> int:
+    """Scheduled (every minute): start a run of each enabled forward with events waiting; the
+    number started. A forward whose destination is paused, or whose run is going, waits."""
+    started = 0
+    forwards = EventForward.objects.filter(enabled=True, destination__paused=False)
+    for forward in forwards.select_related("destination"):
+        if not forward_events(forward).exists():
+            continue
+        try:
+            event_forward_run_start(forward=forward, trigger=SyncRun.Trigger.SCHEDULE)
+        except ConflictError:
+            continue
+        started += 1
+    return started
+
+
+def event_forward_run_cancel(run: SyncRun) -> SyncRun:
+    """Cancel a queued forwarding run (or one whose worker is gone) at once, a running one
+    after its current batch."""
+    return run_cancel_with(run, _cancelled)
+
+
+def _cancelled(run: SyncRun) -> None:
+    run.status = Status.CANCELLED
+    run.message = f"Cancelled after {run.records_stored:,} events forwarded."
+    run.finished_at = timezone.now()
+    run.claim_token = ""
+    run.save(update_fields=["status", "message", "finished_at", "claim_token"])
 
 
 def _publish(run_id: int) -> None:
@@ -140,6 +226,10 @@ def event_forward_run_execute(run_id: int) -> SyncRun | None:
                 locked.checkpoint = {"up_to": up_to, "last_event_id": events[-1].pk}
                 locked.heartbeat_at = timezone.now()
                 locked.save()
+                if locked.cancel_requested:
+                    # A person asked to stop: the batch just delivered is kept, then it ends.
+                    _cancelled(locked)
+                    return locked
         run.refresh_from_db()
         message = f"{run.records_stored:,} events forwarded" + (
             f", {run.records_failed:,} refused." if run.records_failed else "."

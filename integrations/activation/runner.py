@@ -49,7 +49,7 @@ from ..models import (
 )
 from ..secrets import secrets_decrypt
 from ..sync.claims import RunLostError, run_claim, run_locked
-from ..sync.runner import retry_delay, run_is_stale
+from ..sync.runner import retry_delay, run_cancel_with, run_is_stale
 from .plan import plan_build
 from .realtime import realtime_followup
 from .records import audience_records
@@ -119,6 +119,16 @@ def audience_sync_run_start(*, sync: AudienceSync, trigger: str, user=None) -> S
     return run
 
 
+def audience_run_cancel(run: SyncRun) -> SyncRun:
+    """Cancel a queued audience run (or one whose worker is gone) at once, freeing its
+    destination; a running one after its current batch (what was delivered stays recorded)."""
+    return run_cancel_with(run, _cancelled)
+
+
+def _cancelled(run: SyncRun) -> None:
+    _finish(run, Status.CANCELLED, f"Cancelled after {run.records_stored:,} records sent.")
+
+
 def _requeue(run: SyncRun, message: str) -> bool:
     requeued = SyncRun.objects.filter(
         pk=run.pk, status=run.status, claim_token=run.claim_token
@@ -144,7 +154,7 @@ def _locked_run(run_id: int, token: str) -> SyncRun:
     by a person ends it here (RunLostError)."""
     run = run_locked(run_id, token)
     if run.cancel_requested:
-        _finish(run, Status.CANCELLED, f"Cancelled after {run.records_stored:,} records sent.")
+        _cancelled(run)
         raise RunLostError
     return run
 

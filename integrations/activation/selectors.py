@@ -14,7 +14,7 @@ from cdp_site.params import id_in_range
 from compliance.selectors import consent_purposes
 from segments.selectors import segment_get_for_user, segment_list_for_user
 
-from ..models import AudienceSync, DeadLetter, Destination, SyncRun
+from ..models import AudienceSync, DeadLetter, Destination, EventForward, Source, SyncRun
 
 
 def destination_list_for_user(user, perm: str = "view") -> QuerySet[Destination]:
@@ -130,6 +130,43 @@ def destination_syncs(destination: Destination) -> list[dict]:
     syncs = list(destination.audience_syncs.select_related("segment").order_by("segment__name"))
     latest = last_runs(syncs)
     return [{"sync": sync, "run": latest.get(sync.pk)} for sync in syncs]
+
+
+def destination_forwards(destination: Destination) -> list[dict]:
+    """The destination's event forwards, each with its last run and the names of its sources."""
+    forwards = list(destination.event_forwards.order_by("pk"))
+    source_ids = {pk for forward in forwards for pk in forward.source_ids}
+    names = dict(Source.objects.filter(pk__in=source_ids).values_list("pk", "name"))
+    newest = (
+        SyncRun.objects.filter(event_forward__in=forwards)
+        .order_by()
+        .values("event_forward")
+        .annotate(newest=Max("pk"))
+        .values("newest")
+    )
+    latest = {run.event_forward_id: run for run in SyncRun.objects.filter(pk__in=newest)}
+    return [
+        {
+            "forward": forward,
+            "sources": [names.get(pk, f"source {pk} (deleted)") for pk in forward.source_ids],
+            "run": latest.get(forward.pk),
+        }
+        for forward in forwards
+    ]
+
+
+def event_forward_get_for_user(user, pk: int, action: str = "view") -> EventForward:
+    """A forward of a destination the person may see (`action` "view") or change; 404 else."""
+    forward = (
+        EventForward.objects.select_related("destination")
+        .filter(pk=pk, destination__in=destination_list_for_user(user, action))
+        .first()
+        if id_in_range(pk)
+        else None
+    )
+    if forward is None:
+        raise Http404("No such event forward.")
+    return forward
 
 
 def dead_letters_pending(destination: Destination) -> QuerySet[DeadLetter]:

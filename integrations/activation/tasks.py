@@ -33,6 +33,14 @@ def audience_realtime_task() -> int:
     return audience_realtime_start()
 
 
+@shared_task(name="integrations.event_forwards_due")
+def event_forwards_due_task() -> int:
+    """Scheduled (every minute): start a run of each enabled forward with events waiting."""
+    from .forwarding import event_forwards_due_start
+
+    return event_forwards_due_start()
+
+
 @shared_task(name="integrations.event_forward_run")
 def event_forward_run_task(run_id: int) -> str | None:
     """Forward the events of one forwarding run. Idempotent like the audience runs."""

@@ -17,6 +17,41 @@ urlpatterns = [
         views.dead_letter_replay,
         name="dead_letter_replay",
     ),
+    path(
+        "destinations/<int:pk>/forwards/new/",
+        views.event_forward_create_page,
+        name="event_forward_create",
+    ),
+    path(
+        "destinations/<int:pk>/forwards/<int:forward_id>/enabled/",
+        views.event_forward_enabled_page,
+        name="event_forward_enabled",
+    ),
+    path(
+        "destinations/<int:pk>/forwards/<int:forward_id>/run/",
+        views.event_forward_run_page,
+        name="event_forward_run",
+    ),
+    path(
+        "destinations/<int:pk>/forwards/<int:forward_id>/delete/",
+        views.event_forward_delete_page,
+        name="event_forward_delete",
+    ),
+    path(
+        "destinations/<int:pk>/runs/<int:run_id>/",
+        views.destination_run_detail,
+        name="destination_run_detail",
+    ),
+    path(
+        "destinations/<int:pk>/runs/<int:run_id>/cancel/",
+        views.destination_run_cancel,
+        name="destination_run_cancel",
+    ),
+    path(
+        "destinations/<int:pk>/runs/<int:run_id>/retry/",
+        views.destination_run_retry,
+        name="destination_run_retry",
+    ),
     path("destinations/segment/<int:segment_id>/", views.segment_syncs, name="segment_syncs"),
     path("audience-syncs/<int:pk>/", views.audience_sync_detail, name="audience_sync_detail"),
     path("audience-syncs/<int:pk>/run/", views.audience_sync_run, name="audience_sync_run"),
@@ -36,6 +71,19 @@ urlpatterns += [
         "api/destinations/<int:pk>/dead-letters/replay/",
         api.DeadLetterReplay.as_view(),
         name="api_dead_letters_replay",
+    ),
+    path(
+        "api/destinations/<int:pk>/forwards/",
+        api.EventForwardList.as_view(),
+        name="api_event_forward_list",
+    ),
+    path(
+        "api/event-forwards/<int:pk>/", api.EventForwardDetail.as_view(), name="api_event_forward"
+    ),
+    path(
+        "api/event-forwards/<int:pk>/run/",
+        api.EventForwardRun.as_view(),
+        name="api_event_forward_run",
     ),
     path("api/audience-syncs/", api.AudienceSyncList.as_view(), name="api_audience_sync_list"),
     path(

@@ -1,30 +1,53 @@
 """Pages of activation: the segment page's “Send to...” fragment for marketers; destinations,
-their health, setup with a connection test, dead letters and replay for integration admins."""
+their health, setup with a connection test, event forwarding, run pages with cancel and retry,
+dead letters and replay for integration admins."""
 
 from django.contrib import messages
 from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cdp_site.errors import DomainError
 from cdp_site.roles import Role, role_required
+from profiles.models import Event
 from segments.selectors import segment_get_for_user
 
+from ..connectors.base import DestinationConnector
 from ..connectors.registry import connector_class, connector_classes
-from ..models import SyncRun
-from .forms import AudienceSyncForm, DestinationForm, PauseForm, mapping_parse, mapping_text
+from ..models import Source, SyncRun
+from ..run_control import run_cancel, run_retry
+from ..sync.selectors import run_get_for_user
+from ..sync_views import run_page_urls, run_redirect
+from .forms import (
+    AudienceSyncForm,
+    DestinationForm,
+    EventForwardForm,
+    PauseForm,
+    mapping_parse,
+    mapping_text,
+)
+from .forwarding import (
+    event_forward_create,
+    event_forward_delete,
+    event_forward_run_start,
+    event_forward_update,
+)
 from .runner import audience_sync_run_start
 from .selectors import (
     audience_sync_get_for_user,
     audience_sync_runs,
     dead_letters_of,
+    destination_forwards,
     destination_get_for_user,
     destination_health,
     destination_list_for_user,
     destination_runs,
     destination_syncs,
     destinations_usable_by,
+    event_forward_get_for_user,
     segment_syncs_for_user,
 )
 from .services import (
@@ -245,6 +268,7 @@ def destination_detail(request, pk: int):
             "groups": Group.objects.order_by("name"),
             "shared": destination_shared_groups(destination),
             "pause_form": PauseForm(),
+            **_forwarding_context(cls, destination),
         },
         status=400 if request.method == "POST" and form.errors else 200,
     )
@@ -330,3 +354,177 @@ def dead_letter_replay(request, pk: int):
             f"{len(result['runs'])} run{'s' if len(result['runs']) != 1 else ''} started.",
         )
     return redirect("integrations:dead_letter_list", pk=pk)
+
+
+# -- integration admins: event forwarding -----------------------------------------------------
+
+
+def _forwards(cls) -> bool:
+    """Whether the destination's connector takes forwarded events."""
+    return cls is not None and cls.forward is not DestinationConnector.forward
+
+
+def _forward_form(data=None) -> EventForwardForm:
+    return EventForwardForm(data, sources=Source.objects.order_by("name"), types=Event.Type.values)
+
+
+def _forwarding_context(cls, destination) -> dict:
+    if not _forwards(cls):
+        return {"forwarding": False}
+    return {
+        "forwarding": True,
+        "forwards": destination_forwards(destination),
+        "forward_form": _forward_form(),
+    }
+
+
+def _to_forwards(pk: int):
+    return redirect(reverse("integrations:destination_detail", args=[pk]) + "#forwards")
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def event_forward_create_page(request, pk: int):
+    destination = destination_get_for_user(request.user, pk, perm="change")
+    if not _forwards(_connector_or_none(destination.kind)):
+        messages.error(request, "This destination does not take forwarded events.")
+        return redirect("integrations:destination_detail", pk=pk)
+    form = _forward_form(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label if name in form.fields else 'form'}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+        )
+        messages.error(request, f"Nothing was set up ({problems}).")
+        return _to_forwards(pk)
+    data = form.cleaned_data
+    try:
+        event_forward_create(
+            destination=destination,
+            source_ids=data["source_ids"],
+            types=data["types"],
+            names=form.names_list(),
+            history=data["history"],
+            user=request.user,
+        )
+    except DomainError as problem:
+        messages.error(request, f"Nothing was set up: {problem.message}")
+    else:
+        messages.success(request, "Forwarding set up: matching events are sent every minute.")
+    return _to_forwards(pk)
+
+
+def _forward_of(request, pk: int, forward_id: int):
+    """The forward asked for, of the destination in the address, that the person may change."""
+    forward = event_forward_get_for_user(request.user, forward_id, action="change")
+    if forward.destination_id != pk:
+        raise Http404("No such event forward.")
+    return forward
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def event_forward_enabled_page(request, pk: int, forward_id: int):
+    forward = _forward_of(request, pk, forward_id)
+    enabled = request.POST.get("enabled") == "1"
+    event_forward_update(forward=forward, enabled=enabled)
+    messages.success(request, "Forwarding switched on." if enabled else "Forwarding switched off.")
+    return _to_forwards(pk)
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def event_forward_run_page(request, pk: int, forward_id: int):
+    forward = _forward_of(request, pk, forward_id)
+    try:
+        run = event_forward_run_start(
+            forward=forward, trigger=SyncRun.Trigger.MANUAL, user=request.user
+        )
+    except DomainError as problem:
+        messages.error(request, problem.message)
+        return _to_forwards(pk)
+    return redirect("integrations:destination_run_detail", pk=pk, run_id=run.pk)
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def event_forward_delete_page(request, pk: int, forward_id: int):
+    forward = _forward_of(request, pk, forward_id)
+    try:
+        event_forward_delete(forward=forward)
+    except DomainError as problem:
+        messages.error(request, problem.message)
+    else:
+        messages.success(request, "Forwarding removed: no more events are sent by it.")
+    return _to_forwards(pk)
+
+
+# -- integration admins: a destination's runs -------------------------------------------------
+
+
+def _destination_run(request, pk: int, run_id: int, action: str = "view"):
+    destination = destination_get_for_user(
+        request.user, pk, perm="change" if action == "change" else "view"
+    )
+    run = run_get_for_user(request.user, run_id, action=action)
+    owner = run.audience_sync or run.event_forward
+    if owner is None or owner.destination_id != destination.pk:
+        raise Http404("No such run.")
+    return destination, run
+
+
+def _run_subject(run) -> str:
+    if run.audience_sync_id:
+        return f"“{run.audience_sync.segment.name}” to {run.audience_sync.destination.name}"
+    return f"event forwarding to {run.event_forward.destination.name}"
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_GET
+def destination_run_detail(request, pk: int, run_id: int):
+    """An audience or forwarding run's progress, counts and errors, with cancel and retry; htmx
+    polls the live part until the run ends."""
+    destination, run = _destination_run(request, pk, run_id)
+    template = "integrations/sync_run_detail.html"
+    context = {
+        "subject": _run_subject(run),
+        "back_url": reverse("integrations:destination_detail", args=[destination.pk]),
+        "back_label": destination.name,
+        **run_page_urls(run, "integrations:destination_run", destination.pk),
+        "retry_note": (
+            "A new run sends what the destination is missing."
+            if run.audience_sync_id
+            else "A new run continues after the last forwarded event."
+        ),
+    }
+    return render(request, template + "#live" if request.htmx else template, context)
+
+
+def _to_run(request, pk: int, run_id: int):
+    return run_redirect(request, "integrations:destination_run_detail", pk, run_id)
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def destination_run_cancel(request, pk: int, run_id: int):
+    destination, run = _destination_run(request, pk, run_id, action="change")
+    try:
+        run = run_cancel(run)
+    except DomainError as problem:
+        messages.error(request, problem.message)
+    else:
+        messages.success(request, run.message or "Cancelled.")
+    return _to_run(request, destination.pk, run.pk)
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def destination_run_retry(request, pk: int, run_id: int):
+    destination, run = _destination_run(request, pk, run_id, action="change")
+    try:
+        new_run = run_retry(run, user=request.user)
+    except DomainError as problem:
+        messages.error(request, problem.message)
+        return _to_run(request, destination.pk, run.pk)
+    messages.success(request, "A new run has started.")
+    return _to_run(request, destination.pk, new_run.pk)

@@ -17,6 +17,7 @@ queue it again, and the worker that claims it continues from its checkpoint.
 import logging
 import random
 import time
+from collections.abc import Callable
 from contextlib import closing
 from datetime import timedelta
 
@@ -124,12 +125,14 @@ def sync_run_start(*, source: Source, trigger: str, user=None) -> SyncRun:
     return run
 
 
-def sync_run_cancel(*, run: SyncRun) -> SyncRun:
-    """Cancel a queued run at once, a running one after its current batch."""
+def run_cancel_with(run: SyncRun, finish: Callable[[SyncRun], None]) -> SyncRun:
+    """Cancel a run of any kind: a queued one (or one whose worker is gone) is ended at once by
+    `finish(run)`, its runner's own ending (message, what it frees); a running one is asked to
+    stop after its current batch. ConflictError once it has ended."""
     with transaction.atomic():
         run = SyncRun.objects.select_for_update().get(pk=run.pk)
         if run.status == Status.QUEUED or run_is_stale(run):
-            _finish(run, Status.CANCELLED, f"Cancelled after {run.records_read:,} records.")
+            finish(run)
         elif run.status == Status.RUNNING:
             run.cancel_requested = True
             run.message = "Cancelling after the current batch."
@@ -137,6 +140,13 @@ def sync_run_cancel(*, run: SyncRun) -> SyncRun:
         else:
             raise ConflictError("This run has already ended.", code="run_ended")
     return run
+
+
+def sync_run_cancel(*, run: SyncRun) -> SyncRun:
+    """Cancel a queued run at once, a running one after its current batch."""
+    return run_cancel_with(
+        run, lambda r: _finish(r, Status.CANCELLED, f"Cancelled after {r.records_read:,} records.")
+    )
 
 
 def sync_run_retry(*, run: SyncRun, user=None) -> SyncRun:

@@ -99,14 +99,15 @@ def source_active_run(source: Source) -> SyncRun | None:
     return SyncRun.objects.filter(source=source, status__in=SyncRun.ACTIVE).first()
 
 
-def sync_run_list_for_user(user, source_id: int | None = None):
-    """Runs of the sources the person may see, newest first (a queryset, for paging)."""
+def sync_run_list_for_user(user, source_id: int | None = None, action: str = "view"):
+    """Runs the person may see (`action` "view") or act on ("change"), newest first (a
+    queryset, for paging): those of their sources, and the audience and forwarding runs of
+    their destinations."""
     from integrations.activation.selectors import destination_list_for_user
 
-    # Audience and forwarding runs too, through the destinations the person may see.
-    destinations = destination_list_for_user(user)
+    destinations = destination_list_for_user(user, action)
     runs = SyncRun.objects.filter(
-        Q(source__in=source_list_for_user(user))
+        Q(source__in=source_list_for_user(user, f"integrations.{action}_source"))
         | Q(audience_sync__destination__in=destinations)
         | Q(event_forward__destination__in=destinations)
     ).select_related("source")
@@ -118,7 +119,8 @@ def sync_run_list_for_user(user, source_id: int | None = None):
 def sync_run_get_for_user(
     user, run_id: int, source: Source | None = None, perm: str = "integrations.view_source"
 ) -> SyncRun:
-    """The one door to a run: 404 unless the person may see (or act on) its source."""
+    """The one door to a source's run: 404 unless the person may see (or act on) its source;
+    without `source`, any run the person may see."""
     run = None
     if id_in_range(run_id):
         if source is not None:
@@ -130,6 +132,21 @@ def sync_run_get_for_user(
         run = runs.select_related("source").filter(pk=run_id).first()
     if run is None:
         raise Http404("No such sync run.")
+    return run
+
+
+def run_get_for_user(user, run_id: int, action: str = "view") -> SyncRun:
+    """Any kind of run the person may see (`action` "view") or act on ("change"); 404 else."""
+    run = (
+        sync_run_list_for_user(user, action=action)
+        .select_related("audience_sync__segment", "event_forward__destination")
+        .filter(pk=run_id)
+        .first()
+        if id_in_range(run_id)
+        else None
+    )
+    if run is None:
+        raise Http404("No such run.")
     return run
 
 
@@ -162,3 +179,27 @@ def source_settings_shown(source: Source) -> list[tuple[str, str]]:
             value = source.config.get(spec.name)
             shown.append((spec.label, "" if value is None else str(value)))
     return shown
+
+
+def run_counts(run: SyncRun) -> list[tuple[str, str, int]]:
+    """(key, label, number) of what a run did, in the words of its kind."""
+    if run.kind == SyncRun.Kind.AUDIENCE:
+        return [
+            ("sent", "sent", run.records_stored),
+            ("entered", "added", run.records_entered),
+            ("exited", "removed", run.records_exited),
+            ("left_out", "left out", run.records_left_out),
+            ("failed", "failed", run.records_failed),
+        ]
+    if run.kind == SyncRun.Kind.FORWARD:
+        return [
+            ("read", "read", run.records_read),
+            ("forwarded", "forwarded", run.records_stored),
+            ("failed", "refused", run.records_failed),
+        ]
+    return [
+        ("read", "read", run.records_read),
+        ("stored", "stored", run.records_stored),
+        ("unchanged", "unchanged", run.records_unchanged),
+        ("failed", "failed", run.records_failed),
+    ]

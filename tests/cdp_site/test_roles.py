@@ -12,7 +12,13 @@ from guardian.shortcuts import assign_perm
 
 from cdp_site.navigation import nav_items_for_user
 from cdp_site.roles import ALL_ROLES, ROLE_PERMISSIONS, Role, role_permissions_sync, user_roles
-from integrations.models import AudienceSync, Destination, QuarantinedMessage, SyncRun
+from integrations.models import (
+    AudienceSync,
+    Destination,
+    EventForward,
+    QuarantinedMessage,
+    SyncRun,
+)
 from profiles.models import Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
@@ -224,6 +230,16 @@ class Scene:
     def sync(self):
         return AudienceSync.objects.create(
             segment=self.segment, destination=self.destination, consent_purpose="advertising"
+        )
+
+    @cached_property
+    def forward(self):
+        return EventForward.objects.create(destination=self.destination)
+
+    @cached_property
+    def audience_run(self):
+        return SyncRun.objects.create(
+            kind=SyncRun.Kind.AUDIENCE, audience_sync=self.sync, status=SyncRun.Status.FAILED
         )
 
     @cached_property

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from compliance.models import ConsentPurpose, ConsentRecord
 from integrations.activation.services import audience_sync_create, destination_create
-from profiles.models import Identity, Profile
+from profiles.models import Event, Identity, Profile
 from segments.models import Segment
 from segments.services import segment_refresh
 from tests.integrations.protocol_servers.webhook import WebhookReceiver
@@ -104,4 +104,23 @@ def queued_run(sync):
 
     return SyncRun.objects.create(
         kind=SyncRun.Kind.AUDIENCE, audience_sync=sync, trigger=SyncRun.Trigger.MANUAL
+    )
+
+
+def track_events(count: int, prefix: str, source_id: int = 7, **fields) -> list[Event]:
+    """`count` stored track events of one source, message ids `prefix-0`, `prefix-1`..."""
+    now = timezone.now()
+    return Event.objects.bulk_create(
+        [
+            Event(
+                source_id=source_id,
+                message_id=f"{prefix}-{i}",
+                type="track",
+                user_id=f"user-{i}",
+                timestamp=now - dt.timedelta(minutes=i),
+                received_at=now,
+                **fields,
+            )
+            for i in range(count)
+        ]
     )

@@ -1,10 +1,7 @@
 """Records a destination refuses become dead letters with its own words (a real Mailchimp-shaped
 server), and event forwarding sends the chosen events once, with a checkpoint on the event id."""
 
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 
 from integrations.activation.forwarding import (
     event_forward_create,
@@ -19,10 +16,11 @@ from integrations.activation.services import (
 )
 from integrations.models import DeadLetter, Destination, EventForward, SyncRun
 from profiles.models import Event, Identity
+from tests.factories import SourceFactory
 from tests.integrations.protocol_servers.mailchimp import MailchimpServer
 from tests.integrations.protocol_servers.segment import SegmentServer
 
-from .conftest import consent_set, profiles_make, vip_segment
+from .conftest import consent_set, profiles_make, track_events, vip_segment
 
 pytestmark = pytest.mark.django_db
 
@@ -69,28 +67,12 @@ def test_refused_records_go_to_the_dead_letters_and_wait_for_a_replay():
         assert letter.status == DeadLetter.Status.REPLAYED
 
 
-def _events(count: int, prefix: str, **fields) -> list[Event]:
-    now = timezone.now()
-    return Event.objects.bulk_create(
-        [
-            Event(
-                source_id=7,
-                message_id=f"{prefix}-{i}",
-                type="track",
-                user_id=f"user-{i}",
-                timestamp=now - dt.timedelta(minutes=i),
-                received_at=now,
-                **fields,
-            )
-            for i in range(count)
-        ]
-    )
-
-
 def test_forwarding_sends_the_chosen_events_once_and_continues_from_its_checkpoint(settings):
     settings.CDP_FORWARD_BATCH_SIZE = 4
-    _events(10, "order", event="Order Completed")
-    _events(3, "scroll", event="Page Scrolled")
+    shop = SourceFactory(name="Shop")
+    track_events(10, "order", shop.pk, event="Order Completed")
+    track_events(3, "scroll", shop.pk, event="Page Scrolled")
+    track_events(2, "elsewhere", event="Order Completed")
     with SegmentServer(write_key="wk") as server:
         destination = destination_create(
             kind="segment_forward",
@@ -98,7 +80,10 @@ def test_forwarding_sends_the_chosen_events_once_and_continues_from_its_checkpoi
             values={"base_url": server.url, "write_key": "wk"},
         )
         forward = event_forward_create(
-            destination=destination, source_ids=[7], types=["track"], names=["Order Completed"]
+            destination=destination,
+            source_ids=[shop.pk],
+            types=["track"],
+            names=["Order Completed"],
         )
         run = event_forward_run_execute(
             event_forward_run_start(forward=forward, trigger=SyncRun.Trigger.MANUAL).pk
@@ -110,9 +95,11 @@ def test_forwarding_sends_the_chosen_events_once_and_continues_from_its_checkpoi
         assert {m["event"] for m in server.messages.values()} == {"Order Completed"}
         forward.refresh_from_db()
         assert forward.last_event_id == max(
-            Event.objects.filter(event="Order Completed").values_list("pk", flat=True)
+            Event.objects.filter(event="Order Completed", source_id=shop.pk).values_list(
+                "pk", flat=True
+            )
         )
-        _events(2, "later", event="Order Completed")
+        track_events(2, "later", shop.pk, event="Order Completed")
         run = event_forward_run_execute(
             event_forward_run_start(forward=forward, trigger=SyncRun.Trigger.MANUAL).pk
         )
