@@ -334,6 +334,14 @@ CDP_PHONE_DEFAULT_REGION = env.str("CDP_PHONE_DEFAULT_REGION", default="US")
 # rows an import stores per batch (one transaction and one checkpoint each).
 CDP_CSV_MAX_BYTES = env.int("CDP_CSV_MAX_BYTES", default=2 * 1024**3)
 CDP_CSV_BATCH_ROWS = env.int("CDP_CSV_BATCH_ROWS", default=5000)
+# Uploaded files and their bad-row reports are deleted this many days after their upload (their
+# rows live on as events); checked daily.
+CDP_CSV_KEEP_DAYS = env.int("CDP_CSV_KEEP_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["integrations-csv-uploads-expire"] = {
+    "task": "integrations.csv_uploads_expire",
+    "schedule": 24 * 3600.0,
+    "options": {"expires": 3600},
+}
 
 # File export destinations write only under this folder, whatever a destination's settings say.
 CDP_EXPORT_ROOT = Path(env.str("CDP_EXPORT_ROOT", default=str(VAR_DIR / "exports")))

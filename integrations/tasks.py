@@ -35,3 +35,11 @@ def sync_scheduled_task(source_id: int) -> None:
     except DomainError:
         # A run still going (or a source that no longer pulls): the schedule's next tick tries.
         return
+
+
+@shared_task(name="integrations.csv_uploads_expire")
+def csv_uploads_expire_task() -> dict:
+    """Daily: delete uploaded CSV files and reports past `CDP_CSV_KEEP_DAYS`."""
+    from .csv_import.expiry import csv_uploads_expire
+
+    return csv_uploads_expire()

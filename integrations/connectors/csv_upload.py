@@ -67,7 +67,7 @@ class CsvUploadConnector(Connector):
     )
     # Kept in the config by the CSV services, not the settings form: the uploaded file, the
     # mapping, the current import.
-    state_keys = ("file", "mapping", "import_id")
+    state_keys = ("file", "mapping", "import_id", "file_deleted")
     # Reading touches only the file: the runner parses the next batch while it stores this one.
     prefetch = True
 

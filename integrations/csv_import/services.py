@@ -82,7 +82,7 @@ def csv_upload_store(*, source: Source, chunks, name: str, user=None) -> dict:
         "uploaded_by": getattr(user, "username", ""),
     }
     mapping = mapping_guess(fmt.header, config.get("mapping"))
-    _config_update(source, file=file, mapping=mapping)
+    _config_update(source, file=file, mapping=mapping, file_deleted=None)
     return file
 
 

@@ -1,6 +1,7 @@
 """Pages of a CSV upload source: upload and preview, the column mapping (htmx), starting an
 import (watched on the sync run's page) and downloading a run's bad rows."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -57,6 +58,7 @@ def csv_source_page(request, pk: int):
         {
             "source": source,
             "file": file,
+            "keep_days": settings.CDP_CSV_KEEP_DAYS,
             "header": file["format"]["header"] if file else [],
             "preview": csv_preview_for_user(user=request.user, source=source),
             "runs": [(run, csv_run_report(run) is not None) for run in runs],
