@@ -1,6 +1,9 @@
 """Retention: events older than their source's period (or the default) are deleted by a
-scheduled task, in bounded batches so a run never holds a long lock and stops at a budget
-(the next run continues). Profiles delete their own events (`profiles.erasure`)."""
+scheduled task. Where the event table is partitioned by month and a default period covers every
+source, the months wholly older than the longest period are dropped whole first (every event in
+them is past its period, whatever its source); the rest goes in bounded batches, so a run never
+holds a long lock and stops at a budget (the next run continues). Profiles delete their own
+events (`profiles.erasure`, `profiles.event_partitions`)."""
 
 import datetime as dt
 
@@ -9,6 +12,7 @@ from django.utils import timezone
 
 from cdp_site.errors import InvalidInputError
 from profiles.erasure import events_delete_before
+from profiles.event_partitions import event_partitions_drop_before
 
 from .models import RetentionPolicy, RetentionRun
 
@@ -16,6 +20,8 @@ BATCH_SIZE = 5000
 MAX_BATCHES = 40
 MAX_DAYS = 36500
 RUN_EVERY_SECONDS = 6 * 3600
+# The key in a run's detail of the events removed with whole months.
+PAST_EVERY_PERIOD = "past every period"
 
 
 def retention_policy_set(*, source_id: int | None, days: int | None) -> RetentionPolicy | None:
@@ -47,6 +53,13 @@ def retention_apply(
     if default is not None:
         plan.append(("default", None, [p.source_id for p in own], default.days))
     batches, detail, more = 0, {}, False
+    if default is not None:
+        # Sources without a period of their own follow the default, so nothing is kept longer
+        # than the longest period: older months go whole.
+        longest = max(p.days for p in policies)
+        months = event_partitions_drop_before(before=now - dt.timedelta(days=longest))
+        if months:
+            detail[PAST_EVERY_PERIOD] = sum(months.values())
     for key, sources, exclude, days in plan:
         before = now - dt.timedelta(days=days)
         while True:

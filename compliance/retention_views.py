@@ -12,7 +12,7 @@ from cdp_site.roles import Role, role_required
 from cdp_site.source_names import source_names
 
 from .models import RetentionPolicy, RetentionRun
-from .retention import MAX_DAYS, RUN_EVERY_SECONDS, retention_policy_set
+from .retention import MAX_DAYS, PAST_EVERY_PERIOD, RUN_EVERY_SECONDS, retention_policy_set
 
 
 class RetentionForm(forms.Form):
@@ -55,6 +55,7 @@ def retention(request):
                 for p in policies
             ],
             "last": last,
+            "past_every_period": (last.detail or {}).get(PAST_EVERY_PERIOD) if last else None,
             "next_run": (last.started_at + dt.timedelta(seconds=RUN_EVERY_SECONDS))
             if last
             else None,

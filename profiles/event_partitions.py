@@ -141,30 +141,35 @@ def event_partitions_ensure(
     return created
 
 
-def event_partitions_drop_before(*, before: dt.datetime) -> list[str]:
+def event_partitions_drop_before(*, before: dt.datetime) -> dict[str, int]:
     """Drop every monthly partition wholly older than `before`, and delete the default
-    partition's rows older than it; returns the names of the partitions dropped.
+    partition's rows older than it; returns {partition name: events removed} (the default
+    partition's only when it had some).
 
     Their events' message keys go with them (a message sent again after that is stored again),
     and merges that name one of their events forget it, as when the ORM deletes an event.
     Rows of a month only partly older than `before` are kept: deleting those is row by row.
     """
     if not is_partitioned():
-        return []
-    dropped = []
+        return {}
+    removed: dict[str, int] = {}
     with transaction.atomic():
         _lock()
         for partition in partitions_list():
             if partition.end <= before:
+                removed[partition.name] = db.fetchall(
+                    f"SELECT COUNT(*) FROM {_quote(partition.name)}"  # noqa: S608 - our names
+                )[0][0]
                 _forget_events(partition.name, "TRUE", [])
                 db.execute(f"DROP TABLE {_quote(partition.name)}")
-                dropped.append(partition.name)
         _forget_events(DEFAULT_PARTITION, 'e."timestamp" < %s', [before])
-        db.execute(
+        deleted = db.execute(
             f'DELETE FROM {_quote(DEFAULT_PARTITION)} e WHERE e."timestamp" < %s',  # noqa: S608 - our names
             [before],
         )
-    return dropped
+        if deleted:
+            removed[DEFAULT_PARTITION] = deleted
+    return removed
 
 
 def _forget_events(partition: str, condition: str, params: list) -> None:
