@@ -27,7 +27,7 @@ from profiles.models import Profile
 from profiles.selectors import profile_get_live
 
 from .definition import segment_references
-from .describe import describe_condition
+from .describe import describe_condition, share_text
 from .models import CatalogueField, Segment, SegmentMembership, SegmentSnapshot
 
 MEMBERS_PER_PAGE = 25
@@ -224,6 +224,7 @@ def segment_overlaps(segment: Segment, others: QuerySet[Segment]) -> list[dict]:
             "name": row["segment__name"],
             "shared": row["shared"],
             "share": (row["shared"] / total) if total else 0.0,
+            "share_text": share_text(row["shared"], total),
         }
         for row in rows
     ]
@@ -281,6 +282,7 @@ def segment_preview(definition: dict, *, sample_size: int = 10, self_id: int | N
         "count": count,
         "total_profiles": total,
         "share": (count / total) if total else 0.0,
+        "share_text": share_text(count, total),
         "sample": sample,
     }
 

@@ -22,7 +22,7 @@ from cdp_site.params import positive_id
 from cdp_site.roles import PROFILE_READERS, Role, role_required
 
 from . import charts, selectors, services
-from .builder import FormReader, apply_op, builder_tree
+from .builder import FormReader, apply_op, builder_tree, problem_place
 from .definition import (
     COUNT_OPERATORS,
     OPERATOR_LABELS,
@@ -78,8 +78,15 @@ def _problems(request, definition, segment) -> list[Problem]:
 
 
 def _preview(request, definition, problems, segment) -> dict:
+    """The live count, or what stops it: every problem, said where it is, by the same rules
+    as saving."""
     if problems:
-        return {"problems": problems}
+        return {
+            "problems": [
+                {"place": problem_place(p.path), "message": p.message} for p in problems[:5]
+            ],
+            "more_problems": max(len(problems) - 5, 0),
+        }
     return selectors.segment_preview_for_user(request.user, definition, segment=segment)
 
 

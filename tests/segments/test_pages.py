@@ -85,6 +85,64 @@ def test_preview_of_incomplete_definition_says_what_is_missing(marketer, client_
     assert "Enter a number." in response.content.decode()
 
 
+def _event_form(count: str, days: str) -> dict:
+    return {
+        "name": "Buyers",
+        "node": ["r", "r.0"],
+        "n-r-type": "group",
+        "n-r-match": "all",
+        "n-r.0-type": "event",
+        "n-r.0-event": "Order Completed",
+        "n-r.0-count_op": "at_least",
+        "n-r.0-count": count,
+        "n-r.0-window": "last_days",
+        "n-r.0-days": days,
+    }
+
+
+@pytest.mark.parametrize(
+    ("count", "days", "message"),
+    [
+        ("-5", "90", "Condition 1: Enter a whole number of times from 0 to 1,000,000."),
+        ("2", "1000000000", "Condition 1: Enter a whole number of days from 1 to 36,500"),
+        ("2", "0", "Condition 1: Enter a whole number of days from 1 to 36,500"),
+        ("two", "90", "Condition 1: Enter a whole number of times"),
+    ],
+)
+def test_preview_refuses_what_saving_refuses_and_says_where(
+    marketer, client_for, people, count, days, message
+):
+    client = client_for(marketer)
+    preview = client.post("/segments/preview/", _event_form(count, days), HTTP_HX_REQUEST="true")
+    body = preview.content.decode()
+    assert "<strong>" + message.split(":")[0] + ":</strong>" + message.split(":", 1)[1] in body
+    assert "preview-count" not in body
+    saved = client.post("/segments/new/", {**_event_form(count, days), "save": "1"})
+    assert saved.status_code == 200
+    assert message.split(": ", 1)[1] in saved.content.decode()
+    assert not Segment.objects.exists()
+
+
+def test_preview_shows_small_shares_with_precision(marketer, client_for, db):
+    Profile.objects.bulk_create(
+        [Profile(traits={"country": "DE" if i < 8 else "US"}) for i in range(2000)]
+    )
+    catalogue_refresh()
+    body = (
+        client_for(marketer).post("/segments/preview/", _form(node=["r", "r.0"])).content.decode()
+    )
+    assert 'data-count="8"' in body
+    assert "0.4% of 2,000 profiles" in body
+
+
+def test_builder_shows_a_quiet_counting_state_while_a_count_is_in_flight(marketer, client_for, db):
+    body = client_for(marketer).get("/segments/new/").content.decode()
+    # htmx marks the card while the form's count request is in flight; the CSS shows the note.
+    assert 'hx-indicator="#preview-card"' in body
+    assert '<aside id="preview-card"' in body
+    assert 'class="counting htmx-indicator" role="status">Counting…</p>' in body
+
+
 def test_htmx_add_group_and_condition_rerenders_builder(marketer, client_for, people):
     client = client_for(marketer)
     response = client.post("/segments/new/", _form(op="add-group:r"), HTTP_HX_REQUEST="true")
