@@ -40,17 +40,22 @@ from .selectors import (
     member_traits_shown,
     segment_can_change,
     segment_definition_lookup,
+    segment_list_for_user,
     segment_members,
+    segment_references_closed_to_owner,
+    segments_referring_to,
+    share_target_can_open,
 )
 from .signals import membership_changed
 
 logger = logging.getLogger(__name__)
 
 
-def _validated(definition: object, self_id: int | None, user=None) -> dict:
-    """The definition, valid for saving; by `user`'s rules when a person wrote it."""
+def _validated(definition: object, self_id: int | None, user=None, owner=None) -> dict:
+    """The definition, valid for saving; by `user`'s rules when a person wrote it (and, for a
+    segment of another `owner`, referring only to segments that owner may open too)."""
     rules = (
-        definition_rules_for(user)
+        definition_rules_for(user, owner=owner)
         if user is not None
         else {"segment_lookup": segment_definition_lookup}
     )
@@ -101,7 +106,7 @@ def segment_update(
     if description is not None:
         segment.description = description
     if definition is not None:
-        segment.definition = _validated(definition, segment.pk, user)
+        segment.definition = _validated(definition, segment.pk, user, owner=segment.owner)
     segment.save()
     if definition is not None:
         _queue_refresh(segment.pk)
@@ -155,6 +160,12 @@ def segment_share(
     """Share with a user or a group, for view (or edit); returns who it is shared with."""
     _check_may_change(user, segment)
     target = _share_target(target_user_id, target_group_id, verb="share with")
+    if not share_target_can_open(target):
+        raise InvalidInputError(
+            f"{target} could not open the segment: only people with the marketer role open "
+            "segments." + (" No one in this group has it." if isinstance(target, Group) else ""),
+            field="group" if isinstance(target, Group) else "user",
+        )
     assign_perm("segments.view_segment", target, segment)
     if can_edit:
         assign_perm("segments.change_segment", target, segment)
@@ -179,6 +190,22 @@ def segment_unshare(
         raise InvalidInputError("The owner of a segment always keeps it.", field="user")
     remove_perm("segments.change_segment", target, segment)
     remove_perm("segments.view_segment", target, segment)
+    # A segment only ever refers to segments its owner may open: a share that a segment of
+    # someone else still needs is kept (the refusal rolls the removal back).
+    losing = [
+        other
+        for other in segments_referring_to(segment.pk)
+        if other.owner is not None
+        and not other.owner.is_superuser
+        and not segment_list_for_user(other.owner).filter(pk=segment.pk).exists()
+    ]
+    if losing:
+        names = ", ".join(f"“{other.name}” (of {other.owner.get_username()})" for other in losing)
+        raise InUseError(
+            f"Segments that use this one would lose it: {names}. Remove the condition from "
+            "them first, or share this segment with their owners directly.",
+            code="segment_in_use",
+        )
     return target
 
 
@@ -225,6 +252,14 @@ def segment_refresh(
             segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
             if segment is None:
                 return None
+            closed = segment_references_closed_to_owner(segment)
+            if closed:
+                path, ref = closed[0]
+                raise DefinitionError(
+                    path,
+                    f"Segment {ref} is no longer shared with this segment's owner: remove the "
+                    "condition, or ask for the segment to be shared again.",
+                )
             version = segment.version + 1
             matching = segment_queryset(
                 segment.definition,

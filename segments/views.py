@@ -73,7 +73,7 @@ def _problems(request, definition, segment) -> list[Problem]:
     return definition_problems(
         definition,
         self_id=segment.pk if segment else None,
-        **selectors.definition_rules_for(request.user),
+        **selectors.definition_rules_for(request.user, owner=segment.owner if segment else None),
     )
 
 
