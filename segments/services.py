@@ -62,13 +62,21 @@ def _validated(definition: object, self_id: int | None, user=None, owner=None) -
     return definition_validate(definition, self_id=self_id, **rules)
 
 
+MAX_NAME_LENGTH = 200
+
+
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise DefinitionError("name", "Give the segment a name.")
     if any(ord(ch) < 32 for ch in name) or not storable_text(name):
         raise DefinitionError("name", "The name may not hold control characters or broken Unicode.")
-    return name[:200]
+    if len(name) > MAX_NAME_LENGTH:
+        raise DefinitionError(
+            "name",
+            f"Keep the name to {MAX_NAME_LENGTH} characters (this one has {len(name):,}).",
+        )
+    return name
 
 
 def _check_may_change(user, segment: Segment) -> None:
@@ -84,6 +92,8 @@ def segment_create(*, user, name: str, definition: object, description: str = ""
         description=description or "",
         definition=_validated(definition if definition else empty_definition(), None, user),
         owner=user,
+        # Its first computation is queued with it: the page says so until it ends.
+        status=Segment.Status.RUNNING,
     )
     _queue_refresh(segment.pk)
     return segment
@@ -107,6 +117,7 @@ def segment_update(
         segment.description = description
     if definition is not None:
         segment.definition = _validated(definition, segment.pk, user, owner=segment.owner)
+        segment.status = Segment.Status.RUNNING
     segment.save()
     if definition is not None:
         _queue_refresh(segment.pk)
@@ -116,7 +127,7 @@ def segment_update(
 def segment_duplicate(*, user, segment: Segment) -> Segment:
     return segment_create(
         user=user,
-        name=f"Copy of {segment.name}"[:200],
+        name=f"Copy of {segment.name}"[:MAX_NAME_LENGTH],
         definition=segment.definition,
         description=segment.description,
     )
@@ -221,9 +232,23 @@ def segment_refresh_request(*, segment: Segment) -> bool:
 
 
 def _queue_refresh(segment_id: int) -> None:
+    """Queue a full refresh once the change is committed; when the broker cannot take it, the
+    segment no longer says it is computing (the hourly refresh will compute it)."""
     from .tasks import segment_refresh_task
 
-    transaction.on_commit(lambda: task_publish(segment_refresh_task, segment_id))
+    def publish() -> None:
+        if task_publish(segment_refresh_task, segment_id) is None:
+            Segment.objects.filter(pk=segment_id, status=Segment.Status.RUNNING).update(
+                status=Segment.Status.NEVER
+                if not _was_computed(segment_id)
+                else Segment.Status.READY
+            )
+
+    transaction.on_commit(publish)
+
+
+def _was_computed(segment_id: int) -> bool:
+    return Segment.objects.filter(pk=segment_id, refreshed_at__isnull=False).exists()
 
 
 @dataclass(frozen=True)

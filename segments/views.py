@@ -171,6 +171,8 @@ def segment_preview(request):
 def segment_detail(request, segment_id: int):
     """The segment's page; with htmx and `?page=`, only its members table."""
     segment = selectors.segment_get_for_user(request.user, segment_id)
+    if request.htmx and request.GET.get("part") == "status":
+        return _segment_status(request, segment)
     page, rows = selectors.segment_members_page(request.user, segment, request.GET.get("page"))
     context = {"segment": segment, "page": page, "rows": rows}
     if request.htmx and request.GET.get("page"):
@@ -193,6 +195,16 @@ def segment_detail(request, segment_id: int):
         flow_chart=charts.flow_per_day(flow, days=30, today=now.date()),
     )
     return render(request, "segments/segment_detail.html", context)
+
+
+def _segment_status(request, segment):
+    """The page's polled status cards while a computation runs; once it has ended, the whole
+    page is reloaded (members, charts and counts all changed)."""
+    response = render(request, "segments/segment_detail.html#status", {"segment": segment})
+    if segment.status != segment.Status.RUNNING:
+        # The cards answered carry no poll, so polling stops even where a reload is refused.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def segment_action(*, perm: str = "change"):

@@ -435,3 +435,55 @@ def test_builder_fragment_and_live_count_come_from_the_page_template(marketer, c
     assert fragment.lstrip().startswith('<div id="builder" class="card builder">')
     assert fragment.count('id="preview"') == 1
     assert count.lstrip().startswith('<p class="big-number" id="preview-count" data-count="1">')
+
+
+def test_after_saving_the_page_says_the_first_computation_runs_and_polls_until_it_ends(
+    marketer, client_for, people
+):
+    catalogue_refresh()
+    client = client_for(marketer)
+    saved = client.post("/segments/new/", _form(save="1"))
+    segment = Segment.objects.get()
+    assert saved.url == f"/segments/{segment.pk}/"
+    page = client.get(saved.url).content.decode()
+    assert "The first computation is running" in page
+    assert "Never computed" not in page
+    assert 'hx-trigger="every 2s"' in page
+    status_url = f"/segments/{segment.pk}/?part=status"
+    while_running = client.get(status_url, HTTP_HX_REQUEST="true")
+    assert 'hx-trigger="every 2s"' in while_running.content.decode()
+    assert "HX-Refresh" not in while_running
+
+    segment_refresh(segment_id=segment.pk)
+    done = client.get(status_url, HTTP_HX_REQUEST="true")
+    assert done["HX-Refresh"] == "true"
+    assert "hx-trigger" not in done.content.decode()
+    page = client.get(saved.url).content.decode()
+    assert 'hx-trigger="every 2s"' not in page
+    assert "The first computation is running" not in page
+
+
+def test_a_name_over_200_characters_is_refused_with_a_message(
+    marketer, client_for, germany, people
+):
+    from rest_framework.test import APIClient
+
+    catalogue_refresh()
+    long_name = "N" * 201
+    client = client_for(marketer)
+    body = client.post("/segments/new/", _form(save="1", name=long_name)).content.decode()
+    assert "Keep the name to 200 characters (this one has 201)." in body
+    renamed = client.post(f"/segments/{germany.pk}/rename/", {"name": long_name}, follow=True)
+    assert "Keep the name to 200 characters" in renamed.content.decode()
+    germany.refresh_from_db()
+    assert germany.name == "Germany"
+    api = APIClient()
+    api.force_authenticate(marketer)
+    answer = api.post("/api/segments/", {"name": long_name, "definition": DE}, format="json")
+    assert answer.status_code == 400
+    assert "200 characters" in str(answer.json())
+    assert list(Segment.objects.values_list("name", flat=True)) == ["Germany"]
+    # Exactly 200 is kept whole.
+    client.post(f"/segments/{germany.pk}/rename/", {"name": "N" * 200})
+    germany.refresh_from_db()
+    assert germany.name == "N" * 200
