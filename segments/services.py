@@ -8,6 +8,8 @@ memberships after it are exactly the compiler's answer at that moment.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -320,6 +322,7 @@ def segment_refresh(
                     exited=exited,
                     duration_ms=duration_ms,
                     version=version,
+                    definition_digest=definition_digest(segment.definition),
                 )
             Segment.objects.filter(pk=segment.pk).update(**fields)
             if entered or exited:
@@ -335,6 +338,12 @@ def segment_refresh(
         )
         raise
     return RefreshResult(segment_id, version, entered, exited, size, duration_ms)
+
+
+def definition_digest(definition: object) -> str:
+    """A short fingerprint of a definition: equal for equal definitions, whatever the key order."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _update_members_of(

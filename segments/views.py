@@ -191,7 +191,7 @@ def segment_detail(request, segment_id: int):
     context.update(
         overview,
         why=why,
-        size_chart=charts.size_over_time(snapshots) if snapshots else "",
+        size_chart=charts.size_over_time(snapshots, today=now.date()),
         flow_chart=charts.flow_per_day(flow, days=30, today=now.date()),
     )
     return render(request, "segments/segment_detail.html", context)

@@ -208,11 +208,15 @@ def test_detail_page_and_explain(marketer, client_for, germany, people):
     response = client.get(f"/segments/{germany.pk}/?explain={people[2].pk}")
     assert response.status_code == 200
     body = response.content.decode()
-    # One computation is one dot: the size chart waits for a second one.
-    assert "chart-size" not in body
-    assert "from the second full computation on" in body
-    segment_refresh(segment_id=germany.pk)
-    assert "chart-size" in client.get(f"/segments/{germany.pk}/").content.decode()
+    # One computation is one point of the size chart; no one left, so no flow chart.
+    assert "chart-size" in body
+    assert "chart-flow" in body  # two people entered today
+    empty = Segment.objects.create(name="Nobody", definition={"match": "any"}, owner=marketer)
+    page = client.get(f"/segments/{empty.pk}/").content.decode()
+    assert "chart-size" not in page
+    assert "The size per day shows once the segment has been computed." in page
+    assert "chart-flow" not in page
+    assert "No one entered or left this segment in the last 30 days." in page
     assert "not in</strong> this segment" in body
     assert "b***@example.com" in body
     fragment = client.get(
