@@ -46,7 +46,6 @@ from .selectors import (
     segment_members,
     segment_references_closed_to_owner,
     segments_referring_to,
-    share_target_can_open,
 )
 from .signals import membership_changed
 
@@ -173,12 +172,6 @@ def segment_share(
     """Share with a user or a group, for view (or edit); returns who it is shared with."""
     _check_may_change(user, segment)
     target = _share_target(target_user_id, target_group_id, verb="share with")
-    if not share_target_can_open(target):
-        raise InvalidInputError(
-            f"{target} could not open the segment: only people with the marketer role open "
-            "segments." + (" No one in this group has it." if isinstance(target, Group) else ""),
-            field="group" if isinstance(target, Group) else "user",
-        )
     assign_perm("segments.view_segment", target, segment)
     if can_edit:
         assign_perm("segments.change_segment", target, segment)

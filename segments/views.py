@@ -277,7 +277,16 @@ def segment_share(request, segment):
         can_edit=request.POST.get("can_edit") == "on",
         **_share_ids(request),
     )
-    messages.success(request, f"Shared with {target}.")
+    if selectors.share_target_can_open(target):
+        messages.success(request, f"Shared with {target}.")
+    else:
+        # The form offers only people who can open it; a share sent for anyone else is kept
+        # (a role may come later), and what it gives them is said plainly.
+        messages.warning(
+            request,
+            f"Shared with {target}, who cannot open it yet: only people with the marketer role "
+            "open segments.",
+        )
 
 
 @segment_action()

@@ -57,16 +57,22 @@ def test_share_form_offers_only_people_and_groups_who_can_open_a_segment(
     assert "Only people with the marketer role open segments" in page
 
 
-def test_sharing_with_someone_who_could_not_open_it_is_refused(
+def test_sharing_with_someone_who_cannot_open_it_says_so_plainly(
     marketer, support_agent, germany, client_for
 ):
     team = Group.objects.create(name="support team")
     team.user_set.add(support_agent)
     client = client_for(marketer)
-    for field, target in (("user", support_agent.pk), ("group", team.pk)):
+    for field, target, name in (
+        ("user", support_agent.pk, support_agent.username),
+        ("group", team.pk, "support team"),
+    ):
         response = client.post(f"/segments/{germany.pk}/share/", {field: target}, follow=True)
-        assert "could not open the segment" in response.content.decode()
-    assert "Not shared with anyone yet." in client.get(f"/segments/{germany.pk}/").content.decode()
+        assert (
+            f"Shared with {name}, who cannot open it yet: only people with the marketer role "
+            "open segments." in response.content.decode()
+        )
+    assert client_for(support_agent).get(f"/segments/{germany.pk}/").status_code == 403
 
 
 def test_stopping_a_share_a_referring_segment_needs_is_refused_naming_it(
