@@ -7,6 +7,11 @@ placeholder ids ("undefined", "null", zeros) from broken tags, one person on a l
 app and a work computer, households sharing a tablet, anonymous browsing before sign-up, people
 who never sign up at all, support tickets and e-mail engagement from other systems, consent
 choices.
+
+Activity is placed relative to a given end (by default the start of today, UTC): each person's
+last message falls within the 60 days before it, so "in the last 90 days" finds people on any
+day the demo is loaded. The same seed and end give the same messages; another end, the same
+messages moved in time.
 """
 
 import random
@@ -145,7 +150,11 @@ PRODUCTS = (
 PAGES = (("/", "Home"), ("/new", "New arrivals"), ("/sale", "Sale"), ("/help", "Help"))
 TICKET_SUBJECTS = ("Where is my order?", "Wrong size", "Refund request", "Damaged item")
 CAMPAIGNS = ("Spring sale", "New arrivals", "Back in stock", "Weekly picks")
-CONSENT_PURPOSES = ("marketing", "analytics")
+# The purposes every installation is seeded with (compliance's migration 0002), so that the
+# builder's consent picker and the demo's consent choices name the same ones.
+CONSENT_PURPOSES = ("email_marketing", "sms_marketing", "advertising", "analytics")
+# Each person's last message falls this many days (at most) before the end of the demo data.
+RECENT_DAYS = 60
 
 
 @dataclass
@@ -461,12 +470,50 @@ def _shared_tablet(rng: random.Random, a: Person, b: Person, seed: int) -> None:
         person.messages.append((WEB, _identify(rng, clock, person, tablet)))
 
 
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _moved(person: Person, seed: int, end: datetime) -> list[tuple[str, dict]]:
+    """The person's messages moved in time so the last falls within `RECENT_DAYS` before `end`.
+
+    The person's own generator decides where (seeded by seed and index), so the main sequence,
+    and with it every message's content and id, stays as it was.
+    """
+    if not person.messages:
+        return []
+    last = max(_timestamp(message["timestamp"]) for _, message in person.messages)
+    place = random.Random(f"{seed}-{person.index}")  # noqa: S311 - synthetic data
+    target = end - timedelta(days=place.uniform(0, RECENT_DAYS))
+    shift = target - last
+    moved = []
+    for source, message in person.messages:
+        stamp = _timestamp(message["timestamp"]) + shift
+        text = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moved.append((source, {**message, "timestamp": text}))
+    return moved
+
+
+def _start_of_today() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def shop_messages(
-    *, profiles: int, seed: int = 1, start: datetime | None = None, days: int = 90
+    *,
+    profiles: int,
+    seed: int = 1,
+    start: datetime | None = None,
+    days: int = 90,
+    end: datetime | None = None,
 ) -> Iterator[tuple[str, dict]]:
-    """`(source name, message)` for `profiles` people; the same seed gives the same messages."""
+    """`(source name, message)` for `profiles` people; the same seed gives the same messages.
+
+    Lives are drawn from `start` over `days`, then each person's are moved to end within
+    `RECENT_DAYS` before `end` (the start of today, UTC, unless given).
+    """
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     start = start or datetime(2026, 1, 1, tzinfo=UTC)
+    end = end or _start_of_today()
     previous: Person | None = None
     for index in range(profiles):
         person = _person(rng, index, seed)
@@ -474,7 +521,7 @@ def shop_messages(
         if previous is not None:
             if rng.random() < 0.05:
                 _shared_tablet(rng, previous, person, seed)
-            yield from previous.messages
+            yield from _moved(previous, seed, end)
         previous = person
     if previous is not None:
-        yield from previous.messages
+        yield from _moved(previous, seed, end)

@@ -7,27 +7,56 @@ cost a fifth of the profile page's time.
 
 import datetime as dt
 
+from cdp_site.charts import WEEK_MS, count_axis, date_axis
 
-def activity_weekly_figure(rows: list[dict]) -> dict:
-    """Stacked bars: events per week, one colour per source."""
-    by_source: dict[str, tuple[list, list]] = {}
+
+def _week(value) -> dt.date:
+    """The Monday a week bin starts on (`TruncWeek` gives a datetime, or a date)."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    return day - dt.timedelta(days=day.weekday())
+
+
+def activity_weekly_figure(rows: list[dict]) -> dict | None:
+    """Stacked bars: events per week (Monday to Sunday), one colour per source, every week
+    between the first and the last shown (an empty week is a gap, not a wider bar), each bar a
+    week wide. None when there are no events."""
+    if not rows:
+        return None
+    by_source: dict[str, dict[dt.date, int]] = {}
     for row in rows:
-        weeks, counts = by_source.setdefault(row["source"] or "unknown", ([], []))
-        week = row["week"]
-        weeks.append(week.date().isoformat() if isinstance(week, dt.datetime) else str(week))
-        counts.append(row["count"])
+        counts = by_source.setdefault(row["source"] or "unknown", {})
+        week = _week(row["week"])
+        counts[week] = counts.get(week, 0) + row["count"]
+    weeks_seen = sorted({week for counts in by_source.values() for week in counts})
+    first, last = weeks_seen[0], weeks_seen[-1]
+    weeks = [first + dt.timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+    totals = [sum(counts.get(week, 0) for counts in by_source.values()) for week in weeks]
     return {
         "data": [
-            {"type": "bar", "name": source, "x": weeks, "y": counts}
-            for source, (weeks, counts) in by_source.items()
+            {
+                "type": "bar",
+                "name": source,
+                "x": [week.isoformat() for week in weeks],
+                "y": [counts.get(week, 0) for week in weeks],
+                # Each bar drawn over its own week (Monday to Sunday), a week wide.
+                "xperiod": WEEK_MS,
+                "xperiod0": first.isoformat(),
+                "xperiodalignment": "middle",
+                "width": [WEEK_MS * 0.8] * len(weeks),
+                "customdata": [week.isoformat() for week in weeks],
+                "hovertemplate": "week of %{customdata}: %{y:,d} events<extra>"
+                + source.replace("%", "%%")
+                + "</extra>",
+            }
+            for source, counts in by_source.items()
         ],
         "layout": {
             "barmode": "stack",
             "height": 260,
-            "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
+            "margin": {"l": 48, "r": 10, "t": 10, "b": 40},
             "legend": {"orientation": "h", "y": -0.25},
-            "yaxis": {"title": {"text": "events per week"}},
-            "xaxis": {"type": "date"},
+            "yaxis": count_axis(totals, title="events per week"),
+            "xaxis": date_axis(first, last + dt.timedelta(days=6), min_days=28),
         },
         "config": {"displayModeBar": False, "responsive": True},
     }

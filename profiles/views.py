@@ -68,7 +68,7 @@ def profile_detail(request, profile_id: int):
         "sources": sources,
         "merges": selectors.profile_merges(profile=profile),
         "can_undo": request.user.has_perm("profiles.change_profilemerge"),
-        "activity_chart": charts.activity_weekly_figure(activity) if activity else None,
+        "activity_chart": charts.activity_weekly_figure(activity),
         **_timeline_context(request, profile, events, cursor, filters),
     }
     return render(request, "profiles/profile_detail.html", context)

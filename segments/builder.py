@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from .definition import (
     DATE_OPERATORS,
@@ -159,6 +160,25 @@ class FormReader:
             operator, self.get(path, "value"), self.get(path, "value2"), value_type
         )
         return node
+
+
+def problem_place(path: str) -> str:
+    """Where a problem of the definition is, in the builder's words: `conditions.1.where.0.value`
+    is "Condition 2, property filter 1"; conditions inside groups are numbered as "2.1"."""
+    parts = path.split(".") if path else []
+    numbers: list[str] = []
+    where = None
+    for key, index in pairwise(parts):
+        if not index.isdigit():
+            continue
+        if key == "conditions":
+            numbers.append(str(int(index) + 1))
+        elif key == "where":
+            where = int(index) + 1
+    if not numbers:
+        return ""
+    place = f"Condition {'.'.join(numbers)}"
+    return f"{place}, property filter {where}" if where else place
 
 
 def _parse_path(path: str) -> list[str]:

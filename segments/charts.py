@@ -1,58 +1,166 @@
-"""Selector data -> Plotly figures (pure functions), rendered as HTML divs without a CDN."""
+"""Selector data -> Plotly figures (pure functions), rendered as HTML divs without a CDN.
+
+Figures are plain Plotly JSON dicts (as the profiles app's are), built by `*_figure` functions
+that tests read, with day bins, date axes that read as dates, whole-number counts, and None
+where there is nothing to draw: the page shows an empty state instead of an empty chart.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Sequence
 
-import plotly.graph_objects as go
 from django.utils.html import format_html, json_script
 
+from cdp_site.charts import count_axis, date_axis
+
 _LAYOUT = {
-    "margin": {"l": 40, "r": 10, "t": 30, "b": 30},
+    "margin": {"l": 48, "r": 10, "t": 20, "b": 40},
     "height": 260,
     "paper_bgcolor": "rgba(0,0,0,0)",
     "plot_bgcolor": "rgba(0,0,0,0)",
+    "legend": {"orientation": "h", "y": -0.2},
 }
 
 
-def _html(figure: go.Figure, div_id: str) -> str:
+def size_over_time_figure(snapshots: Sequence, *, today: dt.date | None = None) -> dict | None:
+    """The size at the last computation of each day; a gap (and an "edited" mark) where the
+    definition changed, so no line joins the sizes of two different definitions. None when
+    there is no computation yet."""
+    if not snapshots:
+        return None
+    points: list[tuple[dt.date, int, str]] = []
+    for snapshot in sorted(snapshots, key=lambda s: s.taken_at):
+        day, digest = snapshot.taken_at.date(), snapshot.definition_digest
+        if points and points[-1][0] == day and _same_definition(points[-1][2], digest):
+            points[-1] = (day, snapshot.size, digest or points[-1][2])
+        else:
+            points.append((day, snapshot.size, digest))
+    xs: list[str | None] = []
+    ys: list[int | None] = []
+    edits: list[str] = []
+    for index, (day, size, digest) in enumerate(points):
+        if index and not _same_definition(points[index - 1][2], digest):
+            # A None point breaks the line; the edit is marked where the new size starts.
+            xs.append(day.isoformat())
+            ys.append(None)
+            edits.append(day.isoformat())
+        xs.append(day.isoformat())
+        ys.append(size)
+    first, last = points[0][0], max(points[-1][0], today or points[-1][0])
+    sizes = [size for _, size, _ in points]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "members",
+                "x": xs,
+                "y": ys,
+                "connectgaps": False,
+                "hovertemplate": "%{y:,d} members<extra></extra>",
+            }
+        ],
+        "layout": {
+            **_LAYOUT,
+            "showlegend": False,
+            "xaxis": date_axis(first, last),
+            "yaxis": count_axis(sizes, title="members"),
+            "shapes": [
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": day,
+                    "x1": day,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"dash": "dot", "width": 1, "color": "#6b7280"},
+                }
+                for day in edits
+            ],
+            "annotations": [
+                {
+                    "x": day,
+                    "xref": "x",
+                    "y": 1,
+                    "yref": "paper",
+                    "text": "edited",
+                    "showarrow": False,
+                    "yanchor": "bottom",
+                    "font": {"size": 11, "color": "#6b7280"},
+                }
+                for day in edits
+            ],
+        },
+        "config": {"displaylogo": False, "responsive": True},
+    }
+
+
+def _same_definition(a: str, b: str) -> bool:
+    """Snapshots from before digests were kept ("") are taken as the same definition."""
+    return not a or not b or a == b
+
+
+def flow_figure(flow: dict, *, days: int, today: dt.date) -> dict | None:
+    """Entered (up) and exited (down) per day over the last `days` days; None when no one
+    entered or left in that time."""
+    axis = [today - dt.timedelta(days=n) for n in range(days, -1, -1)]
+    entered = [flow["entered"].get(d, 0) for d in axis]
+    exited = [flow["exited"].get(d, 0) for d in axis]
+    if not any(entered) and not any(exited):
+        return None
+    x = [d.isoformat() for d in axis]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": "entered",
+                "x": x,
+                "y": entered,
+                "hovertemplate": "%{y:,d} entered<extra></extra>",
+            },
+            {
+                "type": "bar",
+                "name": "exited",
+                "x": x,
+                "y": [-n for n in exited],
+                "customdata": exited,
+                "hovertemplate": "%{customdata:,d} exited<extra></extra>",
+            },
+        ],
+        "layout": {
+            **_LAYOUT,
+            "barmode": "relative",
+            "xaxis": date_axis(axis[0], axis[-1]),
+            "yaxis": count_axis([*entered, *(-n for n in exited)], title="profiles"),
+        },
+        "config": {"displaylogo": False, "responsive": True},
+    }
+
+
+def _html(figure: dict, div_id: str) -> str:
     """A div the page's `static/js/charts.js` draws into, and the figure as JSON beside it.
 
     Not Plotly's own HTML: its inline script calls Plotly at once, and Plotly (4.8 MB) is
     loaded with `defer` so that the page shows before it is parsed.
     """
-    plotly_json = json.loads(figure.to_json())
-    plotly_json["config"] = {"displaylogo": False, "responsive": True}
     data_id = f"{div_id}-data"
     return format_html(
-        '<div id="{}" data-chart="{}"></div>{}', div_id, data_id, json_script(plotly_json, data_id)
+        '<div id="{}" class="chart" data-chart="{}"></div>{}',
+        div_id,
+        data_id,
+        json_script(figure, data_id),
     )
 
 
-def size_over_time(snapshots) -> str:
-    """The size at each full computation; empty until there are two (one is a dot, no line)."""
-    if len(snapshots) < 2:
-        return ""
-    figure = go.Figure(
-        go.Scatter(
-            x=[s.taken_at for s in snapshots],
-            y=[s.size for s in snapshots],
-            mode="lines+markers",
-            name="members",
-        )
-    )
-    figure.update_layout(title="Size over time", **_LAYOUT)
-    return _html(figure, "chart-size")
+def size_over_time(snapshots: Sequence, *, today: dt.date | None = None) -> str:
+    """The size chart's HTML, or "" when there is nothing to draw."""
+    figure = size_over_time_figure(snapshots, today=today)
+    return _html(figure, "chart-size") if figure else ""
 
 
 def flow_per_day(flow: dict, *, days: int, today: dt.date) -> str:
-    axis = [today - dt.timedelta(days=n) for n in range(days, -1, -1)]
-    figure = go.Figure(
-        [
-            go.Bar(x=axis, y=[flow["entered"].get(d, 0) for d in axis], name="entered"),
-            go.Bar(x=axis, y=[-flow["exited"].get(d, 0) for d in axis], name="exited"),
-        ]
-    )
-    figure.update_layout(title="Entered and exited per day", barmode="relative", **_LAYOUT)
-    return _html(figure, "chart-flow")
+    """The entered/exited chart's HTML, or "" when no one entered or left."""
+    figure = flow_figure(flow, days=days, today=today)
+    return _html(figure, "chart-flow") if figure else ""

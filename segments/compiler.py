@@ -9,6 +9,9 @@ Semantics, mirrored by the reference evaluator in the tests:
   numeric operators match JSON numbers only (a string "42" or a boolean never matches and never
   raises); date operators match strings that begin with an ISO date (`YYYY-MM-DD...`) and compare
   them by calendar day in UTC.
+- A key with dots (`address.country`) is a path into nested objects, unless the object holds
+  that key itself (then the key is read as it is); a path never steps into a list. A key
+  without dots compiles exactly as before (`column -> key`).
 - A negative operator is `NOT` of its positive, so `not_equals` matches a missing trait too.
 - An event condition counts the profile's events of that name inside the window that pass every
   property filter, with the events still stored under profiles merged into it (a
@@ -141,24 +144,39 @@ class JsonTest(Expression):
 
     def as_sql(self, compiler, connection):
         column_sql, column_params = compiler.compile(self.column)
+        parts = key_path(self.key)
         if connection.vendor == "postgresql":
-            typ = f"jsonb_typeof({column_sql} -> %s)"
-            typ_params = [*column_params, self.key]
-            txt = f"({column_sql} ->> %s)"
-            txt_params = [*column_params, self.key]
+            # The value: `column -> key`; for a dotted path, the key itself if the object has
+            # it, else the walk through nested objects (`->` with a text key never indexes an
+            # array, so a path only ever goes through objects, as on SQLite).
+            value, value_params = f"({column_sql} -> %s)", [*column_params, self.key]
+            if parts:
+                steps = " -> ".join(["%s"] * len(parts))
+                value = f"COALESCE({column_sql} -> %s, {column_sql} -> {steps})"
+                value_params = [*column_params, self.key, *column_params, *parts]
+            typ = f"jsonb_typeof({value})"
+            typ_params = value_params
+            if parts:
+                txt, txt_params = f"({value} #>> '{{}}')", value_params
+            else:
+                txt, txt_params = f"({column_sql} ->> %s)", [*column_params, self.key]
             is_string, is_number = f"{typ} = 'string'", f"{typ} = 'number'"
             # numeric, not double precision: exact for 64-bit ids and never out of range for a
             # long number a customer sent (the ingest keeps them exact).
-            num = f"(CASE WHEN {is_number} THEN ({column_sql} -> %s)::numeric END)"
-            num_params = [*typ_params, *column_params, self.key]
-            is_true = (f"({column_sql} -> %s) = 'true'::jsonb", [*column_params, self.key])
-            is_false = (f"({column_sql} -> %s) = 'false'::jsonb", [*column_params, self.key])
+            num = f"(CASE WHEN {is_number} THEN {value}::numeric END)"
+            num_params = [*typ_params, *value_params]
+            is_true = (f"{value} = 'true'::jsonb", value_params)
+            is_false = (f"{value} = 'false'::jsonb", value_params)
         else:
-            path = "$." + json.dumps(self.key)
-            typ = f"json_type({column_sql}, %s)"
-            typ_params = [*column_params, path]
-            txt = f"json_extract({column_sql}, %s)"
-            txt_params = [*column_params, path]
+            path_sql, path_params = "%s", ["$." + json.dumps(self.key)]
+            if parts:
+                nested = "$." + ".".join(json.dumps(part) for part in parts)
+                path_sql = f"(CASE WHEN json_type({column_sql}, %s) IS NULL THEN %s ELSE %s END)"
+                path_params = [*column_params, path_params[0], nested, path_params[0]]
+            typ = f"json_type({column_sql}, {path_sql})"
+            typ_params = [*column_params, *path_params]
+            txt = f"json_extract({column_sql}, {path_sql})"
+            txt_params = [*column_params, *path_params]
             is_string, is_number = f"{typ} = 'text'", f"{typ} IN ('integer', 'real')"
             num = f"(CASE WHEN {is_number} THEN {txt} END)"
             num_params = [*typ_params, *txt_params]
@@ -240,6 +258,15 @@ class JsonTest(Expression):
         if self.strict:
             return f"COALESCE(({sql}), FALSE)", params
         return f"({sql})", params
+
+
+def key_path(key: str) -> list[str] | None:
+    """The parts of a dotted path into nested objects (`address.country`), or None for a plain
+    key. A key holding the dots itself, when an object has one, is read before the path."""
+    if "." not in key:
+        return None
+    parts = key.split(".")
+    return parts if all(parts) else None
 
 
 def _is_number(value: object) -> bool:

@@ -140,6 +140,10 @@ def empty_definition() -> dict:
 EXACT_OPERATORS = ("equals", "not_equals", "in", "not_in", "is_set", "is_not_set")
 # Numbers beyond this are not compared (they are kept exactly, but nobody segments on them).
 MAX_NUMBER = 10**30
+# Event counts and windows: far beyond any real audience, and within what every database
+# compares without overflow.
+MAX_COUNT = 1_000_000
+MAX_DAYS = 36_500
 # Dates end before the last day Python can hold, so that "the day after" always exists.
 MAX_DATE = dt.date(9998, 12, 31)
 
@@ -248,8 +252,11 @@ class _Validator:
                     _join(path, "count.operator"), "Count must be at least, at most or exactly."
                 )
             value = count.get("value", 1)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                self.fail(_join(path, "count.value"), "The count must be a whole number ≥ 0.")
+            if not _whole_number_in(value, 0, MAX_COUNT):
+                self.fail(
+                    _join(path, "count.value"),
+                    f"Enter a whole number of times from 0 to {MAX_COUNT:,}.",
+                )
         window = node.get("window")
         if window is not None:
             self.window(window, _join(path, "window"))
@@ -276,8 +283,11 @@ class _Validator:
             return
         if "last_days" in window:
             days = window["last_days"]
-            if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36500:
-                self.fail(_join(path, "last_days"), "Days must be a whole number from 1.")
+            if not _whole_number_in(days, 1, MAX_DAYS):
+                self.fail(
+                    _join(path, "last_days"),
+                    f"Enter a whole number of days from 1 to {MAX_DAYS:,} (100 years).",
+                )
             return
         start, end = window.get("from"), window.get("to")
         if start is None and end is None:
@@ -331,9 +341,9 @@ def value_problem(operator: str, value: object) -> str | None:
     if operator in ("before", "after"):
         return None if parse_date(value) else "Enter a date as YYYY-MM-DD."
     if operator in ("within_last_days", "more_than_days_ago"):
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 36500:
+        if _whole_number_in(value, 0, MAX_DAYS):
             return None
-        return "Enter a whole number of days."
+        return f"Enter a whole number of days from 0 to {MAX_DAYS:,} (100 years)."
     if operator in ("equals", "not_equals"):
         if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
             return _number_problem([value]) if is_number(value) else None
@@ -341,6 +351,10 @@ def value_problem(operator: str, value: object) -> str | None:
     if isinstance(value, str) and value != "":
         return None
     return "Enter some text."
+
+
+def _whole_number_in(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _number_problem(values: list) -> str | None:

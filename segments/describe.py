@@ -69,3 +69,21 @@ def describe_condition(node: dict, segment_names: dict[int, str] | None = None) 
         match = node.get("match", "all")
         text = "all of these" if match == "all" else "any of these"
     return prefix + text
+
+
+def share_text(part: int, whole: int) -> str:
+    """`part` of `whole` as a percentage people can read at both ends: 8 of 2,000 is "0.4%",
+    not 0%; 1 of 10,000 is "under 0.1%"; 1,999 of 2,000 is "99.9%", not 100%."""
+    if whole <= 0 or part <= 0:
+        return "0%"
+    if part >= whole:
+        return "100%"
+    percent = 100 * part / whole
+    if percent < 0.1:
+        return "under 0.1%"
+    if percent < 10 or percent > 99:
+        text = f"{percent:.1f}"
+        # Never round a part up to the whole.
+        text = "99.9" if text == "100.0" else text
+        return f"{text.removesuffix('.0')}%"
+    return f"{round(percent)}%"

@@ -82,6 +82,9 @@ class SegmentSnapshot(models.Model):
     exited = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
     version = models.PositiveIntegerField(default=0)
+    # A digest of the definition the size was computed from: where it changes, the segment was
+    # edited, and its size chart does not draw a line across the edit ("" for older snapshots).
+    definition_digest = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["-taken_at"]

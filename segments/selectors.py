@@ -20,14 +20,14 @@ from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_
 
 from cdp_site.audit import AuditAction, audit_record
 from cdp_site.db import heavy_query_transaction
-from cdp_site.roles import PERSONAL_DATA_UNMASKED, user_has_role
+from cdp_site.roles import PERSONAL_DATA_UNMASKED, Role, user_has_role
 from compliance.selectors import consent_purposes
 from profiles.masking import can_view_personal_data, mask_traits
 from profiles.models import Profile
 from profiles.selectors import profile_get_live
 
 from .definition import segment_references
-from .describe import describe_condition
+from .describe import describe_condition, share_text
 from .models import CatalogueField, Segment, SegmentMembership, SegmentSnapshot
 
 MEMBERS_PER_PAGE = 25
@@ -163,10 +163,16 @@ def segments_shown_on_profiles(user) -> QuerySet[Segment]:
     return segment_list_for_user(user)
 
 
-def definition_rules_for(user) -> dict:
+def definition_rules_for(user, *, owner=None) -> dict:
     """The arguments of `definition_problems` / `definition_validate` for what this person
-    writes: the segments they may refer to, and whether they may test personal data freely."""
+    writes: the segments they may refer to, and whether they may test personal data freely.
+
+    With `owner` (of a segment someone else edits), a reference must also be one the owner
+    may open: a segment only ever refers to segments its owner may open.
+    """
     visible_ids = segment_list_for_user(user)
+    if owner is not None and owner.pk != user.pk:
+        visible_ids = visible_ids.filter(pk__in=segment_list_for_user(owner).values("pk"))
 
     def visible(segment_id: int) -> bool:
         return visible_ids.filter(pk=segment_id).exists()
@@ -176,6 +182,43 @@ def definition_rules_for(user) -> dict:
         "visible": visible,
         "personal": can_view_personal_data(user),
     }
+
+
+def segments_referring_to(segment_id: int) -> list[Segment]:
+    """The saved segments whose definitions refer to this one directly."""
+    return [
+        other
+        for other in Segment.objects.exclude(pk=segment_id).select_related("owner")
+        if segment_id in segment_references(other.definition)
+    ]
+
+
+def segment_references_closed_to_owner(segment: Segment) -> list[tuple[str, int]]:
+    """(path, id) of each segment this one refers to directly that its owner may no longer
+    open (a group left, a share taken back another way); empty when all is well."""
+    if segment.owner is None or segment.owner.is_superuser:
+        return []
+    open_ids = set(segment_list_for_user(segment.owner).values_list("pk", flat=True))
+    closed = []
+
+    def walk(node: object, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("segment")
+        if (
+            node.get("type") == "segment"
+            and isinstance(ref, int)
+            and ref not in open_ids
+            # A deleted segment has no members; that is not a matter of access.
+            and Segment.objects.filter(pk=ref).exists()
+        ):
+            closed.append((f"{path}.segment" if path else "segment", ref))
+        children = node.get("conditions")
+        for index, child in enumerate(children if isinstance(children, list) else []):
+            walk(child, f"{path}.conditions.{index}" if path else f"conditions.{index}")
+
+    walk(segment.definition, "")
+    return closed
 
 
 def segment_snapshots(segment: Segment, *, limit: int = 365) -> list[SegmentSnapshot]:
@@ -224,6 +267,7 @@ def segment_overlaps(segment: Segment, others: QuerySet[Segment]) -> list[dict]:
             "name": row["segment__name"],
             "shared": row["shared"],
             "share": (row["shared"] / total) if total else 0.0,
+            "share_text": share_text(row["shared"], total),
         }
         for row in rows
     ]
@@ -281,6 +325,7 @@ def segment_preview(definition: dict, *, sample_size: int = 10, self_id: int | N
         "count": count,
         "total_profiles": total,
         "share": (count / total) if total else 0.0,
+        "share_text": share_text(count, total),
         "sample": sample,
     }
 
@@ -351,11 +396,13 @@ def segment_explanation(segment: Segment, profile_id: int) -> dict:
     }
 
 
-def definition_labels(definition: dict) -> list:
-    """The definition as nested (label, children) for display."""
-    names = dict(
-        Segment.objects.filter(pk__in=segment_references(definition)).values_list("pk", "name")
-    )
+def definition_labels(definition: dict, user=None) -> list:
+    """The definition as nested (label, children) for display; with `user`, only the names of
+    the referenced segments they may open (the others show as their ids)."""
+    referenced = Segment.objects.filter(pk__in=segment_references(definition))
+    if user is not None:
+        referenced = referenced.filter(pk__in=segment_list_for_user(user).values("pk"))
+    names = dict(referenced.values_list("pk", "name"))
 
     def walk(node):
         return {
@@ -368,18 +415,53 @@ def definition_labels(definition: dict) -> list:
     return walk({**definition, "type": "group"})["children"]
 
 
+def _segment_openers():
+    """Active users who may open segment pages: marketers and superusers."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=Role.MARKETER.value))
+        .distinct()
+    )
+
+
+def segment_share_targets(user, segment: Segment) -> dict:
+    """Whom the share form offers: only people who can open a segment (marketers), and the
+    groups with marketers in them, each with how many of its members will be able to open it."""
+    users = _segment_openers().exclude(pk__in=[user.pk, segment.owner_id or 0])
+    groups = (
+        Group.objects.annotate(
+            openers=Count(
+                "user",
+                filter=Q(user__is_active=True)
+                & (Q(user__is_superuser=True) | Q(user__groups__name=Role.MARKETER.value)),
+                distinct=True,
+            )
+        )
+        .filter(openers__gt=0)
+        .order_by("name")
+    )
+    return {"users": users.order_by("username"), "groups": groups}
+
+
+def share_target_can_open(target) -> bool:
+    """Whether sharing with this user or group lets someone open the segment."""
+    if isinstance(target, Group):
+        return _segment_openers().filter(groups=target).exists()
+    return _segment_openers().filter(pk=target.pk).exists()
+
+
 def segment_overview_for_user(user, segment: Segment, *, now: dt.datetime) -> dict:
     """Everything the segment's page shows besides its members: summary, definition, size
     history, flow, overlaps, and (for people who may change it) its shares and share targets."""
     return {
         "can_change": segment_can_change(user, segment),
         "summary": describe_condition({**segment.definition, "type": "group"}),
-        "definition_tree": definition_labels(segment.definition),
+        "definition_tree": definition_labels(segment.definition, user),
         "snapshots": segment_snapshots(segment),
         "flow": segment_flow_per_day(segment, days=30, now=now),
         "overlaps": segment_overlaps(segment, segment_list_for_user(user))[:10],
-        "users": get_user_model().objects.exclude(pk=user.pk).order_by("username"),
-        "groups": Group.objects.order_by("name"),
+        **segment_share_targets(user, segment),
         "shares": segment_shares(segment),
     }
 

@@ -8,6 +8,8 @@ memberships after it are exactly the compiler's answer at that moment.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -40,21 +42,28 @@ from .selectors import (
     member_traits_shown,
     segment_can_change,
     segment_definition_lookup,
+    segment_list_for_user,
     segment_members,
+    segment_references_closed_to_owner,
+    segments_referring_to,
 )
 from .signals import membership_changed
 
 logger = logging.getLogger(__name__)
 
 
-def _validated(definition: object, self_id: int | None, user=None) -> dict:
-    """The definition, valid for saving; by `user`'s rules when a person wrote it."""
+def _validated(definition: object, self_id: int | None, user=None, owner=None) -> dict:
+    """The definition, valid for saving; by `user`'s rules when a person wrote it (and, for a
+    segment of another `owner`, referring only to segments that owner may open too)."""
     rules = (
-        definition_rules_for(user)
+        definition_rules_for(user, owner=owner)
         if user is not None
         else {"segment_lookup": segment_definition_lookup}
     )
     return definition_validate(definition, self_id=self_id, **rules)
+
+
+MAX_NAME_LENGTH = 200
 
 
 def _clean_name(name: str) -> str:
@@ -63,7 +72,12 @@ def _clean_name(name: str) -> str:
         raise DefinitionError("name", "Give the segment a name.")
     if any(ord(ch) < 32 for ch in name) or not storable_text(name):
         raise DefinitionError("name", "The name may not hold control characters or broken Unicode.")
-    return name[:200]
+    if len(name) > MAX_NAME_LENGTH:
+        raise DefinitionError(
+            "name",
+            f"Keep the name to {MAX_NAME_LENGTH} characters (this one has {len(name):,}).",
+        )
+    return name
 
 
 def _check_may_change(user, segment: Segment) -> None:
@@ -79,6 +93,8 @@ def segment_create(*, user, name: str, definition: object, description: str = ""
         description=description or "",
         definition=_validated(definition if definition else empty_definition(), None, user),
         owner=user,
+        # Its first computation is queued with it: the page says so until it ends.
+        status=Segment.Status.RUNNING,
     )
     _queue_refresh(segment.pk)
     return segment
@@ -101,7 +117,8 @@ def segment_update(
     if description is not None:
         segment.description = description
     if definition is not None:
-        segment.definition = _validated(definition, segment.pk, user)
+        segment.definition = _validated(definition, segment.pk, user, owner=segment.owner)
+        segment.status = Segment.Status.RUNNING
     segment.save()
     if definition is not None:
         _queue_refresh(segment.pk)
@@ -111,7 +128,7 @@ def segment_update(
 def segment_duplicate(*, user, segment: Segment) -> Segment:
     return segment_create(
         user=user,
-        name=f"Copy of {segment.name}"[:200],
+        name=f"Copy of {segment.name}"[:MAX_NAME_LENGTH],
         definition=segment.definition,
         description=segment.description,
     )
@@ -179,6 +196,22 @@ def segment_unshare(
         raise InvalidInputError("The owner of a segment always keeps it.", field="user")
     remove_perm("segments.change_segment", target, segment)
     remove_perm("segments.view_segment", target, segment)
+    # A segment only ever refers to segments its owner may open: a share that a segment of
+    # someone else still needs is kept (the refusal rolls the removal back).
+    losing = [
+        other
+        for other in segments_referring_to(segment.pk)
+        if other.owner is not None
+        and not other.owner.is_superuser
+        and not segment_list_for_user(other.owner).filter(pk=segment.pk).exists()
+    ]
+    if losing:
+        names = ", ".join(f"“{other.name}” (of {other.owner.get_username()})" for other in losing)
+        raise InUseError(
+            f"Segments that use this one would lose it: {names}. Remove the condition from "
+            "them first, or share this segment with their owners directly.",
+            code="segment_in_use",
+        )
     return target
 
 
@@ -194,9 +227,23 @@ def segment_refresh_request(*, segment: Segment) -> bool:
 
 
 def _queue_refresh(segment_id: int) -> None:
+    """Queue a full refresh once the change is committed; when the broker cannot take it, the
+    segment no longer says it is computing (the hourly refresh will compute it)."""
     from .tasks import segment_refresh_task
 
-    transaction.on_commit(lambda: task_publish(segment_refresh_task, segment_id))
+    def publish() -> None:
+        if task_publish(segment_refresh_task, segment_id) is None:
+            Segment.objects.filter(pk=segment_id, status=Segment.Status.RUNNING).update(
+                status=Segment.Status.NEVER
+                if not _was_computed(segment_id)
+                else Segment.Status.READY
+            )
+
+    transaction.on_commit(publish)
+
+
+def _was_computed(segment_id: int) -> bool:
+    return Segment.objects.filter(pk=segment_id, refreshed_at__isnull=False).exists()
 
 
 @dataclass(frozen=True)
@@ -225,6 +272,14 @@ def segment_refresh(
             segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
             if segment is None:
                 return None
+            closed = segment_references_closed_to_owner(segment)
+            if closed:
+                path, ref = closed[0]
+                raise DefinitionError(
+                    path,
+                    f"Segment {ref} is no longer shared with this segment's owner: remove the "
+                    "condition, or ask for the segment to be shared again.",
+                )
             version = segment.version + 1
             matching = segment_queryset(
                 segment.definition,
@@ -260,6 +315,7 @@ def segment_refresh(
                     exited=exited,
                     duration_ms=duration_ms,
                     version=version,
+                    definition_digest=definition_digest(segment.definition),
                 )
             Segment.objects.filter(pk=segment.pk).update(**fields)
             if entered or exited:
@@ -275,6 +331,12 @@ def segment_refresh(
         )
         raise
     return RefreshResult(segment_id, version, entered, exited, size, duration_ms)
+
+
+def definition_digest(definition: object) -> str:
+    """A short fingerprint of a definition: equal for equal definitions, whatever the key order."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _update_members_of(

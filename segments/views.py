@@ -22,7 +22,7 @@ from cdp_site.params import positive_id
 from cdp_site.roles import PROFILE_READERS, Role, role_required
 
 from . import charts, selectors, services
-from .builder import FormReader, apply_op, builder_tree
+from .builder import FormReader, apply_op, builder_tree, problem_place
 from .definition import (
     COUNT_OPERATORS,
     OPERATOR_LABELS,
@@ -73,13 +73,20 @@ def _problems(request, definition, segment) -> list[Problem]:
     return definition_problems(
         definition,
         self_id=segment.pk if segment else None,
-        **selectors.definition_rules_for(request.user),
+        **selectors.definition_rules_for(request.user, owner=segment.owner if segment else None),
     )
 
 
 def _preview(request, definition, problems, segment) -> dict:
+    """The live count, or what stops it: every problem, said where it is, by the same rules
+    as saving."""
     if problems:
-        return {"problems": problems}
+        return {
+            "problems": [
+                {"place": problem_place(p.path), "message": p.message} for p in problems[:5]
+            ],
+            "more_problems": max(len(problems) - 5, 0),
+        }
     return selectors.segment_preview_for_user(request.user, definition, segment=segment)
 
 
@@ -164,6 +171,8 @@ def segment_preview(request):
 def segment_detail(request, segment_id: int):
     """The segment's page; with htmx and `?page=`, only its members table."""
     segment = selectors.segment_get_for_user(request.user, segment_id)
+    if request.htmx and request.GET.get("part") == "status":
+        return _segment_status(request, segment)
     page, rows = selectors.segment_members_page(request.user, segment, request.GET.get("page"))
     context = {"segment": segment, "page": page, "rows": rows}
     if request.htmx and request.GET.get("page"):
@@ -182,10 +191,20 @@ def segment_detail(request, segment_id: int):
     context.update(
         overview,
         why=why,
-        size_chart=charts.size_over_time(snapshots) if snapshots else "",
+        size_chart=charts.size_over_time(snapshots, today=now.date()),
         flow_chart=charts.flow_per_day(flow, days=30, today=now.date()),
     )
     return render(request, "segments/segment_detail.html", context)
+
+
+def _segment_status(request, segment):
+    """The page's polled status cards while a computation runs; once it has ended, the whole
+    page is reloaded (members, charts and counts all changed)."""
+    response = render(request, "segments/segment_detail.html#status", {"segment": segment})
+    if segment.status != segment.Status.RUNNING:
+        # The cards answered carry no poll, so polling stops even where a reload is refused.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def segment_action(*, perm: str = "change"):
@@ -258,7 +277,16 @@ def segment_share(request, segment):
         can_edit=request.POST.get("can_edit") == "on",
         **_share_ids(request),
     )
-    messages.success(request, f"Shared with {target}.")
+    if selectors.share_target_can_open(target):
+        messages.success(request, f"Shared with {target}.")
+    else:
+        # The form offers only people who can open it; a share sent for anyone else is kept
+        # (a role may come later), and what it gives them is said plainly.
+        messages.warning(
+            request,
+            f"Shared with {target}, who cannot open it yet: only people with the marketer role "
+            "open segments.",
+        )
 
 
 @segment_action()

@@ -167,7 +167,7 @@ def test_activity_chart_stacks_weeks_by_source():
     assert figure["layout"]["barmode"] == "stack"
     assert [(t["name"], t["x"], t["y"]) for t in figure["data"]] == [
         ("Web", ["2026-03-02", "2026-03-09"], [3, 1]),
-        ("Shop", ["2026-03-02"], [2]),
+        ("Shop", ["2026-03-02", "2026-03-09"], [2, 0]),
     ]
 
 

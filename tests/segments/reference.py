@@ -35,11 +35,25 @@ def _next_day(text):
     return (_day(text) + dt.timedelta(days=1)).isoformat()
 
 
+def _lookup(values: dict, key: str) -> tuple[bool, object]:
+    """(present, value): the key itself, else a dotted path walked through nested objects."""
+    if key in values:
+        return True, values[key]
+    parts = key.split(".")
+    if len(parts) < 2 or not all(parts):
+        return False, None
+    node = values
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
 def value_test(values: dict, key: str, operator: str, expected, today: dt.date) -> bool:
     if operator in NEGATIVE:
         return not value_test(values, key, NEGATIVE[operator], expected, today)
-    present = key in values
-    v = values.get(key)
+    present, v = _lookup(values, key)
     if operator == "is_set":
         return present and v is not None
     if operator == "is_true":

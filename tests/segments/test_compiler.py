@@ -382,3 +382,71 @@ def test_events_of_merged_away_profiles_count_for_the_live_one(
     among = segment_queryset(definition, now=NOW, profile_ids=[merged.pk, alone.pk])
     assert {names[pk] for pk in among.values_list("pk", flat=True)} == expected
     assert explain(definition, merged.pk, now=NOW).met is ("merged" in expected)
+
+
+def _trait_ids(trait: str, operator: str, value=None) -> set[int]:
+    definition = {
+        "match": "all",
+        "conditions": [{"type": "trait", "trait": trait, "operator": operator, "value": value}],
+    }
+    return set(segment_queryset(definition, now=NOW).values_list("pk", flat=True))
+
+
+def test_dotted_paths_reach_into_nested_traits(db):
+    nested_us = Profile.objects.create(traits={"address": {"country": "US", "city": "Austin"}})
+    nested_de = Profile.objects.create(traits={"address": {"country": "DE"}})
+    flat_us = Profile.objects.create(traits={"country": "US"})
+    literal = Profile.objects.create(traits={"address.country": "US", "address": {"country": "FR"}})
+    not_an_object = Profile.objects.create(traits={"address": "1 Main St, US"})
+    null_country = Profile.objects.create(traits={"address": {"country": None}})
+    deep = Profile.objects.create(traits={"company": {"hq": {"employees": 250}}})
+    listed = Profile.objects.create(traits={"address": [{"country": "US"}]})
+
+    assert _trait_ids("address.country", "equals", "us") == {nested_us.pk, literal.pk}
+    assert _trait_ids("address.country", "is_set") == {nested_us.pk, nested_de.pk, literal.pk}
+    assert _trait_ids("address.country", "is_not_set") == {
+        flat_us.pk,
+        not_an_object.pk,
+        null_country.pk,
+        deep.pk,
+        listed.pk,
+    }
+    # A plain key stays a plain key: the flat trait only.
+    assert _trait_ids("country", "equals", "US") == {flat_us.pk}
+    assert _trait_ids("company.hq.employees", "greater_than", 200) == {deep.pk}
+    assert _trait_ids("address.city", "starts_with", "aus") == {nested_us.pk}
+
+
+def test_dotted_paths_in_event_properties_and_in_the_explanation(source):
+    profile = Profile.objects.create(traits={"address": {"country": "US"}})
+    Event.objects.create(
+        source_id=source.pk,
+        message_id="nested-1",
+        type="track",
+        event="Order Completed",
+        properties={"shipping": {"method": "express"}, "revenue": 20},
+        timestamp=NOW - dt.timedelta(days=1),
+        received_at=NOW,
+        profile=profile,
+    )
+    definition = {
+        "match": "all",
+        "conditions": [
+            {"type": "trait", "trait": "address.country", "operator": "equals", "value": "US"},
+            {
+                "type": "event",
+                "event": "Order Completed",
+                "count": {"operator": "at_least", "value": 1},
+                "where": [
+                    {"property": "shipping.method", "operator": "equals", "value": "express"}
+                ],
+            },
+        ],
+    }
+    assert list(segment_queryset(definition, now=NOW).values_list("pk", flat=True)) == [profile.pk]
+    why = explain(definition, profile.pk, now=NOW)
+    assert [(c.label, c.met) for c in why.children] == [
+        ("address.country is US", True),
+        ("did Order Completed at least 1 time ever where shipping.method is express", True),
+    ]
+    assert why.met is True

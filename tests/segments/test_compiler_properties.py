@@ -30,6 +30,15 @@ json_values = st.one_of(
     texts, numbers, st.booleans(), st.none(), dates, datetimes_text, st.just([1, 2])
 )
 KEYS = ["a", "b", "d"]
+# Dotted paths into nested objects ("n.c"), and a key that holds the dots itself ("n.e"), which
+# is read before the path.
+NESTED_KEYS = ["n.c", "n.e", "n.e.c"]
+nested_objects = st.dictionaries(
+    st.sampled_from(["c", "e"]),
+    st.one_of(json_values, st.dictionaries(st.just("c"), json_values, max_size=1)),
+    max_size=2,
+)
+trait_values = st.one_of(json_values, nested_objects)
 
 
 def value_tests(key_strategy):
@@ -73,7 +82,7 @@ def value_tests(key_strategy):
 
 
 def trait_conditions():
-    return value_tests(st.sampled_from(KEYS)).map(
+    return value_tests(st.sampled_from(KEYS + NESTED_KEYS)).map(
         lambda t: {"type": "trait", "trait": t[0], "operator": t[1][0], "value": t[1][1]}
     )
 
@@ -85,7 +94,7 @@ def event_conditions():
         st.tuples(dates, dates).map(lambda t: {"from": min(t), "to": max(t)}),
     )
     where = st.lists(
-        value_tests(st.sampled_from(["v", "w"])).map(
+        value_tests(st.sampled_from(["v", "w", "o.v"])).map(
             lambda t: {"property": t[0], "operator": t[1][0], "value": t[1][1]}
         ),
         max_size=2,
@@ -133,14 +142,18 @@ definitions = st.tuples(
 
 profile_data = st.fixed_dictionaries(
     {
-        "traits": st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3),
+        "traits": st.dictionaries(st.sampled_from([*KEYS, "n", "n.e"]), trait_values, max_size=3),
         "events": st.lists(
             st.fixed_dictionaries(
                 {
                     "event": st.sampled_from(["X", "Y"]),
                     "days_ago": st.integers(0, 400),
                     "properties": st.dictionaries(
-                        st.sampled_from(["v", "w"]), json_values, max_size=2
+                        st.sampled_from(["v", "w", "o"]),
+                        st.one_of(
+                            json_values, st.dictionaries(st.just("v"), json_values, max_size=1)
+                        ),
+                        max_size=2,
                     ),
                 }
             ),

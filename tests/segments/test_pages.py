@@ -85,6 +85,64 @@ def test_preview_of_incomplete_definition_says_what_is_missing(marketer, client_
     assert "Enter a number." in response.content.decode()
 
 
+def _event_form(count: str, days: str) -> dict:
+    return {
+        "name": "Buyers",
+        "node": ["r", "r.0"],
+        "n-r-type": "group",
+        "n-r-match": "all",
+        "n-r.0-type": "event",
+        "n-r.0-event": "Order Completed",
+        "n-r.0-count_op": "at_least",
+        "n-r.0-count": count,
+        "n-r.0-window": "last_days",
+        "n-r.0-days": days,
+    }
+
+
+@pytest.mark.parametrize(
+    ("count", "days", "message"),
+    [
+        ("-5", "90", "Condition 1: Enter a whole number of times from 0 to 1,000,000."),
+        ("2", "1000000000", "Condition 1: Enter a whole number of days from 1 to 36,500"),
+        ("2", "0", "Condition 1: Enter a whole number of days from 1 to 36,500"),
+        ("two", "90", "Condition 1: Enter a whole number of times"),
+    ],
+)
+def test_preview_refuses_what_saving_refuses_and_says_where(
+    marketer, client_for, people, count, days, message
+):
+    client = client_for(marketer)
+    preview = client.post("/segments/preview/", _event_form(count, days), HTTP_HX_REQUEST="true")
+    body = preview.content.decode()
+    assert "<strong>" + message.split(":")[0] + ":</strong>" + message.split(":", 1)[1] in body
+    assert "preview-count" not in body
+    saved = client.post("/segments/new/", {**_event_form(count, days), "save": "1"})
+    assert saved.status_code == 200
+    assert message.split(": ", 1)[1] in saved.content.decode()
+    assert not Segment.objects.exists()
+
+
+def test_preview_shows_small_shares_with_precision(marketer, client_for, db):
+    Profile.objects.bulk_create(
+        [Profile(traits={"country": "DE" if i < 8 else "US"}) for i in range(2000)]
+    )
+    catalogue_refresh()
+    body = (
+        client_for(marketer).post("/segments/preview/", _form(node=["r", "r.0"])).content.decode()
+    )
+    assert 'data-count="8"' in body
+    assert "0.4% of 2,000 profiles" in body
+
+
+def test_builder_shows_a_quiet_counting_state_while_a_count_is_in_flight(marketer, client_for, db):
+    body = client_for(marketer).get("/segments/new/").content.decode()
+    # htmx marks the card while the form's count request is in flight; the CSS shows the note.
+    assert 'hx-indicator="#preview-card"' in body
+    assert '<aside id="preview-card"' in body
+    assert 'class="counting htmx-indicator" role="status">Counting…</p>' in body
+
+
 def test_htmx_add_group_and_condition_rerenders_builder(marketer, client_for, people):
     client = client_for(marketer)
     response = client.post("/segments/new/", _form(op="add-group:r"), HTTP_HX_REQUEST="true")
@@ -150,11 +208,15 @@ def test_detail_page_and_explain(marketer, client_for, germany, people):
     response = client.get(f"/segments/{germany.pk}/?explain={people[2].pk}")
     assert response.status_code == 200
     body = response.content.decode()
-    # One computation is one dot: the size chart waits for a second one.
-    assert "chart-size" not in body
-    assert "from the second full computation on" in body
-    segment_refresh(segment_id=germany.pk)
-    assert "chart-size" in client.get(f"/segments/{germany.pk}/").content.decode()
+    # One computation is one point of the size chart; no one left, so no flow chart.
+    assert "chart-size" in body
+    assert "chart-flow" in body  # two people entered today
+    empty = Segment.objects.create(name="Nobody", definition={"match": "any"}, owner=marketer)
+    page = client.get(f"/segments/{empty.pk}/").content.decode()
+    assert "chart-size" not in page
+    assert "The size per day shows once the segment has been computed." in page
+    assert "chart-flow" not in page
+    assert "No one entered or left this segment in the last 30 days." in page
     assert "not in</strong> this segment" in body
     assert "b***@example.com" in body
     fragment = client.get(
@@ -377,3 +439,55 @@ def test_builder_fragment_and_live_count_come_from_the_page_template(marketer, c
     assert fragment.lstrip().startswith('<div id="builder" class="card builder">')
     assert fragment.count('id="preview"') == 1
     assert count.lstrip().startswith('<p class="big-number" id="preview-count" data-count="1">')
+
+
+def test_after_saving_the_page_says_the_first_computation_runs_and_polls_until_it_ends(
+    marketer, client_for, people
+):
+    catalogue_refresh()
+    client = client_for(marketer)
+    saved = client.post("/segments/new/", _form(save="1"))
+    segment = Segment.objects.get()
+    assert saved.url == f"/segments/{segment.pk}/"
+    page = client.get(saved.url).content.decode()
+    assert "The first computation is running" in page
+    assert "Never computed" not in page
+    assert 'hx-trigger="every 2s"' in page
+    status_url = f"/segments/{segment.pk}/?part=status"
+    while_running = client.get(status_url, HTTP_HX_REQUEST="true")
+    assert 'hx-trigger="every 2s"' in while_running.content.decode()
+    assert "HX-Refresh" not in while_running
+
+    segment_refresh(segment_id=segment.pk)
+    done = client.get(status_url, HTTP_HX_REQUEST="true")
+    assert done["HX-Refresh"] == "true"
+    assert "hx-trigger" not in done.content.decode()
+    page = client.get(saved.url).content.decode()
+    assert 'hx-trigger="every 2s"' not in page
+    assert "The first computation is running" not in page
+
+
+def test_a_name_over_200_characters_is_refused_with_a_message(
+    marketer, client_for, germany, people
+):
+    from rest_framework.test import APIClient
+
+    catalogue_refresh()
+    long_name = "N" * 201
+    client = client_for(marketer)
+    body = client.post("/segments/new/", _form(save="1", name=long_name)).content.decode()
+    assert "Keep the name to 200 characters (this one has 201)." in body
+    renamed = client.post(f"/segments/{germany.pk}/rename/", {"name": long_name}, follow=True)
+    assert "Keep the name to 200 characters" in renamed.content.decode()
+    germany.refresh_from_db()
+    assert germany.name == "Germany"
+    api = APIClient()
+    api.force_authenticate(marketer)
+    answer = api.post("/api/segments/", {"name": long_name, "definition": DE}, format="json")
+    assert answer.status_code == 400
+    assert "200 characters" in str(answer.json())
+    assert list(Segment.objects.values_list("name", flat=True)) == ["Germany"]
+    # Exactly 200 is kept whole.
+    client.post(f"/segments/{germany.pk}/rename/", {"name": "N" * 200})
+    germany.refresh_from_db()
+    assert germany.name == "N" * 200
