@@ -15,11 +15,13 @@ from .ingest import MAX_REQUEST_BYTES
 
 
 class TrackingRequestError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # For a 429: the seconds the client should wait (the `Retry-After` header).
+        self.retry_after = retry_after
 
 
 def _too_large() -> TrackingRequestError:
