@@ -25,10 +25,11 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Model
 from psycopg.errors import QueryCanceled
 
+from .errors import TooExpensiveError
 from .jsonparse import loads
 
 
@@ -404,6 +405,23 @@ def heavy_query_transaction(*, timeout_ms: int | None = None) -> Iterator[None]:
 def is_statement_timeout(error: BaseException) -> bool:
     """Whether a database error is a statement cancelled by `statement_timeout`."""
     return isinstance(error.__cause__, QueryCanceled)
+
+
+@contextmanager
+def time_limited(*, timeout_ms: int, message: str) -> Iterator[None]:
+    """Run the block's statements in one transaction, each cancelled after `timeout_ms`; a
+    cancelled one is answered as `TooExpensiveError(message)`, never a 500.
+
+    For reads a person's request triggers on large tables (searches, live counts): a slow one
+    must give up and say so, not hold a web worker until the server kills it.
+    """
+    try:
+        with heavy_query_transaction(timeout_ms=timeout_ms):
+            yield
+    except OperationalError as error:
+        if is_statement_timeout(error):
+            raise TooExpensiveError(message) from None
+        raise
 
 
 def foreign_keys_drop(schema_editor, *, table: str, column: str) -> None:
