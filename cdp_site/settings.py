@@ -69,7 +69,10 @@ CSRF_FAILURE_VIEW = "cdp_site.views.csrf_failure"
 # Behind a reverse proxy: the header in which it passes the client's address (e.g.
 # X-Forwarded-For), for the login limits. Empty: the connection's own address.
 CDP_CLIENT_IP_HEADER = env.str("CDP_CLIENT_IP_HEADER", default="")
-ROOT_URLCONF = "cdp_site.urls"
+# The tracking processes of a production deployment serve the tracking API and webhooks only
+# (cdp_site/urls_tracking.py); the others serve everything.
+CDP_TRACKING_ONLY = env.bool("CDP_TRACKING_ONLY", default=False)
+ROOT_URLCONF = "cdp_site.urls_tracking" if CDP_TRACKING_ONLY else "cdp_site.urls"
 WSGI_APPLICATION = "cdp_site.wsgi.application"
 
 TEMPLATES = [
