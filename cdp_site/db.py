@@ -25,9 +25,11 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Model
+from psycopg.errors import QueryCanceled
 
+from .errors import TooExpensiveError
 from .jsonparse import loads
 
 
@@ -381,19 +383,45 @@ def like_escape(text: str) -> str:
 
 
 @contextmanager
-def heavy_query_transaction() -> Iterator[None]:
+def heavy_query_transaction(*, timeout_ms: int | None = None) -> Iterator[None]:
     """A transaction tuned for heavy set-based queries (PostgreSQL; a plain one elsewhere).
 
     JIT compilation costs 100+ ms per query and never pays off for a sub-second count or a
     set-based refresh; a bit more work_mem keeps bitmap scans over the event table exact
-    instead of lossy. `SET LOCAL`: the settings end with the transaction.
+    instead of lossy. With `timeout_ms`, each statement is cancelled after that long (see
+    `is_statement_timeout`). `SET LOCAL`: the settings end with the transaction.
     """
     with transaction.atomic():
         if on_postgresql():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
                 cursor.execute("SET LOCAL work_mem = '64MB'")
+                if timeout_ms is not None:
+                    # SET takes no parameters; the value is an int of ours.
+                    cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
         yield
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """Whether a database error is a statement cancelled by `statement_timeout`."""
+    return isinstance(error.__cause__, QueryCanceled)
+
+
+@contextmanager
+def time_limited(*, timeout_ms: int, message: str) -> Iterator[None]:
+    """Run the block's statements in one transaction, each cancelled after `timeout_ms`; a
+    cancelled one is answered as `TooExpensiveError(message)`, never a 500.
+
+    For reads a person's request triggers on large tables (searches, live counts): a slow one
+    must give up and say so, not hold a web worker until the server kills it.
+    """
+    try:
+        with heavy_query_transaction(timeout_ms=timeout_ms):
+            yield
+    except OperationalError as error:
+        if is_statement_timeout(error):
+            raise TooExpensiveError(message) from None
+        raise
 
 
 def foreign_keys_drop(schema_editor, *, table: str, column: str) -> None:

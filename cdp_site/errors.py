@@ -46,3 +46,22 @@ class ConflictError(DomainError):
 
     code = "conflict"
     status = 409
+
+
+class TooExpensiveError(DomainError):
+    """The work asked for costs more than a person's request may spend (a live count, a search):
+    the same work can run in the background instead."""
+
+    code = "too_expensive"
+    status = 422
+
+
+class TooManyRequestsError(DomainError):
+    """Too many requests of this kind at once or within a window: try again after a pause."""
+
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after))

@@ -53,16 +53,22 @@ def iso_date(text: str) -> dt.date | None:
 
 
 def keyset_cursor(text: str) -> tuple[dt.datetime, int] | None:
-    """The (time, id) of the last row of a page, written `<ISO time with zone>_<id>`, or None."""
+    """The (time, id) of the last row of a page, written `<ISO time with zone>_<id>`, or None.
+
+    The time comes back in UTC: Python reads offsets up to a day, PostgreSQL refuses one of 16
+    hours or more. A time that falls outside the calendar once in UTC is no cursor.
+    """
     stamp, _, pk = text.rpartition("_")
     row_id = positive_id(pk)
     if not stamp or row_id is None:
         return None
     try:
         at = dt.datetime.fromisoformat(stamp)
-    except ValueError:
+        if at.tzinfo is None:
+            return None
+        return at.astimezone(dt.UTC), row_id
+    except (ValueError, OverflowError):
         return None
-    return (at, row_id) if at.tzinfo is not None else None
 
 
 def keyset_cursor_text(cursor: tuple[dt.datetime, int]) -> str:

@@ -29,7 +29,10 @@ def exception_handler(exc, context):
         if exc.field:
             body["field"] = exc.field
         body.update(getattr(exc, "details", {}))
-        return Response(body, status=exc.status)
+        response = Response(body, status=exc.status)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         detail = response.data["detail"]

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "cdp_site.middleware.PrivateResponsesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,7 +69,10 @@ CSRF_FAILURE_VIEW = "cdp_site.views.csrf_failure"
 # Behind a reverse proxy: the header in which it passes the client's address (e.g.
 # X-Forwarded-For), for the login limits. Empty: the connection's own address.
 CDP_CLIENT_IP_HEADER = env.str("CDP_CLIENT_IP_HEADER", default="")
-ROOT_URLCONF = "cdp_site.urls"
+# The tracking processes of a production deployment serve the tracking API and webhooks only
+# (cdp_site/urls_tracking.py); the others serve everything.
+CDP_TRACKING_ONLY = env.bool("CDP_TRACKING_ONLY", default=False)
+ROOT_URLCONF = "cdp_site.urls_tracking" if CDP_TRACKING_ONLY else "cdp_site.urls"
 WSGI_APPLICATION = "cdp_site.wsgi.application"
 
 TEMPLATES = [
@@ -170,6 +174,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "cdp_site.throttles.UserRateThrottle",
+        "cdp_site.throttles.TokenRateThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "cdp_site.rest.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -242,6 +250,25 @@ CDP_BROKER_RETRY_SECONDS = env.float("CDP_BROKER_RETRY_SECONDS", default=5.0)
 CDP_TASKS_ON_BROKER_CONNECT = ("profiles.resolve_events", "segments.refresh_pending")
 # A full segment refresh stops after this long and says so on the segment's page.
 CDP_SEGMENT_REFRESH_BUDGET_SECONDS = env.float("CDP_SEGMENT_REFRESH_BUDGET_SECONDS", default=600.0)
+
+# Costs capped: what one request may spend (README: "Limits").
+# A live count (the builder's, the API's preview) runs each statement under this time limit,
+# refuses a definition costing more than this before it runs (a condition costs 1, an event
+# condition 3, a text search 5), and runs at most this many at once per person.
+CDP_LIVE_QUERY_TIMEOUT_MS = env.int("CDP_LIVE_QUERY_TIMEOUT_MS", default=10_000)
+CDP_LIVE_PREVIEW_MAX_COST = env.int("CDP_LIVE_PREVIEW_MAX_COST", default=300)
+CDP_LIVE_PREVIEWS_PER_USER = env.int("CDP_LIVE_PREVIEWS_PER_USER", default=2)
+# Profile searches (the customer 360's and the API's) stop after this long, with a message.
+CDP_SEARCH_TIMEOUT_MS = env.int("CDP_SEARCH_TIMEOUT_MS", default=10_000)
+
+# Abuse throttled (README: "Limits"). Rates are "<requests>/<s|min|hour|day>".
+# REST API: per person (whatever they authenticate with) and per API token.
+CDP_API_RATE_PER_USER = env.str("CDP_API_RATE_PER_USER", default="3000/min")
+CDP_API_RATE_PER_TOKEN = env.str("CDP_API_RATE_PER_TOKEN", default="3000/min")
+# Tracking API: requests per source, and requests with an unknown write key per client address.
+CDP_TRACKING_RATE_PER_SOURCE = env.str("CDP_TRACKING_RATE_PER_SOURCE", default="1000/s")
+CDP_TRACKING_BAD_KEYS_PER_ADDRESS = env.str("CDP_TRACKING_BAD_KEYS_PER_ADDRESS", default="100/min")
+
 # A broker that is down must not hold a person's request for long: publishing gives up after
 # about a second (the scheduled runs catch up), and connecting after two.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

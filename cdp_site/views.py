@@ -81,6 +81,15 @@ def server_error(request):
     return defaults.server_error(request)
 
 
+def tracking_not_found(request, exception):
+    """The tracking processes' 404: JSON, and no page (their URLs name no page to link to)."""
+    return json_error(404, "not_found", "This server answers the tracking API (/v1/) only.")
+
+
+def tracking_server_error(request):
+    return json_error(500, "server_error", "Something went wrong on our side.")
+
+
 def permission_denied(request, exception):
     if request.path.startswith(API_PREFIXES):
         return json_error(403, "forbidden", str(exception) or "Not allowed.")

@@ -71,7 +71,8 @@ def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetim
     # As ranges on `at` itself, not on its date: the index on `at` then serves them.
     if filters.since is not None:
         rows = rows.filter(at__gte=_day_start(filters.since))
-    if filters.until is not None:
+    if filters.until is not None and filters.until < dt.date.max:
+        # Until the calendar's last day is no upper bound (its next day does not exist).
         rows = rows.filter(at__lt=_day_start(filters.until + dt.timedelta(days=1)))
     if filters.before is not None:
         at, pk = filters.before

@@ -8,13 +8,14 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import TruncWeek
 from django.http import Http404
 
 from cdp_site.audit import AuditAction, audit_record
-from cdp_site.db import like_escape
+from cdp_site.db import like_escape, time_limited
 from cdp_site.params import id_in_range, positive_id, storable_text
 from cdp_site.source_names import source_names
 
@@ -184,6 +185,16 @@ def profile_search(
     return hits
 
 
+SEARCH_TOO_SLOW = (
+    "This search took too long. Type a whole e-mail, phone number or id: those are found at once."
+)
+
+
+def search_time_limited():
+    """The time limit of a profile search a person runs (`CDP_SEARCH_TIMEOUT_MS`)."""
+    return time_limited(timeout_ms=settings.CDP_SEARCH_TIMEOUT_MS, message=SEARCH_TOO_SLOW)
+
+
 def profile_search_for_user(*, user, query: str) -> list[dict]:
     """What the search box shows `user` for `query`: each profile found with its name, e-mail
     and phone (masked for those who may not see them), what matched, and whether exactly.
@@ -192,7 +203,10 @@ def profile_search_for_user(*, user, query: str) -> list[dict]:
     `profile_search`). A search that shows anyone is audited.
     """
     full = can_view_personal_data(user)
-    hits = profile_search(query=query, partial=full) if query.strip() else []
+    hits = []
+    if query.strip():
+        with search_time_limited():
+            hits = profile_search(query=query, partial=full)
     results = []
     for hit in hits:
         traits = hit.profile.traits if full else mask_traits(hit.profile.traits or {})

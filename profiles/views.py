@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from cdp_site.errors import TooExpensiveError
 from cdp_site.params import keyset_cursor, keyset_cursor_text, positive_id
 from cdp_site.roles import PROFILE_READERS, Role, role_required
 
@@ -22,10 +23,11 @@ FIRST_TIMELINE_PAGE = 25
 def profile_search(request):
     """One box for any identifier, a name or a profile id; results as you type."""
     query = request.GET.get("q", "")
-    context = {
-        "query": query,
-        "results": selectors.profile_search_for_user(user=request.user, query=query),
-    }
+    context = {"query": query, "results": [], "error": ""}
+    try:
+        context["results"] = selectors.profile_search_for_user(user=request.user, query=query)
+    except TooExpensiveError as slow:
+        context["error"] = slow.message
     template = "profiles/profile_search.html"
     return render(request, template + "#results" if request.htmx else template, context)
 

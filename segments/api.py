@@ -20,7 +20,7 @@ from .selectors import (
     segment_get_for_user,
     segment_list_for_user,
     segment_members,
-    segment_preview,
+    segment_preview_live,
 )
 from .services import segment_create, segment_delete, segment_update
 
@@ -94,7 +94,7 @@ class SegmentPreview(APIView):
         if "definition" not in data:
             raise DefinitionError("", "Send a definition.")
         definition = definition_validate(data["definition"], **definition_rules_for(request.user))
-        preview = segment_preview(definition)
+        preview = segment_preview_live(request.user, definition)
         return Response(
             {
                 "count": preview["count"],

@@ -9,17 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
+from django.db import OperationalError
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user, get_users_with_perms
 
 from cdp_site.audit import AuditAction, audit_record
-from cdp_site.db import heavy_query_transaction
+from cdp_site.counters import SlotsTakenError, slot
+from cdp_site.db import heavy_query_transaction, is_statement_timeout
+from cdp_site.errors import TooExpensiveError, TooManyRequestsError
 from cdp_site.roles import PERSONAL_DATA_UNMASKED, Role, user_has_role
 from compliance.selectors import consent_purposes
 from profiles.masking import can_view_personal_data, mask_traits
@@ -287,12 +291,16 @@ def catalogue_fields() -> dict:
 
 
 def segment_count(
-    definition: dict, *, self_id: int | None = None, now: dt.datetime | None = None
+    definition: dict,
+    *,
+    self_id: int | None = None,
+    now: dt.datetime | None = None,
+    timeout_ms: int | None = None,
 ) -> int:
     """How many profiles match a (validated) definition right now: the builder's live count."""
     from .compiler import segment_queryset
 
-    with heavy_query_transaction():
+    with heavy_query_transaction(timeout_ms=timeout_ms):
         return segment_queryset(
             definition, segment_lookup=segment_definition_lookup, self_id=self_id, now=now
         ).count()
@@ -307,15 +315,21 @@ def profiles_total() -> int:
     )
 
 
-def segment_preview(definition: dict, *, sample_size: int = 10, self_id: int | None = None) -> dict:
+def segment_preview(
+    definition: dict,
+    *,
+    sample_size: int = 10,
+    self_id: int | None = None,
+    timeout_ms: int | None = None,
+) -> dict:
     """The live count of a (validated) definition, the share of all profiles, and a sample."""
     from .compiler import segment_queryset
 
-    count = segment_count(definition, self_id=self_id)
+    count = segment_count(definition, self_id=self_id, timeout_ms=timeout_ms)
     total = max(profiles_total(), count)
     sample = []
     if count:
-        with heavy_query_transaction():
+        with heavy_query_transaction(timeout_ms=timeout_ms):
             sample = list(
                 segment_queryset(
                     definition, segment_lookup=segment_definition_lookup, self_id=self_id
@@ -362,9 +376,46 @@ def _audit_members_shown(user, segment: Segment | None, profile_ids: list[int]) 
         )
 
 
+TOO_EXPENSIVE_LIVE = (
+    "This segment is too expensive to count live; save it and it is computed in the background."
+)
+TOO_MANY_LIVE = "Other counts of yours are still running. Wait a moment, then try again."
+
+
+def segment_preview_live(user, definition: dict, *, self_id: int | None = None) -> dict:
+    """`segment_preview` as a person's request may run it: within a cost cap, a time limit per
+    statement, and a few at a time per person.
+
+    Raises `TooExpensiveError` for a definition whose cost is over `CDP_LIVE_PREVIEW_MAX_COST`
+    (before anything runs) or whose query outlasts `CDP_LIVE_QUERY_TIMEOUT_MS`, and
+    `TooManyRequestsError` while `CDP_LIVE_PREVIEWS_PER_USER` of theirs are running. A saved
+    segment is computed in the background whatever its cost (under its refresh budget).
+    """
+    from .cost import definition_cost
+
+    if definition_cost(definition, segment_definition_lookup) > settings.CDP_LIVE_PREVIEW_MAX_COST:
+        raise TooExpensiveError(TOO_EXPENSIVE_LIVE)
+    timeout_ms = settings.CDP_LIVE_QUERY_TIMEOUT_MS
+    try:
+        # Held at most twice the time limit: a count a killed process never gave back frees
+        # its slot after that.
+        with slot(
+            f"live-preview:{user.pk}",
+            settings.CDP_LIVE_PREVIEWS_PER_USER,
+            ttl=max(2, 2 * timeout_ms // 1000),
+        ):
+            return segment_preview(definition, self_id=self_id, timeout_ms=timeout_ms)
+    except SlotsTakenError:
+        raise TooManyRequestsError(TOO_MANY_LIVE, retry_after=1) from None
+    except OperationalError as error:
+        if is_statement_timeout(error):
+            raise TooExpensiveError(TOO_EXPENSIVE_LIVE) from None
+        raise
+
+
 def segment_preview_for_user(user, definition: dict, *, segment: Segment | None = None) -> dict:
-    """`segment_preview` for the builder: the sample as `rows` the way `user` may see them."""
-    preview = segment_preview(definition, self_id=segment.pk if segment else None)
+    """`segment_preview_live` for the builder: the sample as `rows` the way `user` may see them."""
+    preview = segment_preview_live(user, definition, self_id=segment.pk if segment else None)
     shown = member_traits_shown(user)
     preview["rows"] = [{"id": p.pk, **shown(p.traits)} for p in preview["sample"]]
     _audit_members_shown(user, segment, [p.pk for p in preview["sample"]])

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cdp_site.errors import DomainError
+from cdp_site.errors import DomainError, TooExpensiveError, TooManyRequestsError
 from cdp_site.params import positive_id
 from cdp_site.roles import PROFILE_READERS, Role, role_required
 
@@ -87,7 +87,11 @@ def _preview(request, definition, problems, segment) -> dict:
             ],
             "more_problems": max(len(problems) - 5, 0),
         }
-    return selectors.segment_preview_for_user(request.user, definition, segment=segment)
+    try:
+        return selectors.segment_preview_for_user(request.user, definition, segment=segment)
+    except (TooExpensiveError, TooManyRequestsError) as refused:
+        # Said in place of the count: the form stays as it is and can still be saved.
+        return {"unavailable": refused.message}
 
 
 @role_required(Role.MARKETER)

@@ -31,6 +31,15 @@ celery_app.conf.update(
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: the rate limits' counts (per user, per source, per
+    address) must not carry over from the tests before it."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _broker_known_up():
     """A test that made publishing fail must not leave the broker "known down" for the next."""
     yield

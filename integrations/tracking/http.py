@@ -15,17 +15,49 @@ from .ingest import MAX_REQUEST_BYTES
 
 
 class TrackingRequestError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # For a 429: the seconds the client should wait (the `Retry-After` header).
+        self.retry_after = retry_after
 
 
 def _too_large() -> TrackingRequestError:
     return TrackingRequestError(
         413, "request_too_large", f"A request may be at most {MAX_REQUEST_BYTES} bytes."
     )
+
+
+def _is_chunked(request) -> bool:
+    encoding = request.META.get("HTTP_TRANSFER_ENCODING", "")
+    return "chunked" in encoding.lower() and not request.META.get("CONTENT_LENGTH")
+
+
+def _chunked_read(request) -> bytes:
+    """A body sent without a length, in chunks, up to one byte past the limit.
+
+    Django reads no further than the Content-Length, so without one it sees an empty body. A
+    server that decodes chunks itself says so with `wsgi.input_terminated` (gunicorn does): its
+    input then ends where the body ends. Any other (the development server) would hand over the
+    raw chunk framing, so the request is refused with a clear answer instead of misread.
+    """
+    if not request.META.get("wsgi.input_terminated"):
+        raise TrackingRequestError(
+            411,
+            "length_required",
+            "This server cannot read a chunked body: send the request with a Content-Length.",
+        )
+    stream = request.META["wsgi.input"]
+    parts, size = [], 0
+    while size <= MAX_REQUEST_BYTES:
+        part = stream.read(min(64 * 1024, MAX_REQUEST_BYTES + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def body_read(request) -> bytes:
@@ -42,7 +74,7 @@ def body_read(request) -> bytes:
         declared = 0
     if declared > MAX_REQUEST_BYTES:
         raise _too_large()
-    body = request.read(MAX_REQUEST_BYTES + 1)
+    body = _chunked_read(request) if _is_chunked(request) else request.read(MAX_REQUEST_BYTES + 1)
     if len(body) > MAX_REQUEST_BYTES:
         raise _too_large()
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()

@@ -12,6 +12,7 @@ from integrations.selectors import source_get_by_write_key
 
 from .http import TrackingRequestError, body_read, json_parse, write_key_get
 from .ingest import MAX_BATCH_MESSAGES, MESSAGE_TYPES, tracking_messages_ingest
+from .limits import bad_key_count, bad_key_refused, source_rate_exceeded
 
 CORS_HEADERS = {
     # Browser SDKs post from customers' own sites; the write key, not the origin, authorises.
@@ -28,8 +29,11 @@ def _cors(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _error(status: int, code: str, message: str) -> HttpResponse:
-    return _cors(json_error(status, code, message))
+def _error(status: int, code: str, message: str, retry_after: int | None = None) -> HttpResponse:
+    response = _cors(json_error(status, code, message))
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _handle(request, kind: str | None) -> HttpResponse:
@@ -42,12 +46,15 @@ def _handle(request, kind: str | None) -> HttpResponse:
     try:
         # A single call's size is checked on the message as parsed, like a batch's messages, so
         # that one over the limit is quarantined too.
+        bad_key_refused(request)
         data = json_parse(body_read(request))
         source = source_get_by_write_key(write_key_get(request, data))
         if source is None:
+            bad_key_count(request)
             raise TrackingRequestError(401, "invalid_write_key", "Unknown write key.")
         if not source.enabled:
             raise TrackingRequestError(403, "source_disabled", "This source is disabled.")
+        source_rate_exceeded(source.pk)
         if kind is None:
             messages = data.get("batch")
             if not isinstance(messages, list):
@@ -73,7 +80,7 @@ def _handle(request, kind: str | None) -> HttpResponse:
             sent_at=data.get("sentAt"),
         )
     except TrackingRequestError as error:
-        return _error(error.status, error.code, error.message)
+        return _error(error.status, error.code, error.message, error.retry_after)
     if kind is not None and result.rejected:
         # A single call has nothing else to store: it is refused, and kept in the quarantine.
         problem = result.rejected[0]

@@ -62,3 +62,64 @@ def test_behind_a_proxy_the_address_it_reports_is_counted(support_agent, setting
     assert _login(colleague, support_agent.username, PASSWORD).status_code == 302
     still_refused = _login(attacker, support_agent.username, PASSWORD)
     assert "Too many failed logins" in still_refused.content.decode()
+
+
+def _parallel_wrong_logins(username: str, attempts: int) -> int:
+    """`attempts` wrong logins at once from one address; how many reached the password check."""
+    import threading
+    from unittest import mock
+
+    from django.contrib.auth.backends import ModelBackend
+
+    checked = []
+    real = ModelBackend.authenticate
+    start = threading.Barrier(attempts)
+
+    def counting(self, request, username=None, password=None, **kwargs):
+        checked.append(username)
+        return real(self, request, username=username, password=password, **kwargs)
+
+    def attempt():
+        start.wait()
+        Client(REMOTE_ADDR="203.0.113.77").post(
+            "/accounts/login/", {"username": username, "password": "wrong"}
+        )
+
+    with mock.patch.object(ModelBackend, "authenticate", counting):
+        threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    return len(checked)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_attempts_reach_the_password_check_no_more_than_the_limit(support_agent):
+    assert _parallel_wrong_logins(support_agent.username, 20) == MAX_FAILURES_PER_USER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_attempts_are_counted_in_redis_across_processes(support_agent, settings, tmp_path):
+    """Production's shared cache: the same limit, counted where every server process counts."""
+    from tests.cdp_site.test_queues import RedisServer
+    from tests.servers import have_redis
+
+    if not have_redis():
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": server.url,
+            }
+        }
+        assert _parallel_wrong_logins(support_agent.username, 20) == MAX_FAILURES_PER_USER
+        import redis
+
+        keys = redis.Redis.from_url(server.url).keys("*login-attempt*")
+        assert keys  # the counts were kept in Redis, not in this process
+    finally:
+        server.stop()
