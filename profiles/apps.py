@@ -20,7 +20,9 @@ class ProfilesConfig(AppConfig):
     )
 
     def ready(self) -> None:
-        from . import erasure
+        from . import erasure, receivers
 
         # Its tables join the stores a data subject request erases and exports.
         erasure.register()
+        # Event aggregates and computed traits follow resolution, merges and undos.
+        receivers.connect()

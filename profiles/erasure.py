@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from cdp_site.erasure import Store, Subject, store_register, text_matching
 
+from .aggregates import aggregates_refresh_pairs, event_pairs
 from .identity.matching import traits_apply
 from .models import Event, Identity, IdentitySplit, IdentitySplitMember, Profile, ProfileMerge
 
@@ -90,9 +91,11 @@ def _events_erase(subject: Subject) -> int:
         batch = ids[start : start + EVENT_BATCH]
         with transaction.atomic():
             ProfileMerge.objects.filter(event_id__in=batch).update(event=None)
+            pairs = event_pairs(event_ids=batch)
             # A plain DELETE: the one relation into events (a merge's evidence) was just cleared,
             # and the ORM's cascade would first load every event into memory.
             removed += Event.objects.filter(pk__in=batch)._raw_delete(Event.objects.db)
+            aggregates_refresh_pairs(pairs=pairs)
     return removed
 
 
@@ -252,7 +255,10 @@ def events_delete_before(
         return 0
     with transaction.atomic():
         ProfileMerge.objects.filter(event_id__in=ids).update(event=None)
-        return Event.objects.filter(pk__in=ids)._raw_delete(Event.objects.db)
+        pairs = event_pairs(event_ids=ids)
+        deleted = Event.objects.filter(pk__in=ids)._raw_delete(Event.objects.db)
+        aggregates_refresh_pairs(pairs=pairs)
+        return deleted
 
 
 def register() -> None:
