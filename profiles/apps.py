@@ -17,6 +17,12 @@ class ProfilesConfig(AppConfig):
             order=20,
             description="Find a customer by any identifier or name; their 360 and timeline.",
         ),
+        NavItem(
+            "Computed traits",
+            "profiles:computed_trait_list",
+            order=35,
+            description="Values computed from each customer's events, usable in segments.",
+        ),
     )
 
     def ready(self) -> None:

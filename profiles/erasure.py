@@ -17,7 +17,17 @@ from cdp_site.erasure import Store, Subject, store_register, text_matching
 
 from .aggregates import aggregates_refresh_pairs, event_pairs
 from .identity.matching import traits_apply
-from .models import Event, Identity, IdentitySplit, IdentitySplitMember, Profile, ProfileMerge
+from .models import (
+    Event,
+    EventDayAggregate,
+    EventTotal,
+    Identity,
+    IdentitySplit,
+    IdentitySplitMember,
+    Profile,
+    ProfileComputed,
+    ProfileMerge,
+)
 
 EVENT_BATCH = 2000
 IDENTIFIER_COLUMNS = ("user_id", "anonymous_id", "previous_id")
@@ -261,7 +271,44 @@ def events_delete_before(
         return deleted
 
 
+def _computed_rows(subject: Subject) -> list:
+    ids = list(subject.profile_ids)
+    return [
+        ProfileComputed.objects.filter(profile_id__in=ids),
+        EventDayAggregate.objects.filter(profile_id__in=ids),
+        EventTotal.objects.filter(profile_id__in=ids),
+    ]
+
+
+def _computed_erase(subject: Subject) -> int:
+    """Computed values and event aggregates of the subject's profiles (their events are gone
+    by now; the aggregates of other people's events that mentioned them are recomputed where
+    those were deleted)."""
+    with transaction.atomic():
+        return sum(rows._raw_delete(rows.db) for rows in _computed_rows(subject))
+
+
+def _computed_export(subject: Subject) -> dict[str, list[dict]]:
+    return {
+        "computed values": _rows(
+            ProfileComputed.objects.filter(profile_id__in=list(subject.profile_ids)).order_by(
+                "profile_id"
+            )
+        )
+    }
+
+
 def register() -> None:
+    store_register(
+        Store(
+            "profiles.computed",
+            "Computed traits, scores and event aggregates",
+            lambda subject: sum(rows.count() for rows in _computed_rows(subject)),
+            _computed_erase,
+            _computed_export,
+            order=850,
+        )
+    )
     store_register(
         Store("profiles.events", "Events", _events_count, _events_erase, _events_export, order=800)
     )
