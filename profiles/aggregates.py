@@ -204,6 +204,18 @@ def aggregates_rebuild() -> int:
         # Maintenance waits for this transaction, then redoes what it saw change meanwhile.
         db.execute(f"LOCK TABLE {_DAYS} IN SHARE ROW EXCLUSIVE MODE")
         db.execute(f"TRUNCATE {_DAYS}, {_TOTALS}")
+        # One sort or hash of every event in memory rather than on disk, and the secondary
+        # indexes built once at the end instead of row by row.
+        db.execute("SET LOCAL work_mem = '256MB'")
+        db.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        db.execute("SET LOCAL jit = off")
+        indexes = [
+            (index.name, model)
+            for model in (EventDayAggregate, EventTotal)
+            for index in model._meta.indexes
+        ]
+        for name, _model in indexes:
+            db.execute(f'DROP INDEX IF EXISTS "{name}"')
         rows = db.execute(
             f"INSERT INTO {_DAYS} ({_DAY_COLUMNS}) "  # noqa: S608 - our names
             f"SELECT e.profile_id, e.event, {_DAY}, {_DAY_SELECT} FROM {_EVENTS} e "
@@ -214,6 +226,10 @@ def aggregates_rebuild() -> int:
             "SELECT profile_id, event, sum(count), sum(revenue_sum), sum(revenue_count), "
             f"min(first_at), max(last_at) FROM {_DAYS} GROUP BY profile_id, event"
         )
+        with connection.schema_editor(atomic=False) as editor:
+            for name, model in indexes:
+                index = next(i for i in model._meta.indexes if i.name == name)
+                editor.add_index(model, index)
         EventAggregateState.objects.update_or_create(
             name=STATE, defaults={"built_at": timezone.now()}
         )
