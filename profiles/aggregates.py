@@ -105,14 +105,19 @@ def _pairs_refresh(pairs: Iterable[tuple[int, dt.date]]) -> int:
         "WHERE a.profile_id = t.profile_id AND a.day = t.day",
         [ids, days],
     )
+    # The bounds of all the days as constants too, so PostgreSQL reads only those months of
+    # the time-partitioned event table (and plans with their statistics).
+    first = dt.datetime.combine(min(d for _, d in pairs), dt.time.min, dt.UTC)
+    last = dt.datetime.combine(max(d for _, d in pairs), dt.time.min, dt.UTC) + dt.timedelta(days=1)
     db.execute(
         f"INSERT INTO {_DAYS} ({_DAY_COLUMNS}) "  # noqa: S608 - our names
         f"SELECT e.profile_id, e.event, t.day, {_DAY_SELECT} FROM {pair_table} "
         f'JOIN {_EVENTS} e ON e.profile_id = t.profile_id AND e."timestamp" >= '
         "(t.day::timestamp AT TIME ZONE 'UTC') "
         """AND e."timestamp" < ((t.day + 1)::timestamp AT TIME ZONE 'UTC') """
+        f'WHERE e."timestamp" >= %s AND e."timestamp" < %s '
         f"GROUP BY e.profile_id, e.event, t.day {_ON_CONFLICT_DAY}",
-        [ids, days],
+        [ids, days, first, last],
     )
     _totals_refresh([p for p, _ in pairs])
     return len(pairs)
