@@ -120,3 +120,40 @@ def test_new_events_are_counted_once_resolution_announces_them(people):
     # Announced twice (a retried announcement), still counted once.
     aggregates_refresh_events(event_ids=[new.pk])
     assert members(condition("exactly", 3)) == {people["before"]}
+
+
+def _from_both(definition) -> tuple[set[int], set[int]]:
+    """(members from the aggregates as kept, members from raw events)."""
+    from profiles.aggregates import aggregates_forget
+
+    kept = members(definition)
+    aggregates_forget()
+    raw = members(definition)
+    aggregates_rebuild()
+    return kept, raw
+
+
+def test_retention_keeps_the_aggregates_exact(people):
+    from profiles.erasure import events_delete_before
+
+    aggregates_rebuild()
+    # The window's first day loses its early order, the day before loses both.
+    assert events_delete_before(before=NOW - dt.timedelta(days=7), limit=100) == 3
+    for definition in (condition(), condition(n=2), condition(window={"from": "2026-06-07"})):
+        kept, raw = _from_both(definition)
+        assert kept == raw
+    assert members(condition()) == {people["edge"], people["inside"]}
+
+
+def test_a_merge_moving_events_keeps_the_aggregates_exact(people):
+    from profiles.aggregates import aggregates_refresh_profiles
+    from profiles.models import Event
+
+    aggregates_rebuild()
+    Event.objects.filter(profile_id=people["before"]).update(profile_id=people["inside"])
+    # What the merge's announcement runs for the two profiles.
+    aggregates_refresh_profiles(profile_ids=[people["before"], people["inside"]])
+    for definition in (condition(n=4), condition("exactly", 0)):
+        kept, raw = _from_both(definition)
+        assert kept == raw
+    assert members(condition(n=4)) == {people["inside"]}
