@@ -247,8 +247,10 @@ def build(*, profiles: int, events: int, force: bool, started: float) -> bool:
         _log(f"emptied; dropped {len(ddl)} indexes/constraints for the load", started)
 
         cursor.execute(
-            "INSERT INTO integrations_source (name, kind, write_key, enabled, created_at) "
-            "VALUES (%s, 'tracking_api', md5(random()::text), true, now()) "
+            "INSERT INTO integrations_source (name, kind, write_key, enabled, created_at, "
+            "config, secrets_encrypted, checkpoint, schedule, schedule_every_minutes) "
+            "VALUES (%s, 'tracking_api', md5(random()::text), true, now(), "
+            "'{}', '', '{}', 'off', 60) "
             "ON CONFLICT (name) DO NOTHING",
             [SOURCE_NAME],
         )

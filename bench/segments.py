@@ -8,9 +8,12 @@ Build the data first with bench/dataset.py. For each definition the compiler's c
 for the same question, under the same session settings (`heavy_query_transaction`: no JIT, 64 MB
 work_mem), are each run once to warm the cache, then `--runs` times alternately; the median and
 the best run are reported, and the ratio is taken between the best runs (the machine is shared,
-and the best run is the least disturbed one). Both must return the same count. Targets: every
-preview under 1 s, and the compiler within 1.25x of the hand-written query. Output: name=value
-lines, headline last.
+and the best run is the least disturbed one). Both must return the same count. The hand-written
+queries read the raw events; the compiler reads the event aggregates where they give the same
+answer (once built: `bench/insights_traits.py` builds them), so `<name>_speedup_vs_raw` says how
+much faster the compiler's preview is than the best SQL over raw events. Targets: every preview
+under 500 ms, and the compiler never slower than 1.25x the hand-written query. Output:
+name=value lines, headline last.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TARGET_MS = 1000.0
+TARGET_MS = 500.0
 TARGET_RATIO = 1.25
 
 VIP = {
@@ -214,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cdp_site.db import heavy_query_transaction
     from profiles.models import Profile
+    from profiles.selectors import event_aggregates_ready
     from segments.models import Segment
     from segments.selectors import segment_count
 
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profiles={profiles}")
     print(f"events={events}")
     print(f"active_profiles={Profile.objects.filter(merged_into__isnull=True).count()}")
+    print(f"event_aggregates={'built' if event_aggregates_ready() else 'not built'}")
+    print(f"load_before={os.getloadavg()[0]:.2f}")
     worst_ms, worst_ratio, failures = 0.0, 0.0, []
     for name, definition in definitions(vip.pk).items():
 
@@ -253,14 +259,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}_handwritten_ms={h_ms:.1f}")
         print(f"{name}_handwritten_median_ms={statistics.median(hand_ms):.1f}")
         print(f"{name}_ratio={ratio:.2f}")
+        print(f"{name}_speedup_vs_raw={(h_ms / c_ms if c_ms else 0.0):.2f}")
     for failure in failures:
         print(f"count_mismatch={failure}")
+    print(f"load_after={os.getloadavg()[0]:.2f}")
     met = worst_ms < TARGET_MS and worst_ratio <= TARGET_RATIO and not failures
     print(f"targets_met={'yes' if met else 'no'}")
     print(
         f"headline=slowest preview {worst_ms:.0f} ms (target < {TARGET_MS:.0f} ms), "
         f"worst compiler/hand-written ratio {worst_ratio:.2f}x (target <= {TARGET_RATIO}x) "
-        f"on {profiles} profiles and {events} events"
+        f"on {profiles} profiles and {events} events, load {os.getloadavg()[0]:.2f}"
     )
     return 0 if met else 1
 

@@ -16,6 +16,7 @@ class WorkQueue(StrEnum):
     SEGMENTS = "segments"  # membership refreshes and the builder's catalogue
     SYNCS = "syncs"  # source and destination runs
     COMPLIANCE = "compliance"  # data subject requests, retention
+    INSIGHTS = "insights"  # computed traits and scores over every profile
     DEFAULT = "default"  # everything else: small, quick tasks (the worker check)
 
 
@@ -24,6 +25,8 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     # Creating the event table's partitions ahead is upkeep, not resolution: it must not wait
     # behind a resolution backlog.
     "profiles.event_partitions_*": {"queue": WorkQueue.DEFAULT.value},
+    # Computed traits read every profile's events: never in the way of resolution.
+    "profiles.computed_traits_*": {"queue": WorkQueue.INSIGHTS.value},
     "profiles.*": {"queue": WorkQueue.RESOLUTION.value},
     "segments.*": {"queue": WorkQueue.SEGMENTS.value},
     "integrations.*": {"queue": WorkQueue.SYNCS.value},

@@ -318,6 +318,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 24 * 3600.0,
         "options": {"expires": 24 * 3600},
     },
+    # Computed traits of every profile (days since last seen moves daily; windows expire).
+    "profiles-computed-traits": {
+        "task": "profiles.computed_traits_compute",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 6 * 3600},
+    },
     # The builder's field catalogue (trait keys, events, property keys and their types).
     "segments-refresh-catalogue": {
         "task": "segments.refresh_catalogue",

@@ -17,10 +17,18 @@ class ProfilesConfig(AppConfig):
             order=20,
             description="Find a customer by any identifier or name; their 360 and timeline.",
         ),
+        NavItem(
+            "Computed traits",
+            "profiles:computed_trait_list",
+            order=35,
+            description="Values computed from each customer's events, usable in segments.",
+        ),
     )
 
     def ready(self) -> None:
-        from . import erasure
+        from . import erasure, receivers
 
         # Its tables join the stores a data subject request erases and exports.
         erasure.register()
+        # Event aggregates and computed traits follow resolution, merges and undos.
+        receivers.connect()

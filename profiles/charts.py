@@ -6,6 +6,7 @@ cost a fifth of the profile page's time.
 """
 
 import datetime as dt
+import itertools
 
 from cdp_site.charts import WEEK_MS, count_axis, date_axis
 
@@ -57,6 +58,45 @@ def activity_weekly_figure(rows: list[dict]) -> dict | None:
             "legend": {"orientation": "h", "y": -0.25},
             "yaxis": count_axis(totals, title="events per week"),
             "xaxis": date_axis(first, last + dt.timedelta(days=6), min_days=28),
+        },
+        "config": {"displayModeBar": False, "responsive": True},
+    }
+
+
+def distribution_figure(distribution: dict) -> dict | None:
+    """A histogram of one computed trait's values (from `computed_sql.distribution`): bins of
+    numbers, months of dates, or the most frequent values; None when nothing has a value."""
+    counts = distribution.get("counts") or []
+    if not counts or not sum(counts):
+        return None
+    if distribution.get("type") == "number":
+        edges = distribution["edges"]
+        x = [(low + high) / 2 for low, high in itertools.pairwise(edges)]
+        width = [high - low for low, high in itertools.pairwise(edges)]
+        trace = {
+            "type": "bar",
+            "x": x,
+            "y": counts,
+            "width": width,
+            "customdata": [[low, high] for low, high in itertools.pairwise(edges)],
+            "hovertemplate": "%{customdata[0]:,.2f} to %{customdata[1]:,.2f}: %{y} profiles"
+            "<extra></extra>",
+        }
+        xaxis: dict = {"title": {"text": "value"}}
+    else:
+        trace = {"type": "bar", "x": distribution["labels"], "y": counts}
+        xaxis = {
+            "title": {"text": "month" if distribution.get("type") == "date" else "value"},
+            "type": "category",
+        }
+    return {
+        "data": [trace],
+        "layout": {
+            "height": 280,
+            "bargap": 0.05,
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 50},
+            "xaxis": xaxis,
+            "yaxis": {"title": {"text": "profiles"}},
         },
         "config": {"displayModeBar": False, "responsive": True},
     }

@@ -15,8 +15,19 @@ from django.db.models import Q
 
 from cdp_site.erasure import Store, Subject, store_register, text_matching
 
+from .aggregates import aggregates_refresh_pairs, event_pairs
 from .identity.matching import traits_apply
-from .models import Event, Identity, IdentitySplit, IdentitySplitMember, Profile, ProfileMerge
+from .models import (
+    Event,
+    EventDayAggregate,
+    EventTotal,
+    Identity,
+    IdentitySplit,
+    IdentitySplitMember,
+    Profile,
+    ProfileComputed,
+    ProfileMerge,
+)
 
 EVENT_BATCH = 2000
 IDENTIFIER_COLUMNS = ("user_id", "anonymous_id", "previous_id")
@@ -90,9 +101,11 @@ def _events_erase(subject: Subject) -> int:
         batch = ids[start : start + EVENT_BATCH]
         with transaction.atomic():
             ProfileMerge.objects.filter(event_id__in=batch).update(event=None)
+            pairs = event_pairs(event_ids=batch)
             # A plain DELETE: the one relation into events (a merge's evidence) was just cleared,
             # and the ORM's cascade would first load every event into memory.
             removed += Event.objects.filter(pk__in=batch)._raw_delete(Event.objects.db)
+            aggregates_refresh_pairs(pairs=pairs)
     return removed
 
 
@@ -252,10 +265,50 @@ def events_delete_before(
         return 0
     with transaction.atomic():
         ProfileMerge.objects.filter(event_id__in=ids).update(event=None)
-        return Event.objects.filter(pk__in=ids)._raw_delete(Event.objects.db)
+        pairs = event_pairs(event_ids=ids)
+        deleted = Event.objects.filter(pk__in=ids)._raw_delete(Event.objects.db)
+        aggregates_refresh_pairs(pairs=pairs)
+        return deleted
+
+
+def _computed_rows(subject: Subject) -> list:
+    ids = list(subject.profile_ids)
+    return [
+        ProfileComputed.objects.filter(profile_id__in=ids),
+        EventDayAggregate.objects.filter(profile_id__in=ids),
+        EventTotal.objects.filter(profile_id__in=ids),
+    ]
+
+
+def _computed_erase(subject: Subject) -> int:
+    """Computed values and event aggregates of the subject's profiles (their events are gone
+    by now; the aggregates of other people's events that mentioned them are recomputed where
+    those were deleted)."""
+    with transaction.atomic():
+        return sum(rows._raw_delete(rows.db) for rows in _computed_rows(subject))
+
+
+def _computed_export(subject: Subject) -> dict[str, list[dict]]:
+    return {
+        "computed values": _rows(
+            ProfileComputed.objects.filter(profile_id__in=list(subject.profile_ids)).order_by(
+                "profile_id"
+            )
+        )
+    }
 
 
 def register() -> None:
+    store_register(
+        Store(
+            "profiles.computed",
+            "Computed traits, scores and event aggregates",
+            lambda subject: sum(rows.count() for rows in _computed_rows(subject)),
+            _computed_erase,
+            _computed_export,
+            order=850,
+        )
+    )
     store_register(
         Store("profiles.events", "Events", _events_count, _events_erase, _events_export, order=800)
     )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from cdp_site import db
 
+from .aggregates import aggregates_forget_before, aggregates_refresh_pairs
 from .models import Event, EventMessage, ProfileMerge
 
 TABLE = Event._meta.db_table
@@ -153,6 +154,7 @@ def event_partitions_drop_before(*, before: dt.datetime) -> dict[str, int]:
     if not is_partitioned():
         return {}
     removed: dict[str, int] = {}
+    newest_end = None
     with transaction.atomic():
         _lock()
         for partition in partitions_list():
@@ -162,13 +164,25 @@ def event_partitions_drop_before(*, before: dt.datetime) -> dict[str, int]:
                 )[0][0]
                 _forget_events(partition.name, "TRUE", [])
                 db.execute(f"DROP TABLE {_quote(partition.name)}")
+                newest_end = max(newest_end or partition.end, partition.end)
         _forget_events(DEFAULT_PARTITION, 'e."timestamp" < %s', [before])
+        # The aggregates of the days the default partition's deleted rows fall on.
+        pairs = db.fetchall(
+            f"SELECT DISTINCT e.profile_id, (e.\"timestamp\" AT TIME ZONE 'UTC')::date "  # noqa: S608 - our names
+            f"FROM {_quote(DEFAULT_PARTITION)} e "
+            'WHERE e."timestamp" < %s AND e.profile_id IS NOT NULL',
+            [before],
+        )
         deleted = db.execute(
             f'DELETE FROM {_quote(DEFAULT_PARTITION)} e WHERE e."timestamp" < %s',  # noqa: S608 - our names
             [before],
         )
         if deleted:
             removed[DEFAULT_PARTITION] = deleted
+        if newest_end is not None:
+            # No event is left before the end of the newest month dropped.
+            aggregates_forget_before(before=newest_end)
+        aggregates_refresh_pairs(pairs=[(row[0], row[1]) for row in pairs])
     return removed
 
 

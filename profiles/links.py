@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from cdp_site import db
 
+from .aggregates import aggregates_refresh_pairs, event_pairs
 from .models import Event, Profile, ProfileLink, ProfileMerge
 
 # Events moved per transaction by `links_consolidate`: the live profile stays locked (and a
@@ -160,6 +161,9 @@ def _chunk_move(profile_id: int, live_id: int) -> int:
     )
     if ids:
         Event.objects.filter(pk__in=ids).update(profile_id=live_id)
+        # The days those events fall on, under both profiles, are counted anew.
+        pairs = event_pairs(event_ids=ids)
+        aggregates_refresh_pairs(pairs=[*pairs, *((profile_id, day) for _p, day in pairs)])
         for merge in merges:
             merge.moved_event_ids = sorted({*merge.moved_event_ids, *ids})
             merge.save(update_fields=["moved_event_ids"])

@@ -304,3 +304,129 @@ class IdentitySplitMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value} (side {self.side})"
+
+
+class EventDayAggregate(models.Model):
+    """Per profile, event name and UTC day: how many events, their revenue, first and last time.
+
+    Kept by `profiles.aggregates` as events are resolved, merged, moved back, erased or dropped
+    for retention, keyed by the profile the events are stored under (as `Event.profile`), so
+    a question about event counts in a window of whole days, or about totals, is answered from
+    a few narrow rows instead of every raw event. `revenue_sum` adds up the numeric `revenue`
+    properties only (`revenue_count` says how many there were): text or missing revenue is
+    skipped, as the computed traits skip it.
+    """
+
+    pk = models.CompositePrimaryKey("profile_id", "event", "day")
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    event = models.CharField(max_length=200)
+    day = models.DateField()
+    count = models.PositiveIntegerField()
+    revenue_sum = models.DecimalField(max_digits=40, decimal_places=10, null=True)
+    revenue_count = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        # Windows of days: by event, then day, with the profile in the index for index-only scans.
+        indexes = [
+            models.Index(fields=["event", "day", "profile"], name="event_day_agg_event_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} on {self.day} for profile {self.profile_id}: {self.count}"
+
+
+class EventTotal(models.Model):
+    """Per profile and event name, over all time: the sum of its `EventDayAggregate` rows.
+
+    Answers "ever" counts, "at least once in the last N days" (the last time is recent enough)
+    and the totals the built-in computed traits read, with one row per profile and event.
+    """
+
+    pk = models.CompositePrimaryKey("profile_id", "event")
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    event = models.CharField(max_length=200)
+    count = models.PositiveIntegerField()
+    revenue_sum = models.DecimalField(max_digits=40, decimal_places=10, null=True)
+    revenue_count = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["event", "last_at", "profile"], name="event_total_event_last"),
+            models.Index(fields=["event", "count", "profile"], name="event_total_event_count"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} for profile {self.profile_id}: {self.count}"
+
+
+class EventAggregateState(models.Model):
+    """Whether the event aggregates have been built over every stored event (one row).
+
+    Until they have, the segment compiler reads raw events; from then on every change to the
+    events keeps them exact.
+    """
+
+    name = models.CharField(max_length=32, primary_key=True)
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Event aggregates built at {self.built_at}"
+
+
+class ComputedTrait(models.Model):
+    """A value computed per profile from its events, defined by a person (or built in).
+
+    Its values live in `ProfileComputed.values[key]`; the segment builder offers it as a field.
+    """
+
+    class Kind(models.TextChoices):
+        EVENT_COUNT = "event_count", "Event counter"
+        SUM = "sum", "Sum of a property"
+        AVERAGE = "average", "Average of a property"
+        MIN = "min", "Minimum of a property"
+        MAX = "max", "Maximum of a property"
+        FIRST_VALUE = "first_value", "First value of a property"
+        LAST_VALUE = "last_value", "Last value of a property"
+        MOST_FREQUENT = "most_frequent", "Most frequent value of a property"
+        UNIQUE_COUNT = "unique_count", "Number of distinct values of a property"
+        FIRST_TIME = "first_time", "Time of the first event"
+        LAST_TIME = "last_time", "Time of the last event"
+        DAYS_SINCE_LAST = "days_since_last", "Days since the last event"
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # The event name; blank means every event (for the time kinds: the person's last activity).
+    event = models.CharField(max_length=200, blank=True, default="")
+    property = models.CharField(max_length=200, blank=True, default="")
+    # Property filters: [{"property", "operator", "value"}], every one must hold.
+    where = models.JSONField(default=list, blank=True)
+    # Only events of the last N days count; null: all of them.
+    window_days = models.PositiveIntegerField(null=True, blank=True)
+    builtin = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_computed_at = models.DateTimeField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_profiles = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    # How the values were spread at the last full computation (`computed_sql.distribution`).
+    distribution = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-builtin", "name"]
+
+    def __str__(self) -> str:
+        return self.name

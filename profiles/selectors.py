@@ -317,8 +317,12 @@ class TraitRow:
 
 
 def profile_header(*, profile: Profile, user) -> dict:
-    """Name, e-mail, phone, location and computed figures, masked for those who may not see them."""
+    """Name, e-mail, phone, location and computed figures, masked for those who may not see them.
+
+    Lifetime value and orders are the computed traits of those keys (None until computed).
+    """
     traits = profile.traits or {}
+    computed = profile_computed_values(profile=profile)
     shown = traits if can_view_personal_data(user) else mask_traits(traits)
     name = shown.get("name") or " ".join(
         str(shown.get(k, "")) for k in ("first_name", "last_name") if shown.get(k)
@@ -337,8 +341,8 @@ def profile_header(*, profile: Profile, user) -> dict:
         "email": shown.get("email", ""),
         "phone": shown.get("phone", ""),
         "location": location,
-        "lifetime_value": traits.get("lifetime_value"),
-        "order_count": traits.get("orders_count", traits.get("order_count")),
+        "lifetime_value": computed.get("lifetime_value"),
+        "order_count": computed.get("order_count"),
     }
 
 
@@ -461,6 +465,46 @@ def profile_events(*, profile: Profile) -> QuerySet[Event]:
 def profiles_stored_ids(*, profile_ids: Iterable[int]) -> list[int]:
     """The ids events of these live profiles are stored under: theirs and those merged into them."""
     return stored_ids_of(profile_ids)
+
+
+def computed_trait_get(*, trait_id: int):
+    """One computed trait definition, or 404."""
+    from .models import ComputedTrait
+
+    trait = ComputedTrait.objects.filter(pk=trait_id).first()
+    if trait is None:
+        raise Http404("No such computed trait.")
+    return trait
+
+
+def computed_trait_list_all() -> list:
+    """Every computed trait definition, built-in ones first."""
+    from .models import ComputedTrait
+
+    return list(ComputedTrait.objects.all())
+
+
+def computed_trait_fields() -> dict[str, str]:
+    """Each computed trait's key and the type of its values, for the segment builder."""
+    from .computed_traits import value_type
+    from .models import ComputedTrait
+
+    return {key: value_type(kind) for key, kind in ComputedTrait.objects.values_list("key", "kind")}
+
+
+def profile_computed_values(*, profile: Profile) -> dict:
+    """The profile's computed traits and scores (empty until first computed)."""
+    from .models import ProfileComputed
+
+    row = ProfileComputed.objects.filter(profile=profile).values_list("values", flat=True).first()
+    return row or {}
+
+
+def event_aggregates_ready() -> bool:
+    """Whether the event aggregates cover every event (and so may answer segment questions)."""
+    from .aggregates import aggregates_built
+
+    return aggregates_built()
 
 
 def profile_links_exist() -> bool:

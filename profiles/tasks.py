@@ -53,3 +53,20 @@ def event_partitions_ensure_task() -> list[str]:
     from .event_partitions import event_partitions_ensure
 
     return event_partitions_ensure()
+
+
+@shared_task(name="profiles.computed_traits_compute")
+def computed_traits_compute_task(trait_ids: list[int] | None = None) -> dict:
+    """Compute the computed traits (all, or these definitions) for every profile. Idempotent."""
+    from .computed_traits import computed_traits_compute
+
+    return computed_traits_compute(trait_ids=trait_ids)
+
+
+@shared_task(name="profiles.computed_traits_refresh")
+def computed_traits_refresh_task(profile_ids: list[int]) -> dict:
+    """Recompute every computed trait of these profiles (they received events, were merged or
+    split). Idempotent."""
+    from .computed_traits import computed_traits_compute
+
+    return computed_traits_compute(profile_ids=profile_ids)

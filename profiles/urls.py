@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, computed_views, views
 
 app_name = "profiles"
 
@@ -11,6 +11,28 @@ urlpatterns = [
     path("customers/<int:profile_id>/", views.profile_detail, name="detail"),
     path("customers/<int:profile_id>/timeline/", views.profile_timeline, name="timeline"),
     path("customers/merges/<int:merge_id>/undo/", views.merge_undo, name="merge_undo"),
+    path("computed-traits/", computed_views.computed_trait_list, name="computed_trait_list"),
+    path("computed-traits/new/", computed_views.computed_trait_new, name="computed_trait_new"),
+    path(
+        "computed-traits/<int:trait_id>/",
+        computed_views.computed_trait_detail,
+        name="computed_trait_detail",
+    ),
+    path(
+        "computed-traits/<int:trait_id>/edit/",
+        computed_views.computed_trait_edit,
+        name="computed_trait_edit",
+    ),
+    path(
+        "computed-traits/<int:trait_id>/delete/",
+        computed_views.computed_trait_delete_view,
+        name="computed_trait_delete",
+    ),
+    path(
+        "computed-traits/<int:trait_id>/recompute/",
+        computed_views.computed_trait_recompute,
+        name="computed_trait_recompute",
+    ),
     path("api/profiles/", api.ProfileList.as_view(), name="api_list"),
     path("api/profiles/<int:profile_id>/", api.ProfileDetail.as_view(), name="api_detail"),
     path("api/profiles/<int:profile_id>/events/", api.ProfileEvents.as_view(), name="api_events"),

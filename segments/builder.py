@@ -25,6 +25,7 @@ from .definition import (
 
 NEW_CONDITIONS = {
     "trait": {"type": "trait", "trait": "", "operator": "equals", "value": ""},
+    "computed": {"type": "computed", "trait": "", "operator": "greater_than", "value": ""},
     "event": {
         "type": "event",
         "event": "",
@@ -78,10 +79,17 @@ def _int(text: str | None, default: int | None = None) -> int | None:
 class FormReader:
     """Rebuilds a definition from the builder's POST data."""
 
-    def __init__(self, data, types: dict[str, str], property_types: dict[tuple[str, str], str]):
+    def __init__(
+        self,
+        data,
+        types: dict[str, str],
+        property_types: dict[tuple[str, str], str],
+        computed_types: dict[str, str] | None = None,
+    ):
         self.data = data
         self.types = types
         self.property_types = property_types
+        self.computed_types = computed_types or {}
 
     def get(self, path: str, name: str, default: str = "") -> str:
         return self.data.get(f"n-{path}-{name}", default)
@@ -118,9 +126,9 @@ class FormReader:
                 "conditions": [],
             }
         node: dict = {"type": kind, "negate": negate}
-        if kind == "trait":
+        if kind in ("trait", "computed"):
             node["trait"] = self.get(path, "trait").strip()
-            return self.value_test(path, node)
+            return self.value_test(path, node, kind)
         if kind == "event":
             node["event"] = self.get(path, "event").strip()
             node["count"] = {
@@ -146,10 +154,11 @@ class FormReader:
             node["segment"] = _int(self.get(path, "segment"))
         return node
 
-    def value_test(self, path: str, node: dict) -> dict:
+    def value_test(self, path: str, node: dict, kind: str = "trait") -> dict:
         operator = self.get(path, "operator", "equals")
         if "trait" in node:
-            value_type = self.types.get(node["trait"], "string")
+            types = self.computed_types if kind == "computed" else self.types
+            value_type = types.get(node["trait"], "string")
         else:
             event = self.get(path.rpartition(".")[0], "event")
             value_type = self.property_types.get((event, node["property"]), "string")
@@ -276,6 +285,8 @@ def builder_tree(
     types: dict[str, str],
     property_types: dict[tuple[str, str], str],
     problems=None,
+    *,
+    computed_types: dict[str, str] | None = None,
 ) -> BuilderNode:
     """The definition as BuilderNodes, each carrying the validation messages at its path."""
     errors: dict[str, list[str]] = {}
@@ -298,11 +309,12 @@ def builder_tree(
     def walk(node: dict, path: str, def_path: str, depth: int) -> BuilderNode:
         item = BuilderNode(path=path, data=node, depth=depth, errors=errors_for(def_path))
         kind = node.get("type", "group")
-        if kind == "trait":
-            item.value_type = types.get(node.get("trait", ""), "string")
+        if kind in ("trait", "computed"):
+            known = (computed_types or {}) if kind == "computed" else types
+            item.value_type = known.get(node.get("trait", ""), "string")
             item.operators = (
                 OPERATORS_BY_TYPE.get(item.value_type, VALUE_OPERATORS)
-                if node.get("trait") in types
+                if node.get("trait") in known
                 else VALUE_OPERATORS
             )
         if kind == "event":

@@ -19,6 +19,15 @@ Semantics, mirrored by the reference evaluator in the tests:
   `at_most`/`exactly` include zero. Event counts of 2 or more are computed as a grouped set
   (`profile_id IN (... GROUP BY ... HAVING COUNT(*) >= n)`), which the database can hash once
   instead of counting per profile.
+- Where the event aggregates (`profiles.aggregates`) give exactly the same answer, an event
+  condition without property filters reads them instead of the raw events: per profile and
+  event, the count and the last time answer "ever" counts and "at least once in the last N days";
+  per profile, event and UTC day, the counts answer windows of whole days, and a window that
+  starts inside a day adds that day's raw events from its start. Raw events answer everything
+  else, and everything while the aggregates are not built or some merged-away profile still
+  holds events (a link).
+- A computed condition tests a computed trait or score (`ProfileComputed.values`) as a trait
+  condition tests a trait; a profile without computed values has none set.
 - Consent: the latest record for the profile and purpose is a grant.
 - A segment condition inlines the referenced segment's definition, so the answer is always
   current and never depends on the order in which saved segments were refreshed.
@@ -34,14 +43,36 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import BooleanField, Count, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    Expression,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cdp_site.db import like_escape
 from compliance.selectors import consent_granted_profile_ids
-from profiles.models import Event, Identity, Profile
-from profiles.selectors import profile_links_exist, profiles_stored_ids
+from profiles.models import (
+    Event,
+    EventDayAggregate,
+    EventTotal,
+    Identity,
+    Profile,
+    ProfileComputed,
+)
+from profiles.selectors import (
+    event_aggregates_ready,
+    profile_links_exist,
+    profiles_stored_ids,
+)
 
 from .definition import NEGATIVE_OPERATORS, DefinitionError, parse_date, segment_references
 from .selectors import segment_definition_lookup
@@ -60,6 +91,13 @@ class _Context:
     cache: dict[int, dict | None] = field(default_factory=dict)
     _stored_ids: list[int] | None = None
     _linked: bool | None = None
+    _aggregates: bool | None = None
+
+    def aggregates(self) -> bool:
+        """Whether the event aggregates may answer (asked once per compilation)."""
+        if self._aggregates is None:
+            self._aggregates = event_aggregates_ready() and not self.linked()
+        return self._aggregates
 
     def linked(self) -> bool:
         """Whether some merged-away profile still holds events (asked once per compilation)."""
@@ -328,6 +366,80 @@ def _window_q(window: dict | None, now: dt.datetime) -> Q:
     return q
 
 
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _aggregates_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q | None:
+    """`_events_at_least` answered from the event aggregates, or None where they cannot give
+    exactly the same answer (property filters) or may not be used (see `_Context.aggregates`)."""
+    if node.get("where") or not ctx.aggregates():
+        return None
+    name, window = node["event"], node.get("window") or {}
+    restrict = {} if ctx.profile_ids is None else {"profile_id__in": ctx.profile_ids}
+    if not window or ("last_days" in window and n == 1):
+        totals = EventTotal.objects.filter(event=name, **restrict)
+        if window:
+            # At least one event since then: the last one is recent enough.
+            totals = totals.filter(last_at__gte=ctx.now - dt.timedelta(days=window["last_days"]))
+        if n > 1:
+            totals = totals.filter(count__gte=n)
+        if correlated:
+            return Q(Exists(totals.filter(profile_id=OuterRef("pk"))))
+        return Q(pk__in=totals.values("profile_id"))
+    if "last_days" in window:
+        since = ctx.now - dt.timedelta(days=window["last_days"])
+        edge = since.astimezone(dt.UTC).date()
+        if since == _utc_midnight(edge):
+            # The window starts at midnight: whole days only.
+            window = {"from": edge.isoformat()}
+        else:
+            return Q(pk__in=_days_and_edge(name, n, since, edge, ctx))
+    days = EventDayAggregate.objects.filter(event=name, **restrict)
+    if window.get("from"):
+        days = days.filter(day__gte=parse_date(window["from"]))
+    if window.get("to"):
+        days = days.filter(day__lte=parse_date(window["to"]))
+    if n == 1:
+        if correlated:
+            return Q(Exists(days.filter(profile_id=OuterRef("pk"))))
+        return Q(pk__in=days.values("profile_id"))
+    grouped = (
+        days.order_by()
+        .values("profile_id")
+        .annotate(matching=Sum("count"))
+        .filter(matching__gte=n)
+        .values("profile_id")
+    )
+    return Q(pk__in=grouped)
+
+
+def _days_and_edge(name: str, n: int, since: dt.datetime, edge: dt.date, ctx: _Context) -> RawSQL:
+    """Profiles with `n` events of `name` since `since`: whole days after its day from the day
+    aggregates, its own day's events from `since` on from the raw events."""
+    days, events = EventDayAggregate._meta.db_table, Event._meta.db_table
+    restrict = ""
+    if ctx.profile_ids is not None:
+        restrict = " AND profile_id = ANY(%s)"
+    day_params = [name, edge, *([list(ctx.profile_ids)] if restrict else [])]
+    event_params = [
+        name,
+        since,
+        _utc_midnight(edge + dt.timedelta(days=1)),
+        *([list(ctx.profile_ids)] if restrict else []),
+    ]
+    params = [*day_params, *event_params, n]
+    # A union grouped over both sources, which the ORM cannot express; names are the models'.
+    return RawSQL(  # noqa: S611
+        f"SELECT profile_id FROM (SELECT profile_id, count AS matching FROM {days} "  # noqa: S608 - model tables
+        f"WHERE event = %s AND day > %s{restrict} "
+        f"UNION ALL SELECT profile_id, 1 FROM {events} WHERE event = %s "
+        f'AND "timestamp" >= %s AND "timestamp" < %s AND profile_id IS NOT NULL{restrict}) u '
+        "GROUP BY profile_id HAVING sum(matching) >= %s",
+        params,
+    )
+
+
 def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
     """Profiles with at least `n` (>= 1) matching events.
 
@@ -344,6 +456,9 @@ def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:
     semi-joins their parallel plans (PostgreSQL has no statistics for the expression), about
     1.5x on the benchmark's largest counts, so it is kept to the minutes a consolidation takes.
     """
+    from_aggregates = _aggregates_at_least(node, n, ctx, correlated)
+    if from_aggregates is not None:
+        return from_aggregates
     events = Event.objects.filter(event=node["event"]).filter(
         _window_q(node.get("window"), ctx.now)
     )
@@ -476,10 +591,24 @@ def _group_q(node: dict, ctx: _Context, strict: bool) -> Q:
     return q
 
 
+def _computed_q(node: dict, ctx: _Context) -> Q:
+    """A test of a computed value: a set of profiles whose row passes it; a negative operator is
+    NOT of its positive, so it matches profiles without computed values too."""
+    operator = node["operator"]
+    positive = {**node, "operator": NEGATIVE_OPERATORS.get(operator, operator)}
+    rows = ProfileComputed.objects.filter(_value_q("values", positive, ctx.now.date(), False))
+    if ctx.profile_ids is not None:
+        rows = rows.filter(profile_id__in=ctx.profile_ids)
+    test = Q(pk__in=rows.values("profile_id"))
+    return ~test if operator in NEGATIVE_OPERATORS else test
+
+
 def _leaf_q(node: dict, ctx: _Context, strict: bool) -> Q:
     kind = node["type"]
     if kind == "trait":
         return _value_q("traits", node, ctx.now.date(), strict)
+    if kind == "computed":
+        return _computed_q(node, ctx)
     if kind == "event":
         return _event_q(node, ctx, strict)
     if kind == "consent":

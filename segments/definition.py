@@ -1,7 +1,8 @@
 """The segment definition format: its vocabulary, and validation with the path of each error.
 
 A definition is a group: `{"match": "all"|"any", "negate": bool, "conditions": [...]}`. A condition
-is a trait, event, consent, identifier or segment condition, or a nested group. Every error names
+is a trait, computed (a computed trait or score, `{"type": "computed", "trait": key, ...}`),
+event, consent, identifier or segment condition, or a nested group. Every error names
 the path of the offending condition (e.g. `conditions.1.where.0.value`) so the builder can show it
 in place and the API can return it.
 """
@@ -50,7 +51,7 @@ NEGATIVE_OPERATORS = {
     "is_not_set": "is_set",
 }
 COUNT_OPERATORS = ("at_least", "at_most", "exactly")
-CONDITION_TYPES = ("trait", "event", "consent", "identifier", "segment", "group")
+CONDITION_TYPES = ("trait", "computed", "event", "consent", "identifier", "segment", "group")
 
 # Which operators the builder offers for a field of each type.
 OPERATORS_BY_TYPE = {
@@ -210,6 +211,13 @@ class _Validator:
         if not self.personal and is_personal_key(node.get("trait")):
             self.value_test(node, path, allowed=EXACT_OPERATORS, exact_only=True)
             return
+        self.value_test(node, path)
+
+    def c_computed(self, node: dict, path: str, depth: int) -> None:
+        # Computed traits and scores are numbers, times and values derived from events, never
+        # personal data themselves: every operator is allowed.
+        if not _nonempty_str(node.get("trait")):
+            self.fail(_join(path, "trait"), "Choose a computed trait.")
         self.value_test(node, path)
 
     def c_identifier(self, node: dict, path: str, depth: int) -> None:

@@ -39,7 +39,7 @@ def describe_condition(node: dict, segment_names: dict[int, str] | None = None) 
     """`country is DE`, `did Order Completed at least 2 times in the last 90 days`..."""
     kind = node.get("type")
     prefix = "NOT " if node.get("negate") else ""
-    if kind == "trait":
+    if kind in ("trait", "computed"):
         text = describe_test(node.get("trait", "?"), node.get("operator", "?"), node.get("value"))
     elif kind == "event":
         count = node.get("count") or {"operator": "at_least", "value": 1}

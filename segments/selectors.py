@@ -518,10 +518,13 @@ def segment_overview_for_user(user, segment: Segment, *, now: dt.datetime) -> di
 
 
 def segment_builder_choices(user, *, segment: Segment | None = None) -> dict:
-    """What the builder offers: catalogue fields, consent purposes, and the other segments
-    `user` may refer to."""
+    """What the builder offers: catalogue fields, computed traits (key -> type), consent
+    purposes, and the other segments `user` may refer to."""
+    from profiles.selectors import computed_trait_fields
+
     return {
         "catalogue": catalogue_fields(),
+        "computed_fields": computed_trait_fields(),
         "purposes": consent_purposes(),
         "other_segments": segment_list_for_user(user).exclude(pk=segment.pk if segment else None),
     }

@@ -34,6 +34,7 @@ from .definition import (
 
 ADD_KINDS = (
     ("trait", "Trait"),
+    ("computed", "Computed trait"),
     ("event", "Event"),
     ("consent", "Consent"),
     ("identifier", "Identifier"),
@@ -105,11 +106,12 @@ def segment_builder(request, segment_id: int | None = None):
     )
     choices = selectors.segment_builder_choices(request.user, segment=segment)
     types, property_types = _field_types(choices["catalogue"])
+    computed_types = choices["computed_fields"]
     if request.method == "GET":
         definition = segment.definition if segment else empty_definition()
         name = segment.name if segment else ""
     else:
-        definition = FormReader(request.POST, types, property_types).definition()
+        definition = FormReader(request.POST, types, property_types, computed_types).definition()
         name = request.POST.get("name", "")
         op = request.POST.get("op", "")
         if op:
@@ -140,7 +142,11 @@ def segment_builder(request, segment_id: int | None = None):
         "name_error": next((p.message for p in problems if p.path == "name"), ""),
         "definition_json": json.dumps(definition),
         "tree": builder_tree(
-            definition, types, property_types, condition_problems if show_errors else []
+            definition,
+            types,
+            property_types,
+            condition_problems if show_errors else [],
+            computed_types=computed_types,
         ),
         "operator_labels": OPERATOR_LABELS,
         "count_operators": [(op, OPERATOR_LABELS[op]) for op in COUNT_OPERATORS],
@@ -159,7 +165,9 @@ def segment_builder(request, segment_id: int | None = None):
 def segment_preview(request):
     """The live count for the builder's current form (debounced by the page)."""
     choices = selectors.segment_builder_choices(request.user)
-    definition = FormReader(request.POST, *_field_types(choices["catalogue"])).definition()
+    definition = FormReader(
+        request.POST, *_field_types(choices["catalogue"]), choices["computed_fields"]
+    ).definition()
     segment_id = positive_id(request.POST.get("segment_id", ""))
     segment = selectors.segment_get_for_user(request.user, segment_id) if segment_id else None
     problems = _problems(request, definition, segment)

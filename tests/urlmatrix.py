@@ -58,6 +58,13 @@ MATRIX: dict[str, tuple] = {
     "/customers/{profile}/":                        (LOGIN, 200, 200, 403, 200, 200),
     "/customers/{profile}/timeline/":               (LOGIN, 200, 200, 403, 200, 200),
     "/customers/merges/{merge}/undo/":              (LOGIN, 403, 405, 403, 403, 405),
+    # Computed traits: marketers define them.
+    "/computed-traits/":                            (LOGIN, 200, 403, 403, 403, 200),
+    "/computed-traits/new/":                        (LOGIN, 200, 403, 403, 403, 200),
+    "/computed-traits/{computed_trait}/":           (LOGIN, 200, 403, 403, 403, 200),
+    "/computed-traits/{computed_trait}/edit/":      (LOGIN, 200, 403, 403, 403, 200),
+    "/computed-traits/{computed_trait}/delete/":    (LOGIN, 405, 403, 403, 403, 405),
+    "/computed-traits/{computed_trait}/recompute/": (LOGIN, 405, 403, 403, 403, 405),
     "/api/profiles/":                               (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/":                     (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/events/":              (  401, 200, 200, 403, 200, 200),
@@ -193,7 +200,7 @@ MATRIX: dict[str, tuple] = {
 
 # The main navigation each persona sees, in order.
 EXPECTED_NAVIGATION = {
-    "marketer": ["Home", "Customers", "Segments"],
+    "marketer": ["Home", "Customers", "Segments", "Computed traits"],
     "support_agent": ["Home", "Customers"],
     "integration_admin": ["Home", "Sources", "Destinations", "System"],
     "compliance_officer": ["Home", "Customers", "Requests", "Audit log"],
@@ -201,6 +208,7 @@ EXPECTED_NAVIGATION = {
         "Home",
         "Customers",
         "Segments",
+        "Computed traits",
         "Sources",
         "Destinations",
         "Requests",

@@ -178,6 +178,14 @@ class Scene:
         )
 
     @cached_property
+    def computed_trait(self):
+        from profiles.models import ComputedTrait
+
+        return ComputedTrait.objects.create(
+            key="views", name="Views", kind="event_count", event="Product Viewed"
+        )
+
+    @cached_property
     def source(self):
         return SourceFactory(name="Web")
 

@@ -1,7 +1,7 @@
 """A plain-Python evaluator of segment definitions, written apart from the compiler to check it.
 
 It works on plain data (dicts), not on the database: each profile is
-{"id", "traits", "merged", "events": [{"event", "timestamp", "properties"}],
+{"id", "traits", "computed", "merged", "events": [{"event", "timestamp", "properties"}],
  "consent": [{"purpose", "granted", "recorded_at", "id"}], "identities": [{"kind", "value"}]}.
 """
 
@@ -134,6 +134,14 @@ def evaluate(profile, node, now, segments) -> bool:
     elif kind == "trait":
         result = value_test(
             profile["traits"], node["trait"], node["operator"], node.get("value"), now.date()
+        )
+    elif kind == "computed":
+        result = value_test(
+            profile.get("computed", {}),
+            node["trait"],
+            node["operator"],
+            node.get("value"),
+            now.date(),
         )
     elif kind == "event":
         count = node.get("count") or {}
