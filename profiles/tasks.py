@@ -53,3 +53,19 @@ def event_partitions_ensure_task() -> list[str]:
     from .event_partitions import event_partitions_ensure
 
     return event_partitions_ensure()
+
+
+@shared_task(name="profiles.insights_rfm_recompute")
+def rfm_recompute_task() -> int:
+    """Recompute every customer's RFM scores. Idempotent: a rerun writes the same scores."""
+    from .scores.rfm import rfm_recompute
+
+    return rfm_recompute().scored
+
+
+@shared_task(name="profiles.insights_churn_train")
+def churn_train_task() -> int:
+    """Retrain and measure the churn model; write its scores only when it is offered."""
+    from .scores.churn import churn_train
+
+    return churn_train().scored

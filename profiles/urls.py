@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, score_views, views
 
 app_name = "profiles"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("customers/<int:profile_id>/", views.profile_detail, name="detail"),
     path("customers/<int:profile_id>/timeline/", views.profile_timeline, name="timeline"),
     path("customers/merges/<int:merge_id>/undo/", views.merge_undo, name="merge_undo"),
+    path("customers/<int:profile_id>/scores/", score_views.profile_scores, name="scores"),
+    path("scores/rfm/", score_views.rfm_overview, name="rfm"),
+    path("scores/churn/", score_views.churn_overview, name="churn"),
+    path("scores/<slug:kind>/recompute/", score_views.scores_recompute, name="scores_recompute"),
     path("api/profiles/", api.ProfileList.as_view(), name="api_list"),
     path("api/profiles/<int:profile_id>/", api.ProfileDetail.as_view(), name="api_detail"),
     path("api/profiles/<int:profile_id>/events/", api.ProfileEvents.as_view(), name="api_events"),

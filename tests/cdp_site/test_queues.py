@@ -33,6 +33,8 @@ EXPECTED_QUEUES = {
     "profiles.resolve_events": "resolution",
     "profiles.consolidate_links": "resolution",
     "profiles.event_partitions_ensure": "default",
+    "profiles.insights_rfm_recompute": "insights",
+    "profiles.insights_churn_train": "insights",
     "segments.refresh_membership": "segments",
     "segments.refresh_pending": "segments",
     "segments.refresh_all": "segments",
@@ -72,6 +74,7 @@ def test_a_worker_without_queues_named_serves_every_queue():
         "segments",
         "syncs",
         "compliance",
+        "insights",
         "default",
     }
     assert celery_app.conf.task_default_queue == "default"
