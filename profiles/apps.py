@@ -17,6 +17,12 @@ class ProfilesConfig(AppConfig):
             order=20,
             description="Find a customer by any identifier or name; their 360 and timeline.",
         ),
+        NavItem(
+            "Scores",
+            "profiles:rfm",
+            order=25,
+            description="RFM groups of customers and the churn risk model, with its quality.",
+        ),
     )
 
     def ready(self) -> None:

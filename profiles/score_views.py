@@ -1,7 +1,6 @@
 """Pages of the scores: RFM groups, the churn model's quality, a customer's scores on the 360."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -56,23 +55,25 @@ def churn_overview(request):
     return render(request, "profiles/scores_churn.html", context)
 
 
-_RECOMPUTE = {
-    "rfm": (tasks.rfm_recompute_task, "profiles:rfm", "RFM scores are being recomputed."),
-    "churn": (tasks.churn_train_task, "profiles:churn", "The churn model is being retrained."),
-}
-
-
-@role_required(Role.MARKETER)
-@require_POST
-def scores_recompute(request, kind: str):
-    if kind not in _RECOMPUTE:
-        raise Http404("No such score.")
-    task, page, done = _RECOMPUTE[kind]
+def _queued(request, task, done: str) -> None:
     if task_publish(task) is None:
         messages.error(request, "The task queue is unavailable; the scheduled run will do it.")
     else:
         messages.success(request, f"{done} Reload this page in a minute.")
-    return redirect(page)
+
+
+@role_required(Role.MARKETER)
+@require_POST
+def rfm_recompute(request):
+    _queued(request, tasks.rfm_recompute_task, "RFM scores are being recomputed.")
+    return redirect("profiles:rfm")
+
+
+@role_required(Role.MARKETER)
+@require_POST
+def churn_retrain(request):
+    _queued(request, tasks.churn_train_task, "The churn model is being retrained.")
+    return redirect("profiles:churn")
 
 
 @role_required(*PROFILE_READERS)

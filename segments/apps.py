@@ -17,6 +17,12 @@ class SegmentsConfig(AppConfig):
             order=30,
             description="Build audiences with a live count; see who is in them and why.",
         ),
+        NavItem(
+            "Journeys",
+            "segments:funnel",
+            order=35,
+            description="Funnels and paths: where people drop out, and what they do next.",
+        ),
     )
 
     def ready(self) -> None:

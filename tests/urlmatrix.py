@@ -58,9 +58,20 @@ MATRIX: dict[str, tuple] = {
     "/customers/{profile}/":                        (LOGIN, 200, 200, 403, 200, 200),
     "/customers/{profile}/timeline/":               (LOGIN, 200, 200, 403, 200, 200),
     "/customers/merges/{merge}/undo/":              (LOGIN, 403, 405, 403, 403, 405),
+    "/customers/{profile}/scores/":                 (LOGIN, 200, 200, 403, 200, 200),
     "/api/profiles/":                               (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/":                     (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/events/":              (  401, 200, 200, 403, 200, 200),
+    # Scores (aggregates): marketers.
+    "/scores/rfm/":                                 (LOGIN, 200, 403, 403, 403, 200),
+    "/scores/churn/":                               (LOGIN, 200, 403, 403, 403, 200),
+    "/scores/rfm/recompute/":                       (LOGIN, 405, 403, 403, 403, 405),
+    "/scores/churn/retrain/":                       (LOGIN, 405, 403, 403, 403, 405),
+    # Journeys (aggregates, and segments made from them): marketers.
+    "/journeys/funnel/":                            (LOGIN, 200, 403, 403, 403, 200),
+    "/journeys/funnel/dropped/":                    (LOGIN, 405, 403, 403, 403, 405),
+    "/journeys/paths/":                             (LOGIN, 200, 403, 403, 403, 200),
+    "/segments/from-rfm-group/":                    (LOGIN, 405, 403, 403, 403, 405),
     # Segments: marketers; a profile's segments also on the others' customer 360.
     "/segments/":                                   (LOGIN, 200, 403, 403, 403, 200),
     "/segments/new/":                               (LOGIN, 200, 403, 403, 403, 200),
@@ -181,14 +192,16 @@ MATRIX: dict[str, tuple] = {
 
 # The main navigation each persona sees, in order.
 EXPECTED_NAVIGATION = {
-    "marketer": ["Home", "Customers", "Segments"],
+    "marketer": ["Home", "Customers", "Scores", "Segments", "Journeys"],
     "support_agent": ["Home", "Customers"],
     "integration_admin": ["Home", "Sources", "Destinations", "System"],
     "compliance_officer": ["Home", "Customers", "Requests", "Audit log"],
     "superuser": [
         "Home",
         "Customers",
+        "Scores",
         "Segments",
+        "Journeys",
         "Sources",
         "Destinations",
         "Requests",
