@@ -314,6 +314,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 24 * 3600.0,
         "options": {"expires": 24 * 3600},
     },
+    # The home dashboard's panels: each app's numbers, kept for the pages to read.
+    **{
+        f"{app}-insights-dashboard": {
+            "task": f"{app}.insights_dashboard_refresh",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        }
+        for app in ("profiles", "segments", "integrations", "compliance")
+    },
     # Sync runs whose worker died (no heartbeat) resume from their last committed checkpoint.
     "integrations-sync-runs-sweep": {
         "task": "integrations.sync_runs_sweep",

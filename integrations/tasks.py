@@ -35,3 +35,11 @@ def sync_scheduled_task(source_id: int) -> None:
     except DomainError:
         # A run still going (or a source that no longer pulls): the schedule's next tick tries.
         return
+
+
+@shared_task(name="integrations.insights_dashboard_refresh")
+def dashboard_refresh_task() -> None:
+    """Recompute the home dashboard's sync health panel. Idempotent."""
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

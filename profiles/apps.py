@@ -2,6 +2,7 @@
 
 from django.apps import AppConfig
 
+from cdp_site.dashboard import DashboardPanel
 from cdp_site.navigation import NavItem
 
 
@@ -24,6 +25,10 @@ class ProfilesConfig(AppConfig):
             description="RFM groups of customers and the churn risk model, with its quality.",
         ),
     )
+
+    # Panels of the home dashboard (cdp_site.dashboard.DashboardPanel), shown to the roles of
+    # the fragment's view.
+    dashboard = (DashboardPanel("Customers and events", "profiles:dashboard", order=10),)
 
     def ready(self) -> None:
         from . import erasure

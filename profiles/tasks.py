@@ -69,3 +69,11 @@ def churn_train_task() -> int:
     from .scores.churn import churn_train
 
     return churn_train().scored
+
+
+@shared_task(name="profiles.insights_dashboard_refresh")
+def dashboard_refresh_task() -> None:
+    """Recompute the home dashboard's customers panel. Idempotent."""
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

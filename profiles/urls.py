@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, score_views, views
+from . import api, dashboard_views, score_views, views
 
 app_name = "profiles"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/<int:profile_id>/timeline/", views.profile_timeline, name="timeline"),
     path("customers/merges/<int:merge_id>/undo/", views.merge_undo, name="merge_undo"),
     path("customers/<int:profile_id>/scores/", score_views.profile_scores, name="scores"),
+    path("dashboard/customers/", dashboard_views.dashboard_panel, name="dashboard"),
     path("scores/rfm/", score_views.rfm_overview, name="rfm"),
     path("scores/churn/", score_views.churn_overview, name="churn"),
     path("scores/rfm/recompute/", score_views.rfm_recompute, name="rfm_recompute"),

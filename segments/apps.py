@@ -2,6 +2,7 @@
 
 from django.apps import AppConfig
 
+from cdp_site.dashboard import DashboardPanel
 from cdp_site.navigation import NavItem
 
 
@@ -24,6 +25,8 @@ class SegmentsConfig(AppConfig):
             description="Funnels and paths: where people drop out, and what they do next.",
         ),
     )
+
+    dashboard = (DashboardPanel("Segments", "segments:dashboard", order=20),)
 
     def ready(self) -> None:
         from . import erasure

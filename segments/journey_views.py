@@ -1,4 +1,5 @@
-"""Pages of journeys (funnels and paths) and the segments made from them and from RFM groups.
+"""Pages of journeys (funnels and paths), the segments made from them and from RFM groups, and
+the home dashboard's segments panel.
 
 A funnel or path is asked with GET, so its address can be kept and sent; creating a segment is
 a POST carrying the same fields.
@@ -10,11 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from cdp_site.dashboard import dashboard_aggregate
 from cdp_site.errors import DomainError
 from cdp_site.params import positive_id
 from cdp_site.roles import Role, role_required
 
+from . import charts as segment_charts
 from . import selectors
+from .dashboard import AGGREGATE_KEY as SEGMENTS_KEY
 from .journeys import charts, services
 from .journeys.spec import MAX_STEPS, JourneyError, funnel_parse, path_parse
 
@@ -27,6 +31,7 @@ FILTER_OPERATORS = (
     ("is_set", "is set"),
 )
 NUMBER_OPERATORS = ("greater_than", "less_than")
+PANEL_SEGMENTS = 10
 
 
 def _segment_id(user, raw: str | None) -> int | None:
@@ -183,3 +188,25 @@ def from_rfm_group(request):
         return redirect("profiles:rfm")
     messages.success(request, f"Segment “{segment.name}” created; its members are being computed.")
     return redirect("segments:detail", segment_id=segment.pk)
+
+
+@role_required(Role.MARKETER)
+@require_GET
+def dashboard_panel(request):
+    """The home dashboard's segments panel: the largest segments the person may see, and their
+    sizes over the last 30 days."""
+    aggregate = dashboard_aggregate(SEGMENTS_KEY)
+    context = {"aggregate": aggregate}
+    if aggregate is not None:
+        visible = set(selectors.segment_list_for_user(request.user).values_list("pk", flat=True))
+        shown = [s for s in aggregate.value["segments"] if s["id"] in visible][:PANEL_SEGMENTS]
+        links = {s["id"]: reverse("segments:detail", args=[s["id"]]) for s in shown}
+        context.update(
+            {
+                "segments": shown,
+                "sizes_figure": segment_charts.segment_sizes_figure(shown, links),
+                "trends_figure": segment_charts.segment_trends_figure(shown[:5], links),
+                "has_trends": any(s["trend"] for s in shown[:5]),
+            }
+        )
+    return render(request, "segments/_dashboard.html", context)

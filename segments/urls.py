@@ -20,6 +20,7 @@ urlpatterns = [
     path("segments/<int:segment_id>/unshare/", views.segment_unshare, name="unshare"),
     path("segments/<int:segment_id>/export.csv", views.segment_export, name="export"),
     path("segments/profile/<int:profile_id>/", views.profile_segments, name="profile_segments"),
+    path("dashboard/segments/", journey_views.dashboard_panel, name="dashboard"),
     path("journeys/funnel/", journey_views.funnel, name="funnel"),
     path("journeys/funnel/dropped/", journey_views.funnel_dropped, name="funnel_dropped"),
     path("journeys/paths/", journey_views.paths, name="paths"),

@@ -49,6 +49,11 @@ MATRIX: dict[str, tuple] = {
     "/system/worker-check/":                        (LOGIN, 403, 403, 405, 403, 405),
     "/system/worker-check/{task}/":                 (LOGIN, 403, 403, 200, 403, 200),
     "/accounts/login/":                             (  200, 200, 200, 200, 200, 200),
+    # The home dashboard's panels, each for the roles it is meant for.
+    "/dashboard/customers/":                        (LOGIN, 200, 200, 200, 200, 200),
+    "/dashboard/segments/":                         (LOGIN, 200, 403, 403, 403, 200),
+    "/dashboard/syncs/":                            (LOGIN, 403, 403, 200, 403, 200),
+    "/dashboard/requests/":                         (LOGIN, 403, 403, 403, 200, 200),
     "/accounts/logout/":                            (LOGIN, 405, 405, 405, 405, 405),
     "/api/me/":                                     (  401, 200, 200, 200, 200, 200),
     "/api/schema/":                                 (  401, 200, 200, 200, 200, 200),
