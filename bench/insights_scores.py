@@ -8,7 +8,9 @@ Measured in this process on the app's own code paths: the full RFM recompute of 
 (`rfm_recompute`), the churn model's training, measurement and scoring (`churn_train`), a 4-step
 funnel over the last 30 days with a 7-day window (`funnel_run`, best and median of `--runs`), the
 worker's refresh of the home dashboard's panels, and the home dashboard as a superuser sees it
-(the page and its four panel fragments, through Django's test client: p50/p95 of `--requests`).
+(the page and its four panel fragments, through Django's test client, `--requests` times: the
+dashboard's time is the page's plus its slowest panel's, as a browser loads the panels side by
+side; the page, each panel, and all five one after another are reported too).
 Beside each figure: the CPU seconds of this process and of the database's backends, and the
 1-minute load average when it finished. Targets: funnel under 2 s, dashboard p95 under 200 ms.
 Output: name=value lines, headline last.
@@ -77,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    # Pages render static URLs; the production manifest needs `collectstatic`, not measured here.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -147,23 +156,32 @@ def main(argv: list[str] | None = None) -> int:
         status = client.get(path, secure=True).status_code
         if status != 200:
             raise SystemExit(f"{path} answered {status}")
-    totals, worst_panel = [], []
+    home_ms, panel_ms, sequential_ms, dashboard_ms = [], {p: [] for p in PANELS}, [], []
     with Meter(url) as dashboard:
         for _ in range(args.requests):
             started = time.perf_counter()
             client.get("/", secure=True)
-            panel_ms = []
+            home = (time.perf_counter() - started) * 1000
+            slowest = 0.0
             for path in PANELS:
                 before = time.perf_counter()
                 client.get(path, secure=True, HTTP_HX_REQUEST="true")
-                panel_ms.append((time.perf_counter() - before) * 1000)
-            totals.append((time.perf_counter() - started) * 1000)
-            worst_panel.append(max(panel_ms))
-    p95 = percentile(totals, 0.95)
+                took = (time.perf_counter() - before) * 1000
+                panel_ms[path].append(took)
+                slowest = max(slowest, took)
+            home_ms.append(home)
+            sequential_ms.append((time.perf_counter() - started) * 1000)
+            # The browser loads the panels side by side once the page is in.
+            dashboard_ms.append(home + slowest)
+    p95 = percentile(dashboard_ms, 0.95)
     print(f"dashboard_requests={args.requests}")
-    print(f"dashboard_p50_ms={percentile(totals, 0.5):.0f}")
+    print(f"dashboard_home_page_p95_ms={percentile(home_ms, 0.95):.0f}")
+    for path, timings in panel_ms.items():
+        name = path.strip("/").replace("/", "_")
+        print(f"{name}_p95_ms={percentile(timings, 0.95):.0f}")
+    print(f"dashboard_all_requests_one_after_another_p95_ms={percentile(sequential_ms, 0.95):.0f}")
+    print(f"dashboard_p50_ms={percentile(dashboard_ms, 0.5):.0f}")
     print(f"dashboard_p95_ms={p95:.0f}")
-    print(f"dashboard_slowest_panel_p95_ms={percentile(worst_panel, 0.95):.0f}")
     dashboard.report("dashboard_all_requests")
 
     met = funnel_ms < FUNNEL_TARGET_MS and p95 < DASHBOARD_TARGET_MS

@@ -88,3 +88,14 @@ def test_too_little_history_says_so():
     assert run.details["offered"] is False
     assert run.details["verdict"].startswith("Not enough history")
     assert "auc" not in run.details
+
+
+def test_the_scheduled_task_run_twice_answers_alike():
+    from profiles.tasks import churn_train_task
+
+    _customers(20, planted=True)
+    assert churn_train_task() == 0
+    assert churn_train_task() == 0
+    runs = ScoreRun.objects.filter(kind=ScoreRun.Kind.CHURN)
+    assert [run.details["offered"] for run in runs] == [False, False]
+    assert not ProfileComputed.objects.filter(values__has_key=KEY).exists()

@@ -110,3 +110,17 @@ def test_no_customers_is_a_run_with_no_one_scored():
     assert run.status == ScoreRun.Status.DONE
     assert run.scored == 0
     assert ProfileComputed.objects.count() == 0
+
+
+def test_the_scheduled_task_run_twice_writes_the_same_scores():
+    from profiles.tasks import rfm_recompute_task
+
+    profiles = [Profile.objects.create() for _ in range(5)]
+    now = timezone.now()
+    for i, profile in enumerate(profiles):
+        orders(profile, [now - dt.timedelta(days=i + 1)], revenue=i)
+    assert rfm_recompute_task() == 5
+    first = {c.profile_id: c.values for c in ProfileComputed.objects.all()}
+    assert rfm_recompute_task() == 5
+    assert {c.profile_id: c.values for c in ProfileComputed.objects.all()} == first
+    assert ScoreRun.objects.filter(kind=ScoreRun.Kind.RFM, status=ScoreRun.Status.DONE).count() == 2
