@@ -246,16 +246,10 @@ def build(*, profiles: int, events: int, force: bool, started: float) -> bool:
         ddl = _drop_indexes_and_constraints(cursor)
         _log(f"emptied; dropped {len(ddl)} indexes/constraints for the load", started)
 
-        cursor.execute(
-            "INSERT INTO integrations_source (name, kind, write_key, enabled, created_at, "
-            "config, secrets_encrypted, checkpoint, schedule, schedule_every_minutes) "
-            "VALUES (%s, 'tracking_api', md5(random()::text), true, now(), "
-            "'{}', '', '{}', 'off', 60) "
-            "ON CONFLICT (name) DO NOTHING",
-            [SOURCE_NAME],
-        )
-        cursor.execute("SELECT id FROM integrations_source WHERE name = %s", [SOURCE_NAME])
-        source = cursor.fetchone()[0]
+        # Through the ORM: the source's columns and their defaults follow the model.
+        from integrations.models import Source
+
+        source = Source.objects.get_or_create(name=SOURCE_NAME)[0].pk
         cursor.execute("SELECT id FROM compliance_consentpurpose WHERE key = 'email_marketing'")
         purpose = cursor.fetchone()[0]
         params = {"profiles": profiles, "events": events, "source": source, "purpose": purpose}

@@ -16,12 +16,15 @@ class WorkQueue(StrEnum):
     SEGMENTS = "segments"  # membership refreshes and the builder's catalogue
     SYNCS = "syncs"  # source and destination runs
     COMPLIANCE = "compliance"  # data subject requests, retention
-    INSIGHTS = "insights"  # computed traits and scores over every profile
+    INSIGHTS = "insights"  # computed traits, scores, model training, the dashboards' aggregates
     DEFAULT = "default"  # everything else: small, quick tasks (the worker check)
 
 
 # Task-name patterns (Celery's glob routing) to queues; the first match wins.
 TASK_ROUTES: dict[str, dict[str, str]] = {
+    # Scores and dashboard aggregates read whole tables for minutes: never ahead of resolution
+    # or a segment refresh.
+    "*.insights_*": {"queue": WorkQueue.INSIGHTS.value},
     # Creating the event table's partitions ahead is upkeep, not resolution: it must not wait
     # behind a resolution backlog.
     "profiles.event_partitions_*": {"queue": WorkQueue.DEFAULT.value},

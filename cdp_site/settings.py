@@ -336,6 +336,26 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600},
     },
+    # Customers' RFM scores, and the churn model retrained (and measured) on the latest data.
+    "profiles-insights-rfm": {
+        "task": "profiles.insights_rfm_recompute",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 6 * 3600},
+    },
+    "profiles-insights-churn": {
+        "task": "profiles.insights_churn_train",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 24 * 3600},
+    },
+    # The home dashboard's panels: each app's numbers, kept for the pages to read.
+    **{
+        f"{app}-insights-dashboard": {
+            "task": f"{app}.insights_dashboard_refresh",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        }
+        for app in ("profiles", "segments", "integrations", "compliance")
+    },
     # Sync runs whose worker died (no heartbeat) resume from their last committed checkpoint.
     "integrations-sync-runs-sweep": {
         "task": "integrations.sync_runs_sweep",

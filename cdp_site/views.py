@@ -1,4 +1,5 @@
-"""Pages of the project package: the home dashboard, system status, and the error pages."""
+"""Pages of the project package: the home dashboard (its panels are fragments each app serves,
+see `cdp_site.dashboard`), system status, and the error pages."""
 
 from celery.result import AsyncResult
 from django.shortcuts import render
@@ -6,6 +7,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
 from .celery import task_publish
+from .dashboard import dashboard_panels_for_user
 from .navigation import nav_items_for_user
 from .rest import json_error
 from .roles import ALL_ROLES, Role, role_required, user_roles
@@ -25,6 +27,7 @@ def home(request):
         {
             "sections": nav_items_for_user(request.user),
             "roles": sorted(role.label for role in roles),
+            "panels": dashboard_panels_for_user(request.user),
         },
     )
 

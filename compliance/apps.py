@@ -2,6 +2,7 @@
 
 from django.apps import AppConfig
 
+from cdp_site.dashboard import DashboardPanel
 from cdp_site.navigation import NavItem
 
 
@@ -24,6 +25,8 @@ class ComplianceConfig(AppConfig):
             description="Who looked at or exported personal data, and when.",
         ),
     )
+
+    dashboard = (DashboardPanel("Data subject requests", "compliance:dashboard", order=40),)
 
     def ready(self) -> None:
         from cdp_site.signals import suppressed_messages_dropped

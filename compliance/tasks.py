@@ -20,3 +20,11 @@ def retention_apply_task() -> int:
     from .retention import retention_apply
 
     return retention_apply().deleted
+
+
+@shared_task(name="compliance.insights_dashboard_refresh")
+def dashboard_refresh_task() -> None:
+    """Recompute the home dashboard's data subject requests panel. Idempotent."""
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

@@ -2,11 +2,20 @@
 
 from django.urls import path
 
-from . import api, processing_views, purpose_views, request_views, retention_views, views
+from . import (
+    api,
+    dashboard_views,
+    processing_views,
+    purpose_views,
+    request_views,
+    retention_views,
+    views,
+)
 
 app_name = "compliance"
 
 urlpatterns = [
+    path("dashboard/requests/", dashboard_views.dashboard_panel, name="dashboard"),
     path("compliance/audit/", views.audit_log, name="audit_log"),
     path(
         "compliance/profile/<int:profile_id>/consent/",

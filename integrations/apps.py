@@ -2,6 +2,7 @@
 
 from django.apps import AppConfig
 
+from cdp_site.dashboard import DashboardPanel
 from cdp_site.navigation import NavItem
 
 
@@ -24,6 +25,8 @@ class IntegrationsConfig(AppConfig):
             description="Where audiences and events go: health, dead letters, set-up.",
         ),
     )
+
+    dashboard = (DashboardPanel("Sync health", "integrations:dashboard", order=30),)
 
     def ready(self):
         from . import erasure

@@ -43,3 +43,11 @@ def csv_uploads_expire_task() -> dict:
     from .csv_import.expiry import csv_uploads_expire
 
     return csv_uploads_expire()
+
+
+@shared_task(name="integrations.insights_dashboard_refresh")
+def dashboard_refresh_task() -> None:
+    """Recompute the home dashboard's sync health panel. Idempotent."""
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

@@ -2,11 +2,12 @@
 
 from django.urls import include, path
 
-from . import api, sync_views, views
+from . import api, dashboard_views, sync_views, views
 
 app_name = "integrations"
 
 urlpatterns = [
+    path("dashboard/syncs/", dashboard_views.dashboard_panel, name="dashboard"),
     path("sources/", views.source_list, name="source_list"),
     path("sources/new/", views.source_create_page, name="source_create"),
     path("sources/add/", sync_views.source_kind_choose, name="source_kind_choose"),

@@ -2,6 +2,7 @@
 
 from django.apps import AppConfig
 
+from cdp_site.dashboard import DashboardPanel
 from cdp_site.navigation import NavItem
 
 
@@ -20,10 +21,20 @@ class ProfilesConfig(AppConfig):
         NavItem(
             "Computed traits",
             "profiles:computed_trait_list",
-            order=35,
+            order=37,
             description="Values computed from each customer's events, usable in segments.",
         ),
+        NavItem(
+            "Scores",
+            "profiles:rfm",
+            order=25,
+            description="RFM groups of customers and the churn risk model, with its quality.",
+        ),
     )
+
+    # Panels of the home dashboard (cdp_site.dashboard.DashboardPanel), shown to the roles of
+    # the fragment's view.
+    dashboard = (DashboardPanel("Customers and events", "profiles:dashboard", order=10),)
 
     def ready(self) -> None:
         from . import erasure, receivers

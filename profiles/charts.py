@@ -100,3 +100,57 @@ def distribution_figure(distribution: dict) -> dict | None:
         },
         "config": {"displayModeBar": False, "responsive": True},
     }
+
+
+def events_per_day_figure(
+    rows: list[dict], names: dict[str, str], *, link_of: dict[int, str] | None = None
+) -> dict:
+    """Stacked bars: events per day, one colour per source; with `link_of`, a click on a
+    source's bar opens its page (where an admin acts on it)."""
+    by_source: dict[int, tuple[list, list]] = {}
+    for row in rows:
+        days, counts = by_source.setdefault(row["source_id"], ([], []))
+        days.append(row["day"])
+        counts.append(row["count"])
+    traces = []
+    for source_id, (days, counts) in by_source.items():
+        trace = {
+            "type": "bar",
+            "name": names.get(str(source_id), f"source {source_id}"),
+            "x": days,
+            "y": counts,
+        }
+        if link_of and source_id in link_of:
+            trace["customdata"] = [link_of[source_id]] * len(days)
+        traces.append(trace)
+    return {
+        "data": traces,
+        "layout": {
+            "barmode": "stack",
+            "height": 280,
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "legend": {"orientation": "h", "y": -0.25},
+            "yaxis": {"title": {"text": "events per day"}},
+            "xaxis": {"type": "date"},
+            "meta": {"click": "link"},
+        },
+        "config": {"displayModeBar": False, "responsive": True},
+    }
+
+
+def new_profiles_weekly_figure(rows: list[dict], *, link: str | None = None) -> dict:
+    """Bars: profiles first seen per week; with `link`, a click opens the customer search."""
+    trace = {"type": "bar", "x": [r["week"] for r in rows], "y": [r["count"] for r in rows]}
+    if link:
+        trace["customdata"] = [link] * len(rows)
+    return {
+        "data": [trace],
+        "layout": {
+            "height": 260,
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "yaxis": {"title": {"text": "new profiles per week"}},
+            "xaxis": {"type": "date"},
+            "meta": {"click": "link"},
+        },
+        "config": {"displayModeBar": False, "responsive": True},
+    }

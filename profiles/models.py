@@ -203,6 +203,41 @@ class ProfileComputed(models.Model):
         return f"Computed values of profile {self.profile_id}"
 
 
+class ScoreRun(models.Model):
+    """One computation of a score over all customers: RFM, or a churn model's training.
+
+    `details` holds what the score's page shows: for RFM the customers per group; for churn the
+    model's measured quality on held-out customers (ROC AUC, calibration) beside the naive
+    recency baseline's, its coefficients, and whether it was offered (written as scores).
+    """
+
+    class Kind(models.TextChoices):
+        RFM = "rfm", "RFM"
+        CHURN = "churn", "Churn risk"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Customers scored (RFM) or written (churn; 0 when the model was not offered).
+    scored = models.PositiveIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["kind", "-started_at"], name="score_run_kind_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} run of {self.started_at:%Y-%m-%d %H:%M}"
+
+
 class EventMessage(models.Model):
     """The (source, message id) of every stored event: deduplication on PostgreSQL.
 

@@ -70,3 +70,27 @@ def computed_traits_refresh_task(profile_ids: list[int]) -> dict:
     from .computed_traits import computed_traits_compute
 
     return computed_traits_compute(profile_ids=profile_ids)
+
+
+@shared_task(name="profiles.insights_rfm_recompute")
+def rfm_recompute_task() -> int:
+    """Recompute every customer's RFM scores. Idempotent: a rerun writes the same scores."""
+    from .scores.rfm import rfm_recompute
+
+    return rfm_recompute().scored
+
+
+@shared_task(name="profiles.insights_churn_train")
+def churn_train_task() -> int:
+    """Retrain and measure the churn model; write its scores only when it is offered."""
+    from .scores.churn import churn_train
+
+    return churn_train().scored
+
+
+@shared_task(name="profiles.insights_dashboard_refresh")
+def dashboard_refresh_task() -> None:
+    """Recompute the home dashboard's customers panel. Idempotent."""
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, computed_views, views
+from . import api, computed_views, dashboard_views, score_views, views
 
 app_name = "profiles"
 
@@ -33,6 +33,12 @@ urlpatterns = [
         computed_views.computed_trait_recompute,
         name="computed_trait_recompute",
     ),
+    path("customers/<int:profile_id>/scores/", score_views.profile_scores, name="scores"),
+    path("dashboard/customers/", dashboard_views.dashboard_panel, name="dashboard"),
+    path("scores/rfm/", score_views.rfm_overview, name="rfm"),
+    path("scores/churn/", score_views.churn_overview, name="churn"),
+    path("scores/rfm/recompute/", score_views.rfm_recompute, name="rfm_recompute"),
+    path("scores/churn/retrain/", score_views.churn_retrain, name="churn_retrain"),
     path("api/profiles/", api.ProfileList.as_view(), name="api_list"),
     path("api/profiles/<int:profile_id>/", api.ProfileDetail.as_view(), name="api_detail"),
     path("api/profiles/<int:profile_id>/events/", api.ProfileEvents.as_view(), name="api_events"),

@@ -2,6 +2,7 @@
 
 from django.apps import AppConfig
 
+from cdp_site.dashboard import DashboardPanel
 from cdp_site.navigation import NavItem
 
 
@@ -17,7 +18,15 @@ class SegmentsConfig(AppConfig):
             order=30,
             description="Build audiences with a live count; see who is in them and why.",
         ),
+        NavItem(
+            "Journeys",
+            "segments:funnel",
+            order=35,
+            description="Funnels and paths: where people drop out, and what they do next.",
+        ),
     )
+
+    dashboard = (DashboardPanel("Segments", "segments:dashboard", order=20),)
 
     def ready(self) -> None:
         from . import erasure

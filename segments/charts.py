@@ -164,3 +164,53 @@ def flow_per_day(flow: dict, *, days: int, today: dt.date) -> str:
     """The entered/exited chart's HTML, or "" when no one entered or left."""
     figure = flow_figure(flow, days=days, today=today)
     return _html(figure, "chart-flow") if figure else ""
+
+
+def segment_sizes_figure(segments: list[dict], links: dict[int, str]) -> dict:
+    """Horizontal bars: the largest segments; a click opens the segment."""
+    ordered = list(reversed(segments))
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": [s["name"] for s in ordered],
+                "x": [s["size"] for s in ordered],
+                "customdata": [links[s["id"]] for s in ordered],
+                "hovertemplate": "%{y}: %{x} members<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": 60 + 28 * len(segments),
+            "margin": {"l": 180, "r": 10, "t": 10, "b": 30},
+            "meta": {"click": "link"},
+        },
+        "config": {"displayModeBar": False, "responsive": True},
+    }
+
+
+def segment_trends_figure(segments: list[dict], links: dict[int, str]) -> dict:
+    """One line per segment: its size after each full refresh of the last 30 days."""
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": s["name"],
+                "x": [point[0] for point in s["trend"]],
+                "y": [point[1] for point in s["trend"]],
+                "customdata": [links[s["id"]]] * len(s["trend"]),
+            }
+            for s in segments
+            if s["trend"]
+        ],
+        "layout": {
+            "height": 280,
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "legend": {"orientation": "h", "y": -0.25},
+            "xaxis": {"type": "date"},
+            "yaxis": {"title": {"text": "members"}},
+            "meta": {"click": "link"},
+        },
+        "config": {"displayModeBar": False, "responsive": True},
+    }

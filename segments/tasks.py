@@ -52,3 +52,11 @@ def catalogue_refresh_task() -> int:
     from .catalogue import catalogue_refresh
 
     return catalogue_refresh()
+
+
+@shared_task(name="segments.insights_dashboard_refresh")
+def dashboard_refresh_task() -> None:
+    """Recompute the home dashboard's segments panel. Idempotent."""
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

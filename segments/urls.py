@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, journey_views, views
 
 app_name = "segments"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("segments/<int:segment_id>/unshare/", views.segment_unshare, name="unshare"),
     path("segments/<int:segment_id>/export.csv", views.segment_export, name="export"),
     path("segments/profile/<int:profile_id>/", views.profile_segments, name="profile_segments"),
+    path("dashboard/segments/", journey_views.dashboard_panel, name="dashboard"),
+    path("journeys/funnel/", journey_views.funnel, name="funnel"),
+    path("journeys/funnel/dropped/", journey_views.funnel_dropped, name="funnel_dropped"),
+    path("journeys/paths/", journey_views.paths, name="paths"),
+    path("segments/from-rfm-group/", journey_views.from_rfm_group, name="from_rfm_group"),
     path("api/segments/", api.SegmentList.as_view(), name="api_list"),
     path("api/segments/preview/", api.SegmentPreview.as_view(), name="api_preview"),
     path("api/segments/<int:segment_id>/", api.SegmentDetail.as_view(), name="api_detail"),

@@ -49,6 +49,11 @@ MATRIX: dict[str, tuple] = {
     "/system/worker-check/":                        (LOGIN, 403, 403, 405, 403, 405),
     "/system/worker-check/{task}/":                 (LOGIN, 403, 403, 200, 403, 200),
     "/accounts/login/":                             (  200, 200, 200, 200, 200, 200),
+    # The home dashboard's panels, each for the roles it is meant for.
+    "/dashboard/customers/":                        (LOGIN, 200, 200, 200, 200, 200),
+    "/dashboard/segments/":                         (LOGIN, 200, 403, 403, 403, 200),
+    "/dashboard/syncs/":                            (LOGIN, 403, 403, 200, 403, 200),
+    "/dashboard/requests/":                         (LOGIN, 403, 403, 403, 200, 200),
     "/accounts/logout/":                            (LOGIN, 405, 405, 405, 405, 405),
     "/api/me/":                                     (  401, 200, 200, 200, 200, 200),
     "/api/schema/":                                 (  401, 200, 200, 200, 200, 200),
@@ -65,9 +70,20 @@ MATRIX: dict[str, tuple] = {
     "/computed-traits/{computed_trait}/edit/":      (LOGIN, 200, 403, 403, 403, 200),
     "/computed-traits/{computed_trait}/delete/":    (LOGIN, 405, 403, 403, 403, 405),
     "/computed-traits/{computed_trait}/recompute/": (LOGIN, 405, 403, 403, 403, 405),
+    "/customers/{profile}/scores/":                 (LOGIN, 200, 200, 403, 200, 200),
     "/api/profiles/":                               (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/":                     (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/events/":              (  401, 200, 200, 403, 200, 200),
+    # Scores (aggregates): marketers.
+    "/scores/rfm/":                                 (LOGIN, 200, 403, 403, 403, 200),
+    "/scores/churn/":                               (LOGIN, 200, 403, 403, 403, 200),
+    "/scores/rfm/recompute/":                       (LOGIN, 405, 403, 403, 403, 405),
+    "/scores/churn/retrain/":                       (LOGIN, 405, 403, 403, 403, 405),
+    # Journeys (aggregates, and segments made from them): marketers.
+    "/journeys/funnel/":                            (LOGIN, 200, 403, 403, 403, 200),
+    "/journeys/funnel/dropped/":                    (LOGIN, 405, 403, 403, 403, 405),
+    "/journeys/paths/":                             (LOGIN, 200, 403, 403, 403, 200),
+    "/segments/from-rfm-group/":                    (LOGIN, 405, 403, 403, 403, 405),
     # Segments: marketers; a profile's segments also on the others' customer 360.
     "/segments/":                                   (LOGIN, 200, 403, 403, 403, 200),
     "/segments/new/":                               (LOGIN, 200, 403, 403, 403, 200),
@@ -200,14 +216,16 @@ MATRIX: dict[str, tuple] = {
 
 # The main navigation each persona sees, in order.
 EXPECTED_NAVIGATION = {
-    "marketer": ["Home", "Customers", "Segments", "Computed traits"],
+    "marketer": ["Home", "Customers", "Scores", "Segments", "Journeys", "Computed traits"],
     "support_agent": ["Home", "Customers"],
     "integration_admin": ["Home", "Sources", "Destinations", "System"],
     "compliance_officer": ["Home", "Customers", "Requests", "Audit log"],
     "superuser": [
         "Home",
         "Customers",
+        "Scores",
         "Segments",
+        "Journeys",
         "Computed traits",
         "Sources",
         "Destinations",
