@@ -53,6 +53,8 @@ EXPECTED_QUEUES = {
     "integrations.sync_scheduled": "syncs",
     "integrations.audience_sync_run": "syncs",
     "integrations.audience_syncs_due": "syncs",
+    "integrations.event_forwards_due": "syncs",
+    "integrations.csv_uploads_expire": "syncs",
     "integrations.audience_realtime": "syncs",
     "integrations.event_forward_run": "syncs",
 }
