@@ -123,6 +123,7 @@ def source_key_rotate(*, source: Source, user, grace_hours: int) -> Source:
             ),
         )
         transaction.on_commit(write_key_cache_clear)
+    write_key_cache_clear()
     return locked
 
 
