@@ -85,10 +85,10 @@ def segment_create(*, user, name: str, definition: object, description: str = ""
     return segment
 
 
-def _segment_audit(user, action: AuditAction, segment: Segment, **detail) -> None:
-    """Record a change to a segment's configuration in the audit log."""
+def _segment_audit(actor, action: AuditAction, segment: Segment, **detail) -> None:
+    """Record a change to a segment's configuration (by `actor`) in the audit log."""
     audit_record(
-        user=user,
+        user=actor,
         action=action,
         detail={"segment": segment.pk, "segment_name": segment.name, **detail},
         sender=Segment,
