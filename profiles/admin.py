@@ -21,6 +21,11 @@ class IdentityRuleAdmin(admin.ModelAdmin):
         # Through the service, so the change is audited and the rebuild notice shows.
         identity_rule_save(user=request.user, rule=obj)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A rule goes back to the defaults by editing it, so that every change is audited and
+        # stamped for the rebuild notice.
+        return False
+
 
 class IdentitySplitMemberInline(admin.TabularInline):
     model = IdentitySplitMember

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from cdp_site.audit import AuditAction, audit_record
 
-from .models import IdentityRule, RebuildRun
+from .models import IdentityRule, IdentityRuleChange, RebuildRun
 from .normalise import DEFAULT_LIMIT, DEFAULT_PRIORITY, DEFAULT_RULES, GLOBAL_BLOCKED
 
 AUDITED_FIELDS = ("limit", "priority", "blocked_values")
@@ -63,25 +63,25 @@ def identity_rule_for_kind(kind: str) -> IdentityRule:
 def identity_rule_save(*, user, rule: IdentityRule) -> IdentityRule:
     """Save `rule` (new or changed) and record the change, before and after, in the audit log."""
     with transaction.atomic():
-        before = IdentityRule.objects.select_for_update().filter(kind=rule.kind).first()
-        if before is not None and rule.pk is None:
-            rule.pk = before.pk
+        stored = IdentityRule.objects.select_for_update().filter(kind=rule.kind).first()
+        if stored is not None and rule.pk is None:
+            rule.pk = stored.pk
+        # A kind without a stored rule had the default values in force: the change is from them.
+        before = stored or identity_rule_for_kind(rule.kind)
         differences = {
-            field: {
-                "from": getattr(before, field) if before is not None else None,
-                "to": getattr(rule, field),
-            }
+            field: {"from": getattr(before, field), "to": getattr(rule, field)}
             for field in AUDITED_FIELDS
-            if before is None or getattr(before, field) != getattr(rule, field)
+            if getattr(before, field) != getattr(rule, field)
         }
-        if before is not None and not differences:
-            return before
+        if stored is not None and not differences:
+            return stored
         rule.changed_at = timezone.now()
         rule.save()
+        identity_rules_changed(kinds=[rule.kind], at=rule.changed_at)
         audit_record(
             user=user,
             action=AuditAction.IDENTITY_RULE_CHANGE,
-            detail={"kind": rule.kind, "created": before is None, "changes": differences},
+            detail={"kind": rule.kind, "created": stored is None, "changes": differences},
             sender=IdentityRule,
         )
     return rule
@@ -89,7 +89,7 @@ def identity_rule_save(*, user, rule: IdentityRule) -> IdentityRule:
 
 def identity_rules_rebuild_needed() -> dict | None:
     """When the rules last changed, if no rebuild has finished since (else None)."""
-    changed = IdentityRule.objects.aggregate(last=Max("changed_at"))["last"]
+    changed = IdentityRuleChange.objects.aggregate(last=Max("changed_at"))["last"]
     if changed is None:
         return None
     rebuilt = RebuildRun.objects.aggregate(last=Max("finished_at"))["last"]
@@ -100,3 +100,10 @@ def identity_rules_rebuild_needed() -> dict | None:
 
 def globally_blocked_values() -> tuple[str, ...]:
     return GLOBAL_BLOCKED
+
+
+def identity_rules_changed(*, kinds, at) -> None:
+    """Note that the rules of `kinds` changed at `at` (for the rebuild notice)."""
+    IdentityRuleChange.objects.bulk_create(
+        [IdentityRuleChange(kind=kind, changed_at=at) for kind in kinds]
+    )

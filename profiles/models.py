@@ -63,7 +63,7 @@ class IdentityRule(models.Model):
     priority = models.PositiveIntegerField(default=100)
     # Regular expressions (full match) of values never used to match, on top of the global ones.
     blocked_values = models.JSONField(default=list, blank=True)
-    # When a person last changed the rule: the history needs a rebuild after it (`RebuildRun`).
+    # When the rule last changed (on the page, the API, the admin or `config apply`).
     changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -71,6 +71,17 @@ class IdentityRule(models.Model):
 
     def __str__(self) -> str:
         return self.kind
+
+
+class IdentityRuleChange(models.Model):
+    """A change to the identity rules (a rule set, changed or removed): profiles resolved before
+    the newest one follow the old rules until a `RebuildRun` finishes after it."""
+
+    kind = models.CharField(max_length=64)
+    changed_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} changed at {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class RebuildRun(models.Model):

@@ -46,7 +46,7 @@ def test_changing_a_rule_is_audited_and_asks_for_a_rebuild(client_for, integrati
     row = AuditEvent.objects.get(action="identity_rule.change")
     assert row.username == integration_admin.username
     assert row.detail["kind"] == "email"
-    assert row.detail["changes"]["limit"] == {"from": None, "to": 2}
+    assert row.detail["changes"]["limit"] == {"from": 5, "to": 2}  # from the default
     # A second save with nothing changed records nothing.
     client.post(
         "/identity-rules/kind/email/",
@@ -139,3 +139,24 @@ def test_the_api_undoes_a_merge_with_the_same_rules_as_the_page(support_agent, m
     again = _api(support_agent).post(f"/api/merges/{merge.pk}/undo/")
     assert again.status_code == 409
     assert _api(support_agent).post("/api/merges/999999/undo/").status_code == 404
+
+
+def test_rules_from_the_configuration_file_ask_for_a_rebuild_and_are_audited():
+    from django.utils import timezone
+
+    from profiles.config import identity_rules_apply
+    from profiles.identity_rules import identity_rules_rebuild_needed
+
+    crm = {"kind": "crm_id", "limit": 1, "priority": 3, "blocked_values": []}
+    identity_rules_apply([crm], [], [])
+    assert identity_rules_rebuild_needed() is not None
+    RebuildRun.objects.create(finished_at=timezone.now(), events=0)
+    assert identity_rules_rebuild_needed() is None
+    # Removing a rule is a change too, though no rule row is left to say so.
+    identity_rules_apply([], [], ["crm_id"])
+    assert identity_rules_rebuild_needed() is not None
+    rows = list(AuditEvent.objects.filter(action="identity_rule.change").order_by("pk"))
+    assert [(row.username, row.detail["created"], row.detail["removed"]) for row in rows] == [
+        ("", ["crm_id"], []),
+        ("", [], ["crm_id"]),
+    ]
