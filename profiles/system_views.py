@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cdp_site.roles import Role, role_required
 
-from .backlog import BACKLOG_COUNT_CAP, resolution_backlog
+from .backlog import resolution_backlog
 from .forms import IdentityRuleForm
 from .identity_rules import (
     globally_blocked_values,
@@ -24,7 +24,7 @@ def resolution_backlog_fragment(request):
     return render(
         request,
         "profiles/_resolution_backlog.html",
-        {"backlog": resolution_backlog(), "cap": BACKLOG_COUNT_CAP},
+        {"backlog": resolution_backlog()},
     )
 
 
