@@ -39,6 +39,22 @@ class AuditAction(models.TextChoices):
     REQUEST_RUN = "request.run", "Ran a data subject request"
     REQUEST_COMPLETE = "request.complete", "Completed a data subject request"
     REQUEST_ARCHIVE_DOWNLOAD = "request.archive_download", "Downloaded an access archive"
+    AUDIT_LOG_EXPORT = "audit_log.export", "Exported the audit log"
+    # Configuration changes: who changed what the product does with the data.
+    SEGMENT_CREATE = "segment.create", "Created a segment"
+    SEGMENT_CHANGE = "segment.change", "Changed a segment"
+    SEGMENT_SHARE = "segment.share", "Shared a segment"
+    SEGMENT_UNSHARE = "segment.unshare", "Stopped sharing a segment"
+    SEGMENT_DELETE = "segment.delete", "Deleted a segment"
+    SOURCE_CREATE = "source.create", "Created a source"
+    SOURCE_ENABLE = "source.enable", "Enabled a source"
+    SOURCE_DISABLE = "source.disable", "Disabled a source"
+    SOURCE_KEY_ROTATE = "source.key_rotate", "Rotated a source's write key"
+    SOURCE_DELETE = "source.delete", "Deleted a source"
+    QUARANTINE_REPLAY = "quarantine.replay", "Replayed quarantined messages"
+    QUARANTINE_DISCARD = "quarantine.discard", "Discarded a quarantined message"
+    IDENTITY_RULE_CHANGE = "identity_rule.change", "Changed an identity rule"
+    ROLE_CHANGE = "user.roles_change", "Changed a person's roles"
 
 
 # Codes written before the actions had one naming style; rows keep them, so they keep their words.

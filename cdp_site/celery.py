@@ -112,6 +112,19 @@ def _log_task_finish(task_id=None, task=None, state=None, **_kwargs):
     )
 
 
+@signals.task_failure.connect
+def _record_task_failure(task_id=None, exception=None, sender=None, **_kwargs):
+    # Kept for the System page; recording must never turn one failure into two.
+    from .task_failures import task_failure_record
+
+    try:
+        task_failure_record(
+            task_name=getattr(sender, "name", "") or "", task_id=task_id or "", error=exception
+        )
+    except Exception:
+        logger.exception("task failure could not be recorded", extra={"task_id": task_id})
+
+
 @signals.setup_logging.connect
 def _use_django_logging(**_kwargs):
     # Connecting this signal stops Celery from replacing the logging set up by Django's settings.

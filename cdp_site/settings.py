@@ -206,6 +206,7 @@ SPECTACULAR_SETTINGS = {
         "SyncRunKindEnum": "integrations.models.SyncRun.Kind",
         "SyncRunStatusEnum": "integrations.models.SyncRun.Status",
         "RequestTypeEnum": "compliance.models.DataSubjectRequest.Type",
+        "QuarantineStatusEnum": "integrations.models.QuarantinedMessage.Status",
     },
 }
 

@@ -1,8 +1,11 @@
 """Pages of the project package: the home dashboard (its panels are fragments each app serves,
 see `cdp_site.dashboard`), system status, and the error pages."""
 
+import datetime as dt
+
 from celery.result import AsyncResult
 from django.shortcuts import render
+from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
@@ -11,6 +14,8 @@ from .dashboard import dashboard_panels_for_user
 from .navigation import nav_items_for_user
 from .rest import json_error
 from .roles import ALL_ROLES, Role, role_required, user_roles
+from .system import beat_last_run, queue_lengths
+from .task_failures import task_failures_since
 from .tasks import worker_ping_task
 
 API_PREFIXES = ("/api/", "/v1/")
@@ -35,7 +40,18 @@ def home(request):
 @role_required(Role.INTEGRATION_ADMIN)
 @require_GET
 def system_status(request):
-    return render(request, "cdp_site/system_status.html")
+    """Queues, failed tasks and beat, refreshed by htmx (the fragment is `#status`); the
+    resolution backlog is a fragment of `profiles`, polled beside it."""
+    failed_count, failures = task_failures_since(timezone.now() - dt.timedelta(days=1))
+    context = {
+        "queues": queue_lengths(),
+        "failed_count": failed_count,
+        "failures": failures,
+        "beat": beat_last_run(),
+        "checked_at": timezone.now(),
+    }
+    template = "cdp_site/system_status.html"
+    return render(request, template + "#status" if request.htmx else template, context)
 
 
 @role_required(Role.INTEGRATION_ADMIN)
@@ -67,9 +83,18 @@ def worker_check_result(request, task_id):
     }
     if result.successful():
         context["answer"] = result.result
+        context["answered_at"] = _when(result.result.get("answered_at"))
     elif result.failed():
         context["error"] = str(result.result)
     return render(request, "cdp_site/_worker_check.html", context)
+
+
+def _when(text) -> dt.datetime | None:
+    """An ISO time sent by a worker, for the page to show readably (None if it is not one)."""
+    try:
+        return dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
 
 
 def page_not_found(request, exception):

@@ -1,21 +1,38 @@
 """REST API of data subject requests: log one, read it (its status and, when done, its report),
-verify, run, extend, reject, and download an access request's archive. Compliance officers and
-superusers only; a refusal of the domain is answered by the project's error handler."""
+verify, run, extend, reject, and download an access request's archive; read and export the
+audit log. Compliance officers and superusers only; a refusal of the domain is answered by the
+project's error handler."""
 
 import datetime as dt
+from urllib.parse import urlencode
 
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, renderer_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from cdp_site.audit import action_label
 from cdp_site.errors import ConflictError
+from cdp_site.params import keyset_cursor_text
 from cdp_site.roles import Role, user_has_role
 
 from . import requests as services
+from .audit_csv import audit_csv_lines
+from .audit_detail import audit_detail_lines
+from .audit_filters import FILTER_NAMES, audit_filter_parse
 from .models import DataSubjectRequest
-from .selectors import request_get, request_open_for_user
+from .selectors import (
+    audit_export_for_user,
+    audit_log_for_user,
+    request_get,
+    request_open_for_user,
+)
 
 
 class IsComplianceOfficer(BasePermission):
@@ -173,3 +190,117 @@ def request_archive(request, pk: int):
     if not (dsr.archive_expires_at and dsr.archive_expires_at > timezone.now()):
         raise ConflictError("There is no archive: run the access request, or run it again.")
     return archive_response(dsr, request.user)
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    user = serializers.CharField(source="username", help_text="Empty for system changes.")
+    action = serializers.CharField(help_text="The action's code, as `action` filters it.")
+    action_label = serializers.CharField()
+    profile_id = serializers.IntegerField(allow_null=True)
+    detail = serializers.DictField()
+    detail_text = serializers.CharField(help_text="The details as people read them.")
+
+
+class AuditPageSerializer(serializers.Serializer):
+    results = AuditEntrySerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True, help_text="The address of the next (older) page, or null."
+    )
+
+
+AUDIT_FILTER_PARAMETERS = [
+    OpenApiParameter("user", str, description="A user name (any case)."),
+    OpenApiParameter("action", str, description="An action code, as `audit_log.view`."),
+    OpenApiParameter("profile", int, description="A profile id."),
+    OpenApiParameter("since", OpenApiTypes.DATE, description="From this day (UTC), YYYY-MM-DD."),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="To this day (UTC), inclusive."),
+]
+
+
+class IsComplianceOfficerForAudit(BasePermission):
+    message = "Only compliance officers may read the audit log."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(
+            user and user.is_authenticated and user_has_role(user, [Role.COMPLIANCE_OFFICER])
+        )
+
+
+def _audit_filters(request):
+    filters, errors = audit_filter_parse(request.query_params)
+    if errors:
+        raise ValidationError(errors)
+    asked = {k: v for k, v in request.query_params.items() if v and k in FILTER_NAMES}
+    return filters, asked
+
+
+def _entry(row) -> dict:
+    lines = audit_detail_lines(row.detail)
+    return {
+        "id": row.pk,
+        "at": row.at,
+        "username": row.username,
+        "action": row.action,
+        "action_label": action_label(row.action),
+        "profile_id": row.profile_id,
+        "detail": row.detail if isinstance(row.detail, dict) else {"value": row.detail},
+        "detail_text": "; ".join(f"{label}: {text}" for label, text in lines),
+    }
+
+
+@extend_schema(
+    parameters=[
+        *AUDIT_FILTER_PARAMETERS,
+        OpenApiParameter("before", str, description="The page cursor `next` carries."),
+    ],
+    responses={200: AuditPageSerializer},
+)
+@api_view(["GET"])
+@permission_classes([IsComplianceOfficerForAudit])
+def audit_log(request):
+    """The audit log, newest first, 50 entries a page (keyset paging: follow `next`). A filter
+    value that cannot be used answers 400 saying why. Reading the log is itself recorded."""
+    filters, asked = _audit_filters(request)
+    rows, cursor = audit_log_for_user(user=request.user, filters=filters, asked=asked)
+    next_url = None
+    if cursor is not None:
+        params = {k: v for k, v in asked.items() if k != "before"}
+        params["before"] = keyset_cursor_text(cursor)
+        next_url = request.build_absolute_uri(request.path) + "?" + urlencode(params)
+    return Response(
+        AuditPageSerializer({"results": [_entry(row) for row in rows], "next": next_url}).data
+    )
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets a caller ask for `Accept: text/csv`; a refusal (400, 403) comes as plain text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, dict):
+            return "\n".join(f"{key}: {value}" for key, value in data.items()).encode()
+        return str(data or "").encode()
+
+
+@extend_schema(
+    parameters=AUDIT_FILTER_PARAMETERS,
+    responses={(200, "text/csv"): OpenApiTypes.STR},
+)
+@api_view(["GET"])
+@renderer_classes([JSONRenderer, CSVRenderer])
+@permission_classes([IsComplianceOfficerForAudit])
+def audit_log_export(request):
+    """Every entry matching the filters as CSV (`at_utc, user, action, action_code, profile_id,
+    details`), streamed. The export is recorded in the log."""
+    filters, asked = _audit_filters(request)
+    rows = audit_export_for_user(user=request.user, filters=filters, asked=asked)
+    response = StreamingHttpResponse(audit_csv_lines(rows), content_type="text/csv")
+    stamp = timezone.now().date().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'
+    return response

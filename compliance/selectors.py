@@ -6,6 +6,7 @@ one, as a subquery for their own queries.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -55,12 +56,8 @@ def audit_actions() -> list[tuple[str, str]]:
     return sorted(((code, action_label(code)) for code in codes), key=lambda pair: pair[1])
 
 
-def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetime, int] | None]:
-    """One page of matching rows, newest first, and the cursor of the next page (or None).
-
-    Keyset paging on (at, id), not OFFSET: the log only grows, and a page deep in it costs
-    the same as the first.
-    """
+def _audit_rows(filters: AuditFilter) -> QuerySet[AuditEvent]:
+    """Rows matching the filters (without the page cursor), in no order."""
     rows: QuerySet[AuditEvent] = AuditEvent.objects.all()
     if filters.username:
         rows = rows.filter(username__iexact=filters.username)
@@ -74,6 +71,16 @@ def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetim
     if filters.until is not None and filters.until < dt.date.max:
         # Until the calendar's last day is no upper bound (its next day does not exist).
         rows = rows.filter(at__lt=_day_start(filters.until + dt.timedelta(days=1)))
+    return rows
+
+
+def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetime, int] | None]:
+    """One page of matching rows, newest first, and the cursor of the next page (or None).
+
+    Keyset paging on (at, id), not OFFSET: the log only grows, and a page deep in it costs
+    the same as the first.
+    """
+    rows = _audit_rows(filters)
     if filters.before is not None:
         at, pk = filters.before
         rows = rows.filter(at__lt=at) | rows.filter(at=at, pk__lt=pk)
@@ -82,6 +89,19 @@ def audit_page(filters: AuditFilter) -> tuple[list[AuditEvent], tuple[dt.datetim
         page = page[:AUDIT_PAGE_SIZE]
         return page, (page[-1].at, page[-1].pk)
     return page, None
+
+
+def audit_export_for_user(*, user, filters: AuditFilter, asked: dict) -> Iterator[AuditEvent]:
+    """Every matching row, newest first, read in chunks as a file is written; the export is
+    recorded in the log first (with the filters asked for)."""
+    audit_record(
+        user=user,
+        action=AuditAction.AUDIT_LOG_EXPORT,
+        profile_id=filters.profile_id,
+        detail={"filters": asked},
+        sender=AuditEvent,
+    )
+    return _audit_rows(filters).order_by("-at", "-pk").iterator(chunk_size=2000)
 
 
 def consent_purposes() -> QuerySet[ConsentPurpose]:

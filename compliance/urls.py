@@ -17,6 +17,7 @@ app_name = "compliance"
 urlpatterns = [
     path("dashboard/requests/", dashboard_views.dashboard_panel, name="dashboard"),
     path("compliance/audit/", views.audit_log, name="audit_log"),
+    path("compliance/audit/export.csv", views.audit_log_export, name="audit_log_export"),
     path(
         "compliance/profile/<int:profile_id>/consent/",
         views.profile_consent,
@@ -27,6 +28,8 @@ urlpatterns = [
         views.profile_consent_record,
         name="profile_consent_record",
     ),
+    path("api/audit-log/", api.audit_log, name="api_audit_log"),
+    path("api/audit-log/export.csv", api.audit_log_export, name="api_audit_log_export"),
     path(
         "api/compliance/profiles/<int:profile_id>/consent/",
         api.consent_record,

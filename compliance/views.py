@@ -2,24 +2,23 @@
 
 from urllib.parse import urlencode
 
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from cdp_site.audit import action_label
 from cdp_site.errors import DomainError
-from cdp_site.params import (
-    iso_date,
-    keyset_cursor,
-    keyset_cursor_text,
-    positive_id,
-    storable_text,
-)
+from cdp_site.params import keyset_cursor_text
 from cdp_site.roles import PROFILE_READERS, Role, role_required, user_has_role
 
+from .audit_csv import audit_csv_lines
+from .audit_detail import audit_detail_lines
+from .audit_filters import FILTER_NAMES, audit_filter_parse
 from .consent_manual import EVIDENCE_KINDS, consent_record_by_hand
 from .selectors import (
-    AuditFilter,
     audit_actions,
+    audit_export_for_user,
     audit_log_for_user,
     profile_consent_for_user,
     profile_is_restricted,
@@ -70,47 +69,58 @@ def profile_consent_record(request, profile_id: int):
     return _consent_fragment(request, profile_id, error)
 
 
-def _text_filter(request, name: str, length: int) -> str:
-    # A text no stored row can hold (NUL, broken Unicode) matches nothing: it is left out.
-    text = request.GET.get(name, "").strip()[:length]
-    return text if storable_text(text) else ""
+def _asked(request) -> dict:
+    return {k: v for k, v in request.GET.items() if v and k in FILTER_NAMES}
 
 
-def _audit_filter(request) -> AuditFilter:
-    """The filters as typed; anything that is not a valid value is left out."""
-    return AuditFilter(
-        username=_text_filter(request, "user", 150),
-        action=_text_filter(request, "action", 64),
-        profile_id=positive_id(request.GET.get("profile", "")),
-        since=iso_date(request.GET.get("since", "")),
-        until=iso_date(request.GET.get("until", "")),
-        before=keyset_cursor(request.GET.get("before", "")),
-    )
+def _with_detail_lines(row):
+    row.detail_lines = audit_detail_lines(row.detail)
+    return row
 
 
 @role_required(Role.COMPLIANCE_OFFICER)
 @require_GET
 def audit_log(request):
-    """Who looked at or exported personal data, when and what: newest first, filterable."""
-    filters = _audit_filter(request)
-    rows, cursor = audit_log_for_user(
-        user=request.user,
-        filters=filters,
-        asked={k: v for k, v in request.GET.items() if v},
-    )
+    """Who looked at, exported or changed what, and when: newest first, filterable. Filters
+    that cannot be used are reported in place, and no row is read until they are fixed."""
+    filters, errors = audit_filter_parse(request.GET)
+    rows, cursor = [], None
+    if not errors:
+        rows, cursor = audit_log_for_user(user=request.user, filters=filters, asked=_asked(request))
     next_url = ""
     if cursor is not None:
-        params = {k: v for k, v in request.GET.items() if k != "before" and v}
+        params = {k: v for k, v in _asked(request).items() if k != "before"}
         params["before"] = keyset_cursor_text(cursor)
         next_url = "?" + urlencode(params)
+    export_params = {k: v for k, v in _asked(request).items() if k != "before"}
     return render(
         request,
         "compliance/audit_log.html",
         {
-            "rows": [(row, action_label(row.action)) for row in rows],
+            "rows": [(_with_detail_lines(row), action_label(row.action)) for row in rows],
             "filters": filters,
+            "raw": {name: request.GET.get(name, "") for name in FILTER_NAMES},
+            "errors": errors,
             "actions": audit_actions(),
             "next_url": next_url,
-            "filtered": any(v for k, v in request.GET.items() if k != "before"),
+            "export_url": "?" + urlencode(export_params) if export_params else "",
+            "filtered": any(v for k, v in _asked(request).items() if k != "before"),
         },
     )
+
+
+@role_required(Role.COMPLIANCE_OFFICER)
+@require_GET
+def audit_log_export(request):
+    """Every entry matching the filters as a CSV file (the export itself is recorded)."""
+    filters, errors = audit_filter_parse(request.GET)
+    if errors:
+        return HttpResponseBadRequest(
+            "The filters cannot be used: " + " ".join(errors.values()),
+            content_type="text/plain; charset=utf-8",
+        )
+    rows = audit_export_for_user(user=request.user, filters=filters, asked=_asked(request))
+    response = StreamingHttpResponse(audit_csv_lines(rows), content_type="text/csv")
+    stamp = timezone.now().date().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'
+    return response

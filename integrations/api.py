@@ -1,4 +1,5 @@
-"""REST API of sources and sync runs, so a deployment can be configured as code.
+"""REST API of sources and sync runs, so a deployment can be configured as code; write-key
+rotation and the quarantine (list, replay, discard).
 
 Secrets are write-only: they are accepted inside `config` and never answered back (the answer
 lists which are set). The views catch nothing: domain refusals are answered by the project's
@@ -14,11 +15,25 @@ from rest_framework.views import APIView
 from cdp_site.errors import InvalidInputError
 from cdp_site.roles import Role, user_has_role
 
-from .models import Source, SyncRun
+from .models import QuarantinedMessage, Source, SyncRun
 from .run_control import run_cancel, run_retry
 from .secrets import secrets_decrypt
-from .selectors import source_get_for_user, source_list_for_user
-from .services import source_create, source_delete, source_enabled_set
+from .selectors import (
+    source_get_for_user,
+    source_list_for_user,
+    source_quarantine_entry_get,
+    source_quarantine_pending,
+)
+from .services import (
+    KEY_GRACE_CHOICES,
+    KEY_GRACE_DEFAULT_HOURS,
+    quarantine_discard,
+    quarantine_replay,
+    source_create,
+    source_delete,
+    source_enabled_set,
+    source_key_rotate,
+)
 from .sources import connection_test, source_connector_create, source_connector_update
 from .sync.runner import sync_run_start
 from .sync.schedules import source_next_run, source_schedule_set
@@ -219,7 +234,7 @@ class SourceList(generics.ListCreateAPIView):
             )
             source = _schedule_apply(source, data.get("schedule"))
         if data.get("enabled") is False:
-            source = source_enabled_set(source=source, enabled=False)
+            source = source_enabled_set(source=source, enabled=False, user=request.user)
         return Response(SourceSerializer(source).data, status=status.HTTP_201_CREATED)
 
 
@@ -255,12 +270,12 @@ class SourceDetail(generics.RetrieveUpdateDestroyAPIView):
             source = source_connector_update(source=source, values=values, name=data.get("name"))
         source = _schedule_apply(source, data.get("schedule"))
         if "enabled" in data:
-            source = source_enabled_set(source=source, enabled=data["enabled"])
+            source = source_enabled_set(source=source, enabled=data["enabled"], user=request.user)
         source.refresh_from_db()
         return Response(SourceSerializer(source).data)
 
     def destroy(self, request, *args, **kwargs):
-        source_delete(source=self.get_object())
+        source_delete(source=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -344,3 +359,113 @@ class SyncRunRetry(APIView):
         run = run_retry(run_get_for_user(request.user, run_id, action="change"), user=request.user)
         run.refresh_from_db()
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class KeyRotateSerializer(serializers.Serializer):
+    grace_hours = serializers.ChoiceField(
+        choices=sorted(KEY_GRACE_CHOICES),
+        default=KEY_GRACE_DEFAULT_HOURS,
+        help_text="How long the replaced key keeps working (0: it stops at once).",
+    )
+
+
+class KeyRotatedSerializer(serializers.Serializer):
+    source = serializers.IntegerField()
+    write_key = serializers.CharField()
+    previous_key_valid_until = serializers.DateTimeField(allow_null=True)
+
+
+class SourceKeyRotate(APIView):
+    """Give a tracking source a new write key; the old one works until the grace period ends
+    (audited; the keys themselves are never written to the log)."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    @extend_schema(request=KeyRotateSerializer, responses={200: KeyRotatedSerializer})
+    def post(self, request, pk: int):
+        source = source_get_for_user(request.user, pk, perm=CHANGE)
+        incoming = KeyRotateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        source = source_key_rotate(
+            source=source, user=request.user, grace_hours=incoming.validated_data["grace_hours"]
+        )
+        return Response(
+            KeyRotatedSerializer(
+                {
+                    "source": source.pk,
+                    "write_key": source.write_key,
+                    "previous_key_valid_until": source.previous_key_expires_at,
+                }
+            ).data
+        )
+
+
+class QuarantinedMessageSerializer(serializers.ModelSerializer):
+    """A quarantined message and why it was refused (its payload is read on the page, audited)."""
+
+    class Meta:
+        model = QuarantinedMessage
+        fields = ["id", "index", "code", "reason", "received_at", "status"]
+
+
+class QuarantineList(generics.ListAPIView):
+    """The source's waiting quarantined messages, newest first, with the reason for each."""
+
+    serializer_class = QuarantinedMessageSerializer
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    def get_queryset(self):
+        return source_quarantine_pending(source_get_for_user(self.request.user, self.kwargs["pk"]))
+
+
+class QuarantineReplaySerializer(serializers.Serializer):
+    entries = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text="The messages to replay; left out, every waiting one.",
+    )
+
+
+class QuarantineReplayedSerializer(serializers.Serializer):
+    stored = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    still_invalid = serializers.IntegerField()
+
+
+class QuarantineReplay(APIView):
+    """Try waiting quarantined messages again, as they were received (audited)."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    @extend_schema(
+        request=QuarantineReplaySerializer, responses={200: QuarantineReplayedSerializer}
+    )
+    def post(self, request, pk: int):
+        source = source_get_for_user(request.user, pk, perm=CHANGE)
+        incoming = QuarantineReplaySerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        result = quarantine_replay(
+            source=source, user=request.user, entry_ids=incoming.validated_data.get("entries")
+        )
+        return Response(
+            {
+                "stored": result.stored,
+                "duplicates": result.duplicates,
+                "still_invalid": result.still_invalid,
+            }
+        )
+
+
+class QuarantineDiscard(APIView):
+    """Discard one waiting quarantined message: it is never stored (audited). 409 if it was
+    already replayed or discarded."""
+
+    permission_classes = [IsAuthenticated, IsIntegrationAdmin]
+
+    @extend_schema(request=None, responses={200: QuarantinedMessageSerializer})
+    def post(self, request, pk: int, entry_id: int):
+        source = source_get_for_user(request.user, pk, perm=CHANGE)
+        entry = source_quarantine_entry_get(source, entry_id)
+        entry = quarantine_discard(source=source, user=request.user, entry_id=entry.pk)
+        return Response(QuarantinedMessageSerializer(entry).data)

@@ -3,6 +3,7 @@
 from django import forms
 
 from .models import Source
+from .services import KEY_GRACE_CHOICES, KEY_GRACE_DEFAULT_HOURS
 
 
 class SourceForm(forms.Form):
@@ -24,3 +25,17 @@ class SourceEnabledForm(forms.Form):
 class QuarantineReplayForm(forms.Form):
     # Empty: replay every waiting message of the source.
     entry = forms.IntegerField(required=False, min_value=1)
+
+
+class KeyRotateForm(forms.Form):
+    grace_hours = forms.TypedChoiceField(
+        coerce=int,
+        choices=[(hours, label) for hours, label in KEY_GRACE_CHOICES.items()],
+        initial=KEY_GRACE_DEFAULT_HOURS,
+        label="The old key keeps working for",
+        error_messages={"invalid_choice": "Choose how long the old key keeps working."},
+    )
+
+
+class QuarantineDiscardForm(forms.Form):
+    entry = forms.IntegerField(min_value=1, max_value=2**63 - 1)

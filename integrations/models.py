@@ -31,6 +31,11 @@ class Source(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, default=Kind.TRACKING_API)
     write_key = models.CharField(max_length=64, unique=True, default=generate_write_key)
+    # After a rotation the key it replaced keeps working until `previous_key_expires_at`, so the
+    # SDKs can be given the new key without losing a message in between.
+    previous_write_key = models.CharField(max_length=64, blank=True, default="")
+    previous_key_expires_at = models.DateTimeField(null=True, blank=True)
+    key_rotated_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -56,6 +61,14 @@ class Source(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["name"], name="source_name_unique")]
+        indexes = [
+            # The tracking API looks a key up among the previous keys still in their grace period.
+            models.Index(
+                fields=["previous_write_key"],
+                name="source_previous_write_key",
+                condition=~Q(previous_write_key=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -210,6 +223,7 @@ class QuarantinedMessage(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting"
         REPLAYED = "replayed", "Replayed"
+        DISCARDED = "discarded", "Discarded"
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="quarantine")
     # Position of the message in its request (0 for a single call).
@@ -225,6 +239,10 @@ class QuarantinedMessage(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replayed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    discarded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
@@ -374,6 +392,7 @@ class DeadLetter(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting"
         REPLAYED = "replayed", "Replayed"
+        DISCARDED = "discarded", "Discarded"
 
     destination = models.ForeignKey(
         Destination, on_delete=models.CASCADE, related_name="dead_letters"

@@ -7,9 +7,10 @@ showing of them in the audit log.
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
@@ -17,6 +18,7 @@ from guardian.shortcuts import get_objects_for_user
 from cdp_site.audit import AuditAction, audit_record
 from cdp_site.params import id_in_range, storable_text
 from profiles.models import Event
+from profiles.selectors import source_has_events
 
 from .models import QuarantinedMessage, Source
 
@@ -31,19 +33,36 @@ _write_keys_lock = threading.Lock()
 def source_get_by_write_key(write_key: str) -> Source | None:
     """The tracking source a write key belongs to, looked up at most once per key every few
     seconds. Connector sources have write keys too (a webhook's address is derived from its), but
-    they take no tracking calls: their key answers as unknown."""
+    they take no tracking calls: their key answers as unknown.
+
+    A key replaced by a rotation still answers for its source until its grace period ends; the
+    cached answer for it lasts no longer than that.
+    """
     now = time.monotonic()
     cached = _write_keys.get(write_key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    if len(write_key) > Source._meta.get_field("write_key").max_length or not storable_text(
-        write_key
+    if (
+        not write_key
+        or len(write_key) > Source._meta.get_field("write_key").max_length
+        or not storable_text(write_key)
     ):
         return None
-    source = Source.objects.filter(write_key=write_key, kind=Source.Kind.TRACKING_API).first()
+    wall_now = timezone.now()
+    source = (
+        Source.objects.filter(kind=Source.Kind.TRACKING_API)
+        .filter(
+            Q(write_key=write_key)
+            | Q(previous_write_key=write_key, previous_key_expires_at__gt=wall_now)
+        )
+        .first()
+    )
     if source is not None:
+        keep = WRITE_KEY_CACHE_SECONDS
+        if source.write_key != write_key:
+            keep = min(keep, (source.previous_key_expires_at - wall_now).total_seconds())
         with _write_keys_lock:
-            _write_keys[write_key] = (now + WRITE_KEY_CACHE_SECONDS, source)
+            _write_keys[write_key] = (now + keep, source)
     return source
 
 
@@ -344,3 +363,33 @@ def processing_destinations() -> list[dict]:
             }
         )
     return result
+
+
+def source_events_per_day(source: Source, days: int = 14) -> list[dict]:
+    """Events the source stored per day (UTC, by arrival) over the last `days` days, oldest
+    first, every day listed. One grouped read of the source's (source, received_at) index."""
+    today = timezone.now().astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        Event.objects.filter(
+            source_id=source.pk,
+            received_at__gte=datetime.combine(first, datetime.min.time(), tzinfo=UTC),
+        )
+        .annotate(day=TruncDate("received_at", tzinfo=UTC))
+        .values("day")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    counts = {row["day"]: row["n"] for row in rows}
+    return [
+        {
+            "day": first + timedelta(days=offset),
+            "count": counts.get(first + timedelta(days=offset), 0),
+        }
+        for offset in range(days)
+    ]
+
+
+def source_deletable(source: Source) -> bool:
+    """Whether the source may be deleted: it stored no event (they keep its id)."""
+    return not source_has_events(source_id=source.pk)

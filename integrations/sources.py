@@ -12,13 +12,14 @@ import logging
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
+from cdp_site.audit import AuditAction
 from cdp_site.errors import InvalidInputError
 
 from .connectors.base import ConfigField, ConnectionCheck, Connector, ConnectorError
 from .connectors.registry import connector_class
 from .models import Source
 from .secrets import secrets_decrypt, secrets_encrypt
-from .services import SOURCE_OWNER_PERMISSIONS
+from .services import SOURCE_OWNER_PERMISSIONS, source_audit
 
 logger = logging.getLogger("cdp.sources")
 
@@ -125,6 +126,9 @@ def source_connector_create(*, name: str, kind: str, values: dict, created_by=No
             if created_by is not None:
                 for perm in SOURCE_OWNER_PERMISSIONS:
                     assign_perm(perm, created_by, source)
+            source_audit(
+                user=created_by, action=AuditAction.SOURCE_CREATE, source=source, kind=kind
+            )
     except IntegrityError:
         raise InvalidInputError("A source with this name already exists.", field="name") from None
     return source

@@ -35,6 +35,26 @@ urlpatterns = [
     path("api/sources/<int:pk>/", api.SourceDetail.as_view(), name="api_source"),
     path("api/sources/<int:pk>/test/", api.SourceTest.as_view(), name="api_source_test"),
     path("api/sources/<int:pk>/sync/", api.SourceSync.as_view(), name="api_source_sync"),
+    path(
+        "api/sources/<int:pk>/rotate-key/",
+        api.SourceKeyRotate.as_view(),
+        name="api_source_key_rotate",
+    ),
+    path(
+        "api/sources/<int:pk>/quarantine/",
+        api.QuarantineList.as_view(),
+        name="api_quarantine",
+    ),
+    path(
+        "api/sources/<int:pk>/quarantine/replay/",
+        api.QuarantineReplay.as_view(),
+        name="api_quarantine_replay",
+    ),
+    path(
+        "api/sources/<int:pk>/quarantine/<int:entry_id>/discard/",
+        api.QuarantineDiscard.as_view(),
+        name="api_quarantine_discard",
+    ),
     path("api/sync-runs/", api.SyncRunList.as_view(), name="api_sync_runs"),
     path("api/sync-runs/<int:run_id>/", api.SyncRunDetail.as_view(), name="api_sync_run"),
     path(
@@ -47,6 +67,8 @@ urlpatterns = [
     ),
     path("sources/<int:pk>/", views.source_detail, name="source_detail"),
     path("sources/<int:pk>/enabled/", views.source_enabled, name="source_enabled"),
+    path("sources/<int:pk>/rotate-key/", views.source_key_rotate_page, name="source_key_rotate"),
+    path("sources/<int:pk>/delete/", views.source_delete_page, name="source_delete"),
     path("sources/<int:pk>/debugger/", views.source_debugger, name="source_debugger"),
     path(
         "sources/<int:pk>/debugger/messages/<int:event_id>/",
@@ -58,6 +80,11 @@ urlpatterns = [
         "sources/<int:pk>/quarantine/<int:entry_id>/",
         views.quarantine_message,
         name="quarantine_message",
+    ),
+    path(
+        "sources/<int:pk>/quarantine/discard/",
+        views.quarantine_discard_page,
+        name="quarantine_discard",
     ),
     path(
         "sources/<int:pk>/quarantine/replay/",

@@ -8,21 +8,38 @@ from django.db import IntegrityError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cdp_site.errors import DomainError
 from cdp_site.roles import Role, role_required
 
-from .forms import QuarantineReplayForm, SourceEnabledForm, SourceForm
+from .forms import (
+    KeyRotateForm,
+    QuarantineDiscardForm,
+    QuarantineReplayForm,
+    SourceEnabledForm,
+    SourceForm,
+)
 from .selectors import (
     event_as_message,
     source_debugger_for_user,
+    source_deletable,
+    source_events_per_day,
     source_get_for_user,
     source_message_for_user,
     source_quarantine_count,
     source_quarantine_pending,
     source_quarantined_for_user,
 )
-from .services import quarantine_replay, source_create, source_enabled_set
+from .services import (
+    quarantine_discard,
+    quarantine_replay,
+    source_create,
+    source_delete,
+    source_enabled_set,
+    source_key_rotate,
+)
 from .source_forms import ScheduleForm
 from .sync.schedules import source_next_run
 from .sync.selectors import (
@@ -95,6 +112,14 @@ def source_detail(request, pk: int):
             "endpoint_host": request.get_host(),
             "endpoint_scheme": request.scheme,
             "quarantine_count": source_quarantine_count(source),
+            "events_per_day": source_events_per_day(source),
+            "deletable": source_deletable(source),
+            "rotate_form": KeyRotateForm(),
+            "key_grace_active": bool(
+                source.previous_write_key
+                and source.previous_key_expires_at
+                and source.previous_key_expires_at > timezone.now()
+            ),
         },
     )
 
@@ -105,7 +130,9 @@ def source_enabled(request, pk: int):
     source = source_get_for_user(request.user, pk, perm="integrations.change_source")
     form = SourceEnabledForm(request.POST)
     form.is_valid()
-    source = source_enabled_set(source=source, enabled=form.cleaned_data.get("enabled", False))
+    source = source_enabled_set(
+        source=source, enabled=form.cleaned_data.get("enabled", False), user=request.user
+    )
     state = "enabled" if source.enabled else "disabled"
     messages.success(request, f"Source “{source.name}” {state}.")
     return redirect("integrations:source_detail", pk=source.pk)
@@ -191,3 +218,65 @@ def quarantine_replay_page(request, pk: int):
     if request.htmx:
         response["HX-Redirect"] = reverse("integrations:source_debugger", args=[source.pk])
     return response
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def source_key_rotate_page(request, pk: int):
+    """A new write key; the old one keeps working for the grace period chosen."""
+    source = source_get_for_user(request.user, pk, perm="integrations.change_source")
+    form = KeyRotateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose how long the old key keeps working.")
+        return redirect("integrations:source_detail", pk=source.pk)
+    try:
+        source = source_key_rotate(
+            source=source, user=request.user, grace_hours=form.cleaned_data["grace_hours"]
+        )
+    except DomainError as problem:
+        messages.error(request, problem.message)
+    else:
+        if source.previous_key_expires_at:
+            until = timezone.localtime(source.previous_key_expires_at).strftime("%Y-%m-%d %H:%M")
+            messages.success(
+                request,
+                f"New write key made. The old key keeps working until {until} UTC: "
+                "put the new one in your SDKs before then.",
+            )
+        else:
+            messages.success(request, "New write key made. The old key no longer works.")
+    return redirect("integrations:source_detail", pk=source.pk)
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def source_delete_page(request, pk: int):
+    """Delete a source that stored no event; one that did is refused with the reason."""
+    source = source_get_for_user(request.user, pk, perm="integrations.delete_source")
+    try:
+        source_delete(source=source, user=request.user)
+    except DomainError as problem:
+        messages.error(request, problem.message)
+        return redirect("integrations:source_detail", pk=source.pk)
+    messages.success(request, f"Source “{source.name}” deleted.")
+    return redirect("integrations:source_list")
+
+
+@role_required(Role.INTEGRATION_ADMIN)
+@require_POST
+def quarantine_discard_page(request, pk: int):
+    """Discard one waiting quarantined message (it is kept, marked discarded, and audited)."""
+    source = source_get_for_user(request.user, pk, perm="integrations.change_source")
+    form = QuarantineDiscardForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a quarantined message to discard.")
+    else:
+        try:
+            quarantine_discard(
+                source=source, user=request.user, entry_id=form.cleaned_data["entry"]
+            )
+        except DomainError as problem:
+            messages.error(request, problem.message)
+        else:
+            messages.success(request, "Message discarded: it will not be replayed.")
+    return redirect("integrations:quarantine_list", pk=source.pk)

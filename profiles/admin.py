@@ -4,54 +4,11 @@ The rules are read once per resolution run; a change applies to events resolved 
 and `manage.py rebuild` applies it to the history.
 """
 
-import re
-
-from django import forms
 from django.contrib import admin
 
+from .forms import IdentityRuleForm
+from .identity_rules import identity_rule_save
 from .models import IdentityRule, IdentitySplit, IdentitySplitMember
-
-
-class IdentityRuleForm(forms.ModelForm):
-    blocked_values = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=(
-            "One regular expression per line, matched against the whole normalised value in any "
-            "case, on top of the values always blocked (^[0-]*$, -1, null, anonymous, undefined, "
-            "none, empty)."
-        ),
-    )
-
-    class Meta:
-        model = IdentityRule
-        fields = ("kind", "limit", "priority", "blocked_values")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["blocked_values"] = "\n".join(self.instance.blocked_values or [])
-
-    def clean_kind(self) -> str:
-        return self.cleaned_data["kind"].strip()
-
-    def clean_limit(self) -> int:
-        limit = self.cleaned_data["limit"]
-        if limit < 1:
-            raise forms.ValidationError("A profile must be allowed at least one identifier.")
-        return limit
-
-    def clean_blocked_values(self) -> list[str]:
-        patterns = [line.strip() for line in self.cleaned_data["blocked_values"].splitlines()]
-        patterns = [p for p in patterns if p]
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise forms.ValidationError(
-                    f"“{pattern}” is not a regular expression: {error}."
-                ) from None
-        return patterns
 
 
 @admin.register(IdentityRule)
@@ -59,6 +16,15 @@ class IdentityRuleAdmin(admin.ModelAdmin):
     form = IdentityRuleForm
     list_display = ("kind", "limit", "priority", "blocked_values")
     ordering = ("priority", "kind")
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the change is audited and the rebuild notice shows.
+        identity_rule_save(user=request.user, rule=obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A rule goes back to the defaults by editing it, so that every change is audited and
+        # stamped for the rebuild notice.
+        return False
 
 
 class IdentitySplitMemberInline(admin.TabularInline):

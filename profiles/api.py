@@ -1,4 +1,5 @@
-"""REST API of the profiles app: find profiles, read one, read its events.
+"""REST API of the profiles app: find profiles, read one, read its events; undo a merge; read
+and change the identity rules.
 
 A profile that was merged away answers with a redirect to the profile that absorbed it.
 Personal data is masked for callers whose role may not see it. The selectors read each page in
@@ -11,10 +12,21 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from . import selectors
+from cdp_site.roles import Role, user_has_role
+
+from . import selectors, services
+from .forms import IdentityRuleForm
+from .identity_rules import (
+    identity_rule_for_kind,
+    identity_rule_save,
+    identity_rules_in_force,
+    identity_rules_rebuild_needed,
+)
 from .masking import can_view_personal_data, mask_event_payload, mask_identifier, mask_traits
 from .models import Event, Profile
 
@@ -162,3 +174,132 @@ class ProfileEvents(_ProfilesAPIView):
             user=request.user, profile=profile, paginate=self.paginate_queryset
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class IsSupportAgent(BasePermission):
+    message = "Only support agents may undo merges."
+
+    def has_permission(self, request, view) -> bool:
+        return user_has_role(request.user, [Role.SUPPORT_AGENT])
+
+
+class MergeUndoSerializer(serializers.Serializer):
+    merge = serializers.IntegerField()
+    winner = serializers.IntegerField(help_text="The profile that keeps the merged data.")
+    restored = serializers.IntegerField(help_text="The profile that is separate again.")
+    undone_at = serializers.DateTimeField()
+
+
+@extend_schema(request=None, responses={200: MergeUndoSerializer})
+@api_view(["POST"])
+@permission_classes([IsSupportAgent])
+def merge_undo(request, merge_id: int):
+    """Undo a merge, as the customer 360's button does (audited). 409 if already undone."""
+    merge = selectors.merge_get_for_user(user=request.user, merge_id=merge_id)
+    merge = services.profile_merge_undo(merge=merge, user=request.user)
+    return Response(
+        {
+            "merge": merge.pk,
+            "winner": merge.winner_id,
+            "restored": merge.loser_id,
+            "undone_at": merge.undone_at,
+        }
+    )
+
+
+class IsIntegrationAdmin(BasePermission):
+    message = "Only integration admins may read or change identity rules."
+
+    def has_permission(self, request, view) -> bool:
+        return user_has_role(request.user, [Role.INTEGRATION_ADMIN])
+
+
+class IdentityRuleSerializer(serializers.Serializer):
+    kind = serializers.CharField(read_only=True)
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        help_text="How many identifiers of this kind one profile holds.",
+    )
+    priority = serializers.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        help_text="Lower wins: on a limit conflict the highest number is dropped first.",
+    )
+    blocked_values = serializers.ListField(
+        child=serializers.CharField(max_length=500),
+        max_length=100,
+        help_text="Regular expressions (full match, any case) of values never used to match.",
+    )
+    configured = serializers.BooleanField(read_only=True, help_text="False: the built-in default.")
+    changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class IdentityRulesSerializer(serializers.Serializer):
+    rules = IdentityRuleSerializer(many=True)
+    rebuild_needed = serializers.BooleanField(
+        help_text="The rules changed after the last `manage.py rebuild`: profiles built before "
+        "keep their old grouping until the next."
+    )
+
+
+def _rules_answer() -> dict:
+    return {
+        "rules": [
+            {
+                "kind": rule.kind,
+                "limit": rule.limit,
+                "priority": rule.priority,
+                "blocked_values": list(rule.blocked_values),
+                "configured": rule.configured,
+                "changed_at": rule.changed_at,
+            }
+            for rule in identity_rules_in_force()
+        ],
+        "rebuild_needed": identity_rules_rebuild_needed() is not None,
+    }
+
+
+@extend_schema(operation_id="identity_rules_list", responses={200: IdentityRulesSerializer})
+@api_view(["GET"])
+@permission_classes([IsIntegrationAdmin])
+def identity_rules(request):
+    """Every identity rule in force (configured ones and the built-in defaults)."""
+    return Response(IdentityRulesSerializer(_rules_answer()).data)
+
+
+@extend_schema(request=IdentityRuleSerializer, responses={200: IdentityRuleSerializer})
+@api_view(["GET", "PUT", "PATCH"])
+@permission_classes([IsIntegrationAdmin])
+def identity_rule(request, kind: str):
+    """One kind's rule: read it, or set it (PUT all fields, PATCH some). A change is audited and
+    applies to events resolved from then on; `rebuild_needed` then says a rebuild is due."""
+    rule = identity_rule_for_kind(kind)
+    if request.method != "GET":
+        current = {
+            "limit": rule.limit,
+            "priority": rule.priority,
+            "blocked_values": "\n".join(rule.blocked_values or []),
+        }
+        incoming = IdentityRuleSerializer(data=request.data, partial=request.method == "PATCH")
+        incoming.is_valid(raise_exception=True)
+        values = {**current, **incoming.validated_data, "kind": kind}
+        if isinstance(values["blocked_values"], list):
+            values["blocked_values"] = "\n".join(values["blocked_values"])
+        form = IdentityRuleForm(values, instance=rule)
+        form.fields["kind"].disabled = True
+        if not form.is_valid():
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
+        rule = identity_rule_save(user=request.user, rule=form.save(commit=False))
+    return Response(
+        IdentityRuleSerializer(
+            {
+                "kind": rule.kind,
+                "limit": rule.limit,
+                "priority": rule.priority,
+                "blocked_values": list(rule.blocked_values or []),
+                "configured": rule.pk is not None,
+                "changed_at": rule.changed_at,
+            }
+        ).data
+    )

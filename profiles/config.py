@@ -5,6 +5,9 @@ A rule applies to events resolved after it changes; `manage.py rebuild` applies 
 
 import re
 
+from django.utils import timezone
+
+from cdp_site.audit import AuditAction, audit_record
 from cdp_site.config_as_code.fields import ItemReader
 from cdp_site.config_as_code.sections import (
     Checked,
@@ -14,6 +17,7 @@ from cdp_site.config_as_code.sections import (
     config_section_register,
 )
 
+from .identity_rules import identity_rules_changed
 from .models import IdentityRule
 
 FIELDS = ("kind", "limit", "priority", "blocked_values")
@@ -60,13 +64,31 @@ def identity_rules_check(items: list, context: Context) -> Checked:
 
 
 def identity_rules_apply(creates: list[dict], updates: list[dict], deletes: list[str]) -> None:
-    IdentityRule.objects.bulk_create([IdentityRule(**item) for item in creates])
+    now = timezone.now()
+    IdentityRule.objects.bulk_create([IdentityRule(**item, changed_at=now) for item in creates])
     for item in updates:
         IdentityRule.objects.filter(kind=item["kind"]).update(
-            limit=item["limit"], priority=item["priority"], blocked_values=item["blocked_values"]
+            limit=item["limit"],
+            priority=item["priority"],
+            blocked_values=item["blocked_values"],
+            changed_at=now,
         )
     if deletes:
         IdentityRule.objects.filter(kind__in=deletes).delete()
+    changed = [item["kind"] for item in [*creates, *updates]] + list(deletes)
+    if changed:
+        identity_rules_changed(kinds=changed, at=now)
+        audit_record(
+            user=None,
+            action=AuditAction.IDENTITY_RULE_CHANGE,
+            detail={
+                "created": [item["kind"] for item in creates],
+                "changed": [item["kind"] for item in updates],
+                "removed": list(deletes),
+                "by": "configuration file",
+            },
+            sender=IdentityRule,
+        )
 
 
 config_section_register(

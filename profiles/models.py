@@ -63,12 +63,39 @@ class IdentityRule(models.Model):
     priority = models.PositiveIntegerField(default=100)
     # Regular expressions (full match) of values never used to match, on top of the global ones.
     blocked_values = models.JSONField(default=list, blank=True)
+    # When the rule last changed (on the page, the API, the admin or `config apply`).
+    changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["priority", "kind"]
 
     def __str__(self) -> str:
         return self.kind
+
+
+class IdentityRuleChange(models.Model):
+    """A change to the identity rules (a rule set, changed or removed): profiles resolved before
+    the newest one follow the old rules until a `RebuildRun` finishes after it."""
+
+    kind = models.CharField(max_length=64)
+    changed_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} changed at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class RebuildRun(models.Model):
+    """A finished `rebuild` of every profile from the events (`profiles_rebuild`): rules changed
+    after the last one apply to new events only until the next."""
+
+    finished_at = models.DateTimeField()
+    events = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"Rebuild of {self.events} events at {self.finished_at:%Y-%m-%d %H:%M}"
 
 
 class Event(models.Model):

@@ -17,6 +17,7 @@ from .models import (
     Profile,
     ProfileLink,
     ProfileMerge,
+    RebuildRun,
 )
 from .normalise import RuleBook, event_identifiers
 from .signals import profile_merge_undone, profiles_rebuilt
@@ -240,6 +241,8 @@ def _profiles_rebuild(batch_size: int, progress) -> int:
     )
     with transaction.atomic():
         _previous_ids_restore(max_previous_id, merged_away)
+        # The identity rules page says a rebuild is needed until one finishes after a change.
+        RebuildRun.objects.create(finished_at=timezone.now(), events=resolved)
         transaction.on_commit(lambda: profiles_rebuilt.send(sender=Profile))
     return resolved
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, computed_views, dashboard_views, score_views, views
+from . import api, computed_views, dashboard_views, score_views, system_views, views
 
 app_name = "profiles"
 
@@ -39,7 +39,22 @@ urlpatterns = [
     path("scores/churn/", score_views.churn_overview, name="churn"),
     path("scores/rfm/recompute/", score_views.rfm_recompute, name="rfm_recompute"),
     path("scores/churn/retrain/", score_views.churn_retrain, name="churn_retrain"),
+    path(
+        "system/resolution/",
+        system_views.resolution_backlog_fragment,
+        name="resolution_backlog",
+    ),
+    path("identity-rules/", system_views.identity_rules, name="identity_rules"),
+    path("identity-rules/new/", system_views.identity_rule_edit, name="identity_rule_new"),
+    path(
+        "identity-rules/kind/<str:kind>/",
+        system_views.identity_rule_edit,
+        name="identity_rule_edit",
+    ),
     path("api/profiles/", api.ProfileList.as_view(), name="api_list"),
     path("api/profiles/<int:profile_id>/", api.ProfileDetail.as_view(), name="api_detail"),
     path("api/profiles/<int:profile_id>/events/", api.ProfileEvents.as_view(), name="api_events"),
+    path("api/merges/<int:merge_id>/undo/", api.merge_undo, name="api_merge_undo"),
+    path("api/identity-rules/", api.identity_rules, name="api_identity_rules"),
+    path("api/identity-rules/<str:kind>/", api.identity_rule, name="api_identity_rule"),
 ]

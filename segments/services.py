@@ -96,8 +96,19 @@ def segment_create(*, user, name: str, definition: object, description: str = ""
         # Its first computation is queued with it: the page says so until it ends.
         status=Segment.Status.RUNNING,
     )
+    _segment_audit(user, AuditAction.SEGMENT_CREATE, segment)
     _queue_refresh(segment.pk)
     return segment
+
+
+def _segment_audit(actor, action: AuditAction, segment: Segment, **detail) -> None:
+    """Record a change to a segment's configuration (by `actor`) in the audit log."""
+    audit_record(
+        user=actor,
+        action=action,
+        detail={"segment": segment.pk, "segment_name": segment.name, **detail},
+        sender=Segment,
+    )
 
 
 @transaction.atomic
@@ -112,14 +123,25 @@ def segment_update(
     """Change a segment; `user`, the person making the change, who must be allowed to change it
     and whose rules the definition must follow (see `definition_rules_for`)."""
     _check_may_change(user, segment)
+    changed = []
     if name is not None:
-        segment.name = _clean_name(name)
+        name = _clean_name(name)
+        if name != segment.name:
+            changed.append("name")
+        segment.name = name
     if description is not None:
+        if description != segment.description:
+            changed.append("description")
         segment.description = description
     if definition is not None:
-        segment.definition = _validated(definition, segment.pk, user, owner=segment.owner)
+        definition = _validated(definition, segment.pk, user, owner=segment.owner)
+        if definition != segment.definition:
+            changed.append("definition")
+        segment.definition = definition
         segment.status = Segment.Status.RUNNING
     segment.save()
+    if changed:
+        _segment_audit(user, AuditAction.SEGMENT_CHANGE, segment, changed=changed)
     if definition is not None:
         _queue_refresh(segment.pk)
     return segment
@@ -148,6 +170,7 @@ def segment_delete(*, segment: Segment, user=None) -> None:
             f"Other segments use this one: {', '.join(sorted(users_of_it))}.",
             code="segment_in_use",
         )
+    _segment_audit(user, AuditAction.SEGMENT_DELETE, segment)
     segment.delete()
 
 
@@ -177,7 +200,20 @@ def segment_share(
         assign_perm("segments.change_segment", target, segment)
     else:
         remove_perm("segments.change_segment", target, segment)
+    _segment_audit(
+        user,
+        AuditAction.SEGMENT_SHARE,
+        segment,
+        access="edit" if can_edit else "view",
+        **_share_target_detail(target),
+    )
     return target
+
+
+def _share_target_detail(target) -> dict:
+    if isinstance(target, Group):
+        return {"group": target.name}
+    return {"user": target.get_username()}
 
 
 @transaction.atomic
@@ -212,6 +248,7 @@ def segment_unshare(
             "them first, or share this segment with their owners directly.",
             code="segment_in_use",
         )
+    _segment_audit(user, AuditAction.SEGMENT_UNSHARE, segment, **_share_target_detail(target))
     return target
 
 
