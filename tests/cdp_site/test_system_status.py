@@ -110,6 +110,7 @@ def test_queue_lengths_of_the_embedded_filesystem_broker(tmp_path, monkeypatch):
         WorkQueue.SEGMENTS.value: 2,
         WorkQueue.SYNCS.value: 0,
         WorkQueue.COMPLIANCE.value: 0,
+        WorkQueue.INSIGHTS.value: 0,
         WorkQueue.DEFAULT.value: 0,
     }
 
