@@ -285,7 +285,8 @@ def _computed_erase(subject: Subject) -> int:
     by now; the aggregates of other people's events that mentioned them are recomputed where
     those were deleted)."""
     with transaction.atomic():
-        return sum(rows._raw_delete(rows.db) for rows in _computed_rows(subject))
+        # No profile left to erase: an empty filter deletes nothing and answers None.
+        return sum(rows._raw_delete(rows.db) or 0 for rows in _computed_rows(subject))
 
 
 def _computed_export(subject: Subject) -> dict[str, list[dict]]:

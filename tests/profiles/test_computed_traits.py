@@ -253,3 +253,21 @@ def test_merge_and_undo_recompute_the_profiles_involved(django_capture_on_commit
     assert values(winner)["last_seen_at"][:10] == max(winner_days)
     orders = Event.objects.filter(profile=winner, event="Order Completed").count()
     assert values(winner)["order_count"] == orders
+
+
+def test_data_subject_requests_export_and_erase_computed_values(shop):
+    from cdp_site.erasure import Subject, stores
+
+    ann, bob, _cy = shop
+    aggregates_rebuild()
+    computed_traits_compute(now=NOW)
+    store = next(s for s in stores() if s.name == "profiles.computed")
+    subject = Subject(identifiers={}, values=(), profile_ids=frozenset({ann.pk}))
+    exported = store.export(subject)["computed values"]
+    assert [row["values"]["order_count"] for row in exported] == [4]
+    rows = store.count(subject)
+    assert rows > 1  # the values and the event aggregates
+    assert store.erase(subject) == rows
+    assert store.count(subject) == 0
+    assert values(bob)["order_count"] == 0
+    assert store.erase(Subject(identifiers={}, values=())) == 0
