@@ -17,7 +17,7 @@ by event id. Event names are the track event's name, else the message type (`pag
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cdp_site.errors import InvalidInputError
 
@@ -76,8 +76,8 @@ class Path:
     direction: str = "next"  # or "previous"
     depth: int = 3
     segment_id: int | None = None
+    # Events kept by name at each position; the rest are "Other".
     top: int = 8
-    extra: dict = field(default_factory=dict)
 
 
 def period_parse(start: object, end: object, *, today: dt.date) -> Period:
