@@ -115,11 +115,25 @@ def test_undo_page_for_support_agent(two_people, support_agent, marketer, client
     assert client_for(marketer).post(url).status_code == 403
     merge.refresh_from_db()
     assert not merge.undone
+    # Asking first changes nothing: the page says what will happen and asks to confirm.
+    confirm = client_for(support_agent).get(url)
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Undo this merge?" in body
+    assert f"bring profile #{merge.loser_id} back as a separate customer" in body
+    assert "kim-1" in body  # the identifier the loser brought, shown to a support agent
+    assert "Yes, undo the merge" in body
+    assert "onclick" not in body
+    assert "confirm(" not in body
+    merge.refresh_from_db()
+    assert not merge.undone
     response = client_for(support_agent).post(url)
     assert response.status_code == 302
     merge.refresh_from_db()
     assert merge.undone
-    assert client_for(support_agent).get(url).status_code == 405
+    again = client_for(support_agent).get(url).content.decode()
+    assert "already undone" in again
+    assert "Yes, undo the merge" not in again
 
 
 def test_profiles_split_by_a_person_are_not_merged_again(two_people, support_agent):
