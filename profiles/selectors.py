@@ -432,9 +432,13 @@ def profile_merges_for_user(*, profile: Profile, user) -> list[dict]:
 def merge_undo_preview_for_user(*, merge: ProfileMerge, user) -> dict:
     """What undoing `merge` would give back to its loser, as the confirmation page says it:
     the identifiers it brought (masked for those who may not see personal data) and the
-    winner's name."""
+    winner's name. Showing them is audited, for both profiles."""
     full = can_view_personal_data(user)
     brought = Identity.objects.filter(pk__in=merge.moved_identity_ids or []).order_by("kind")
+    for profile in (merge.winner, merge.loser):
+        profile_view_record(
+            user=user, profile=profile, detail={"page": "merge undo", "merge_id": merge.pk}
+        )
     return {
         "brought": [
             {"kind": i.kind, "value": i.value if full else mask_identifier(i.kind, i.value)}

@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core.management import call_command
 
 from cdp_site.errors import ConflictError
+from compliance.models import AuditEvent
 from profiles.identity import events_resolve_pending
 from profiles.models import Event, Identity, IdentitySplit, Profile, ProfileMerge
 from profiles.services import MergeAlreadyUndoneError, profile_merge_undo
@@ -127,6 +128,10 @@ def test_undo_page_for_support_agent(two_people, support_agent, marketer, client
     assert "confirm(" not in body
     merge.refresh_from_db()
     assert not merge.undone
+    shown = AuditEvent.objects.filter(action="profile.view", detail__page="merge undo")
+    assert sorted(shown.values_list("profile_id", flat=True)) == sorted(
+        [merge.winner_id, merge.loser_id]
+    )
     response = client_for(support_agent).post(url)
     assert response.status_code == 302
     merge.refresh_from_db()
