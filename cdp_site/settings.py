@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 import plotly
 
+from .logging import logging_config
 from .queues import TASK_QUEUES, TASK_ROUTES, WorkQueue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,7 +19,13 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env.str("CDP_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# Django's debug pages (tracebacks, the URL list on a 404) only when asked for explicitly.
 DEBUG = env.bool("DEBUG", default=False)
+# The local demo that `make run` starts: plain HTTP on this machine, static files read from the
+# source folders, short human-readable log lines at WARNING. DEBUG stays off, so a 404 or an
+# error shows the product's own pages, as in production.
+DEVELOPMENT = env.bool("CDP_DEVELOPMENT", default=False)
+LOCAL = DEBUG or DEVELOPMENT
 SECRET_KEY = env.str(
     "SECRET_KEY",
     # Prefixed so that `check --deploy` refuses it: production must set its own.
@@ -142,19 +149,23 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if not LOCAL
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = LOCAL
+if LOCAL:
+    # Files come from the finders; the folder only has to exist for WhiteNoise to stay quiet.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
-# Security: strict unless DEBUG; each can be relaxed from the environment (e.g. behind a TLS proxy).
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Security: strict unless DEBUG or CDP_DEVELOPMENT; each can be relaxed from the environment
+# (e.g. behind a TLS proxy).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not LOCAL)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not LOCAL)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not LOCAL)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if LOCAL else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not LOCAL
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not LOCAL)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -400,18 +411,10 @@ CELERY_BEAT_SCHEDULE["integrations-csv-uploads-expire"] = {
 # File export destinations write only under this folder, whatever a destination's settings say.
 CDP_EXPORT_ROOT = Path(env.str("CDP_EXPORT_ROOT", default=str(VAR_DIR / "exports")))
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "cdp_site.logging.JsonFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
-        "celery": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
-    },
-}
+# JSON lines by default (production's log shipper parses them); "text" in development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEVELOPMENT else "json")
+LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING" if DEVELOPMENT else "INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, development=DEVELOPMENT)
 
 # Activation (audience syncs and event forwarding).
 # Records per delivery request, at most (each connector's own limit applies below it).

@@ -5,6 +5,7 @@ so no page or API forgets to.
 """
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ from .models import Event, Identity, Profile, ProfileMerge
 from .normalise import email_normalise, phone_normalise
 
 SEARCH_LIMIT = 20
+# The shortest part of an e-mail's local part searched inside it (a trigram, see
+# `_email_local_part_profiles`).
+EMAIL_PART_MIN_LENGTH = 3
 MAX_QUERY_LENGTH = 200
 TIMELINE_PAGE = 50
 # While a profile's events are stored under up to this many profiles (itself and those merged
@@ -114,6 +118,24 @@ def _identity_profiles(condition: Q, limit: int) -> list[tuple[int, str]]:
     )
 
 
+def _email_local_part_profiles(part: str, limit: int) -> list[int]:
+    """Profiles with an e-mail whose local part (before the "@") contains `part` (lower case,
+    as e-mails are stored): "silva" finds rosa.silva@example.com.
+
+    On PostgreSQL through the trigram index on the local part of e-mail identities
+    (`identity_email_local_trgm`), written exactly as the index's expression; a part shorter
+    than three letters has no trigram to look up, so it is not searched this way.
+    """
+    if connection.vendor == "postgresql":
+        found = Identity.objects.extra(
+            where=["kind = 'email'", "split_part(value, '@', 1) LIKE %s"],
+            params=[f"%{like_escape(part)}%"],
+        )
+    else:
+        found = Identity.objects.filter(kind="email", value__regex=r"^[^@]*" + re.escape(part))
+    return list(found.order_by().values_list("profile_id", flat=True)[:limit])
+
+
 def profile_search(
     *, query: str, limit: int = SEARCH_LIMIT, partial: bool = True
 ) -> list[SearchHit]:
@@ -161,6 +183,8 @@ def profile_search(
         partial_hits.extend(_identity_profiles(Q(value__startswith=lowered), limit))
         if lowered != query:
             partial_hits.extend(_identity_profiles(Q(value__startswith=query), limit))
+        if "@" not in lowered and len(lowered) >= EMAIL_PART_MIN_LENGTH:
+            partial_hits.extend((pk, "email") for pk in _email_local_part_profiles(lowered, limit))
 
     order: dict[int, tuple[str, bool]] = {}
     for pk, kind in exact:
@@ -336,9 +360,16 @@ def profile_header(*, profile: Profile, user) -> dict:
         )
         if part
     )
+    email = str(shown.get("email", "") or "")
+    local, at, domain = email.partition("@")
     return {
-        "name": name or f"Profile {profile.pk}",
-        "email": shown.get("email", ""),
+        # A profile without a name (one a merge undo gave back, say) is called by its e-mail or
+        # phone when it has one; only a profile with neither is "Profile #id".
+        "name": name or email or str(shown.get("phone", "") or ""),
+        "email": email,
+        # Split at the "@", so a long address breaks there and never mid-word.
+        "email_local": local if at else "",
+        "email_domain": domain if at else "",
         "phone": shown.get("phone", ""),
         "location": location,
         "lifetime_value": computed.get("lifetime_value"),
@@ -383,6 +414,63 @@ def profile_merges(*, profile: Profile) -> list[ProfileMerge]:
         .select_related("undone_by")
         .order_by("-merged_at")[:100]
     )
+
+
+def merge_identifiers_for_user(*, merge: ProfileMerge, user) -> list[dict]:
+    """The identifiers that matched both profiles of `merge` ({"kind", "value"}), masked for
+    those who may not see personal data."""
+    full = can_view_personal_data(user)
+    shown = []
+    for item in merge.identifiers or []:
+        kind, value = str(item.get("kind", "")), str(item.get("value", ""))
+        shown.append({"kind": kind, "value": value if full else mask_identifier(kind, value)})
+    return shown
+
+
+def profile_merges_for_user(*, profile: Profile, user) -> list[dict]:
+    """The merges into or out of the profile, newest first, as its merge history shows them.
+
+    Each with `happened_at`, the time of the event that caused it (when people did what joined
+    the profiles), or the merge's own time when that event is gone, and `identifiers`, the
+    values that matched both (see `merge_identifiers_for_user`). Two queries in all.
+    """
+    merges = profile_merges(profile=profile)
+    event_ids = {m.event_id for m in merges if m.event_id is not None}
+    times = dict(Event.objects.filter(pk__in=event_ids).values_list("pk", "timestamp"))
+    return [
+        {
+            "merge": m,
+            "happened_at": times.get(m.event_id) or m.merged_at,
+            "identifiers": merge_identifiers_for_user(merge=m, user=user),
+        }
+        for m in merges
+    ]
+
+
+def merge_undo_preview_for_user(*, merge: ProfileMerge, user) -> dict:
+    """What undoing `merge` would give back to its loser, as the confirmation page says it:
+    the identifiers it brought (masked for those who may not see personal data) and the
+    winner's name. Showing them is audited, for both profiles."""
+    full = can_view_personal_data(user)
+    brought = Identity.objects.filter(pk__in=merge.moved_identity_ids or []).order_by("kind")
+    for profile in (merge.winner, merge.loser):
+        profile_view_record(
+            user=user, profile=profile, detail={"page": "merge undo", "merge_id": merge.pk}
+        )
+    return {
+        "brought": [
+            {"kind": i.kind, "value": i.value if full else mask_identifier(i.kind, i.value)}
+            for i in brought[:50]
+        ],
+        "brought_count": len(merge.moved_identity_ids or []),
+        "matched": merge_identifiers_for_user(merge=merge, user=user),
+        "winner": profile_header(profile=merge.winner, user=user),
+        # While merged the loser's own traits are kept on the merge.
+        "loser": profile_header(
+            profile=Profile(pk=merge.loser_id, traits=merge.loser_traits or merge.loser.traits),
+            user=user,
+        ),
+    }
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ import json
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cdp_site.errors import TooExpensiveError
 from cdp_site.params import keyset_cursor, keyset_cursor_text, positive_id
@@ -14,6 +15,7 @@ from cdp_site.roles import PROFILE_READERS, Role, role_required
 from . import charts, selectors, services
 from .masking import can_view_personal_data, mask_event_payload
 from .models import Event
+from .trait_display import trait_parts, trait_text
 
 FIRST_TIMELINE_PAGE = 25
 
@@ -23,7 +25,13 @@ FIRST_TIMELINE_PAGE = 25
 def profile_search(request):
     """One box for any identifier, a name or a profile id; results as you type."""
     query = request.GET.get("q", "")
-    context = {"query": query, "results": [], "error": ""}
+    context = {
+        "query": query,
+        # Only spaces: nothing to look for, said as such rather than "no customer matches".
+        "blank_query": bool(query) and not query.strip(),
+        "results": [],
+        "error": "",
+    }
     try:
         context["results"] = selectors.profile_search_for_user(user=request.user, query=query)
     except TooExpensiveError as slow:
@@ -55,9 +63,10 @@ def profile_detail(request, profile_id: int):
     traits = [
         {
             "key": t.key,
-            # Nested traits (an address, a list of interests) read better as JSON than as Python.
-            "value": json.dumps(t.value) if isinstance(t.value, dict | list) else t.value,
-            "set_at": t.set_at[:16].replace("T", " "),
+            # A nested trait (an address) reads as a small list of its parts, by dotted path.
+            "parts": trait_parts(t.value) if isinstance(t.value, dict) else None,
+            "value": trait_text(t.value),
+            "set_at": parse_datetime(t.set_at) if t.set_at else None,
             "source": sources.get(t.source_id, ""),
         }
         for t in selectors.profile_traits_for_user(profile=profile, user=request.user)
@@ -68,7 +77,7 @@ def profile_detail(request, profile_id: int):
         "identities": selectors.profile_identities_for_user(profile=profile, user=request.user),
         "traits": traits,
         "sources": sources,
-        "merges": selectors.profile_merges(profile=profile),
+        "merges": selectors.profile_merges_for_user(profile=profile, user=request.user),
         "can_undo": request.user.has_perm("profiles.change_profilemerge"),
         "activity_chart": charts.activity_weekly_figure(activity),
         **_timeline_context(request, profile, events, cursor, filters),
@@ -163,9 +172,16 @@ def profile_timeline(request, profile_id: int):
 
 
 @role_required(Role.SUPPORT_AGENT)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def merge_undo(request, merge_id: int):
+    """GET: what undoing the merge will do, and a button to confirm. POST: undo it."""
     merge = selectors.merge_get_for_user(user=request.user, merge_id=merge_id)
+    if request.method == "GET":
+        context = {
+            "merge": merge,
+            "preview": selectors.merge_undo_preview_for_user(merge=merge, user=request.user),
+        }
+        return render(request, "profiles/merge_undo_confirm.html", context)
     try:
         services.profile_merge_undo(merge=merge, user=request.user)
     except services.ProfilesError as exc:

@@ -69,7 +69,7 @@ MATRIX: dict[str, tuple] = {
     "/customers/":                                  (LOGIN, 200, 200, 403, 200, 200),
     "/customers/{profile}/":                        (LOGIN, 200, 200, 403, 200, 200),
     "/customers/{profile}/timeline/":               (LOGIN, 200, 200, 403, 200, 200),
-    "/customers/merges/{merge}/undo/":              (LOGIN, 403, 405, 403, 403, 405),
+    "/customers/merges/{merge}/undo/":              (LOGIN, 403, 200, 403, 403, 200),
     # Computed traits: marketers define them.
     "/computed-traits/":                            (LOGIN, 200, 403, 403, 403, 200),
     "/computed-traits/new/":                        (LOGIN, 200, 403, 403, 403, 200),

@@ -81,7 +81,8 @@ def test_support_agent_searches_opens_profile_reads_timeline_and_undoes_merge(
     page.get_by_label("Source").select_option(label="Helpdesk")
     expect(page.locator(".timeline-item")).to_have_count(1)
     assert page.locator("#activity-chart .main-svg").count() >= 1
-    page.get_by_role("button", name="Undo merge").click()
+    page.get_by_role("link", name="Undo merge…").click()
+    page.get_by_role("button", name="Yes, undo the merge").click()
     page.get_by_text("Merge undone").wait_for()
     assert ProfileMerge.objects.get().undone
 

@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core.management import call_command
 
 from cdp_site.errors import ConflictError
+from compliance.models import AuditEvent
 from profiles.identity import events_resolve_pending
 from profiles.models import Event, Identity, IdentitySplit, Profile, ProfileMerge
 from profiles.services import MergeAlreadyUndoneError, profile_merge_undo
@@ -115,11 +116,29 @@ def test_undo_page_for_support_agent(two_people, support_agent, marketer, client
     assert client_for(marketer).post(url).status_code == 403
     merge.refresh_from_db()
     assert not merge.undone
+    # Asking first changes nothing: the page says what will happen and asks to confirm.
+    confirm = client_for(support_agent).get(url)
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Undo this merge?" in body
+    assert f"bring profile #{merge.loser_id} back as a separate customer" in body
+    assert "kim-1" in body  # the identifier the loser brought, shown to a support agent
+    assert "Yes, undo the merge" in body
+    assert "onclick" not in body
+    assert "confirm(" not in body
+    merge.refresh_from_db()
+    assert not merge.undone
+    shown = AuditEvent.objects.filter(action="profile.view", detail__page="merge undo")
+    assert sorted(shown.values_list("profile_id", flat=True)) == sorted(
+        [merge.winner_id, merge.loser_id]
+    )
     response = client_for(support_agent).post(url)
     assert response.status_code == 302
     merge.refresh_from_db()
     assert merge.undone
-    assert client_for(support_agent).get(url).status_code == 405
+    again = client_for(support_agent).get(url).content.decode()
+    assert "already undone" in again
+    assert "Yes, undo the merge" not in again
 
 
 def test_profiles_split_by_a_person_are_not_merged_again(two_people, support_agent):
