@@ -13,7 +13,7 @@ from kombu import Queue
 
 class WorkQueue(StrEnum):
     RESOLUTION = "resolution"  # identity resolution of stored events
-    SEGMENTS = "segments"  # membership refreshes and the builder's catalogue
+    SEGMENTS = "segments"  # membership refreshes and the data catalogue's scan
     SYNCS = "syncs"  # source and destination runs
     COMPLIANCE = "compliance"  # data subject requests, retention
     DEFAULT = "default"  # everything else: small, quick tasks (the worker check)
@@ -24,6 +24,8 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     # Creating the event table's partitions ahead is upkeep, not resolution: it must not wait
     # behind a resolution backlog.
     "profiles.event_partitions_*": {"queue": WorkQueue.DEFAULT.value},
+    # The data catalogue's full scan serves the builder and masking, not resolution.
+    "profiles.refresh_catalogue": {"queue": WorkQueue.SEGMENTS.value},
     "profiles.*": {"queue": WorkQueue.RESOLUTION.value},
     "segments.*": {"queue": WorkQueue.SEGMENTS.value},
     "integrations.*": {"queue": WorkQueue.SYNCS.value},

@@ -53,3 +53,12 @@ def event_partitions_ensure_task() -> list[str]:
     from .event_partitions import event_partitions_ensure
 
     return event_partitions_ensure()
+
+
+@shared_task(name="profiles.refresh_catalogue")
+def catalogue_refresh_task() -> int:
+    """Scan a sample of the newest profiles and events into the data catalogue (on worker start
+    and on a schedule; each resolved batch's new fields are learnt as it is resolved)."""
+    from .catalogue.scan import catalogue_refresh
+
+    return catalogue_refresh()

@@ -44,11 +44,3 @@ def segments_refresh_all_task() -> int:
     from .services import segments_refresh_all
 
     return len(segments_refresh_all())
-
-
-@shared_task(name="segments.refresh_catalogue")
-def catalogue_refresh_task() -> int:
-    """Scheduled: gather the trait keys, event names and property keys the builder offers."""
-    from .catalogue import catalogue_refresh
-
-    return catalogue_refresh()

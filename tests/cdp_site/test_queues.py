@@ -36,7 +36,7 @@ EXPECTED_QUEUES = {
     "segments.refresh_membership": "segments",
     "segments.refresh_pending": "segments",
     "segments.refresh_all": "segments",
-    "segments.refresh_catalogue": "segments",
+    "profiles.refresh_catalogue": "segments",
     "compliance.request_execute": "compliance",
     "compliance.retention_apply": "compliance",
     "cdp_site.worker_ping": "default",

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm
 from cdp_site.navigation import nav_items_for_user
 from cdp_site.roles import ALL_ROLES, ROLE_PERMISSIONS, Role, role_permissions_sync, user_roles
 from integrations.models import AudienceSync, Destination, QuarantinedMessage, SyncRun
-from profiles.models import Profile
+from profiles.models import DataField, Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
 from tests.factories import EventFactory, SourceFactory, UserFactory, merged_pair
@@ -157,6 +157,12 @@ class Scene:
     @cached_property
     def profile(self):
         return Profile.objects.create(traits={"email": "anna@example.com", "country": "DE"})
+
+    @cached_property
+    def data_field(self):
+        return DataField.objects.create(
+            kind="trait", path="plan", first_seen_at=timezone.now(), refreshed_at=timezone.now()
+        )
 
     @cached_property
     def merge(self):
