@@ -24,8 +24,9 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     # Creating the event table's partitions ahead is upkeep, not resolution: it must not wait
     # behind a resolution backlog.
     "profiles.event_partitions_*": {"queue": WorkQueue.DEFAULT.value},
-    # The data catalogue's full scan serves the builder and masking, not resolution.
+    # The data catalogue's scans serve the builder and masking: resolution never waits for them.
     "profiles.refresh_catalogue": {"queue": WorkQueue.SEGMENTS.value},
+    "profiles.catalogue_learn_batch": {"queue": WorkQueue.SEGMENTS.value},
     "profiles.*": {"queue": WorkQueue.RESOLUTION.value},
     "segments.*": {"queue": WorkQueue.SEGMENTS.value},
     "integrations.*": {"queue": WorkQueue.SYNCS.value},

@@ -105,6 +105,50 @@ def mask_tree(value: object, *, kind: str, shown: ShownFields, event: str = "", 
     return _masked_whole(value)
 
 
+def mask_raw_message(text: str, *, shown: ShownFields | None = None) -> str:
+    """A message as it was sent (perhaps not even JSON), for people who see masked data: a JSON
+    object is masked as an event's payload; anything else keeps only the first letter of each
+    word, so its shape (why it failed) still shows."""
+    import json
+
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return mask_text(text)
+    if not isinstance(message, dict):
+        return mask_text(text)
+    masked = mask_event_payload(message, shown=shown)
+    # Fields of the spec's own shape (type, event, timestamps) are kept; the rest as masked.
+    for key, value in message.items():
+        if key not in masked:
+            continue
+        if key not in _SPEC_KEYS and key not in ("traits", "properties", "context"):
+            masked[key] = _masked_whole(value)
+    return json.dumps(masked, indent=2, ensure_ascii=False)
+
+
+# The keys of a tracking message that describe it rather than the person.
+_SPEC_KEYS = frozenset(
+    {
+        "type",
+        "event",
+        "name",
+        "category",
+        "messageId",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "receivedAt",
+        "integrations",
+        "version",
+        "userId",
+        "anonymousId",
+        "previousId",
+        "groupId",
+    }
+)
+
+
 def _shown(shown: ShownFields | None) -> ShownFields:
     if shown is not None:
         return shown
@@ -131,11 +175,18 @@ def mask_event_payload(payload: dict, *, shown: ShownFields | None = None) -> di
         if masked.get(key):
             masked[key] = mask_identifier(key, masked[key])
     event = str(masked.get("event") or "")
-    masked["traits"] = mask_tree(masked.get("traits") or {}, kind="trait", shown=shown)
-    masked["properties"] = mask_tree(
-        masked.get("properties") or {}, kind="property", shown=shown, event=event
-    )
-    context = dict(masked.get("context") or {})
+    if isinstance(masked.get("traits"), dict):
+        masked["traits"] = mask_tree(masked["traits"], kind="trait", shown=shown)
+    elif "traits" in masked:
+        masked["traits"] = _masked_whole(masked["traits"])
+    if isinstance(masked.get("properties"), dict):
+        masked["properties"] = mask_tree(
+            masked["properties"], kind="property", shown=shown, event=event
+        )
+    elif "properties" in masked:
+        masked["properties"] = _masked_whole(masked["properties"])
+    context = dict(masked.get("context") or {}) if isinstance(masked.get("context"), dict) else {}
     context.pop("ip", None)
-    masked["context"] = mask_tree(context, kind="context", shown=shown)
+    if "context" in masked:
+        masked["context"] = mask_tree(context, kind="context", shown=shown)
     return masked

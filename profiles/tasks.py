@@ -62,3 +62,17 @@ def catalogue_refresh_task() -> int:
     from .catalogue.scan import catalogue_refresh
 
     return catalogue_refresh()
+
+
+@shared_task(name="profiles.catalogue_learn_batch")
+def catalogue_learn_batch_task(
+    profile_ids: list[int], event_ids: list[int], between: list[str] | None = None
+) -> int:
+    """Learn the new fields of one resolved batch into the data catalogue. Idempotent: a field
+    already known is not written again unless the batch makes its class stricter."""
+    from datetime import datetime
+
+    from .catalogue.scan import catalogue_learn_batch
+
+    moments = tuple(datetime.fromisoformat(moment) for moment in between) if between else None
+    return catalogue_learn_batch(profile_ids=profile_ids, event_ids=event_ids, between=moments)

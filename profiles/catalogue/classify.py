@@ -159,8 +159,9 @@ _THING_TOKENS = frozenset(
         "sku",
         "network",
         "carrier",
-        "device",
         "model",
+        "ticket",
+        "message",
         "country",
         "city",
         "region",
@@ -253,7 +254,22 @@ _SAFE_TOKENS = frozenset(
 )
 # Person nouns that make an `id` a person's identifier (`customer_id`, `member_id`).
 _PERSON_ID_OWNERS = frozenset(
-    {"user", "customer", "member", "account", "person", "visitor", "client", "subscriber"}
+    {
+        "user",
+        "customer",
+        "member",
+        "account",
+        "person",
+        "visitor",
+        "client",
+        "subscriber",
+        # Ids of what a person carries identify the person (resolution matches on them).
+        "device",
+        "advertising",
+        "anonymous",
+        "session",
+        "cookie",
+    }
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
@@ -294,13 +310,14 @@ class Verdict:
     evidence: tuple[str, ...]
 
 
-def classify_key(path: str) -> tuple[str | None, str]:
+def classify_key(path: str, *, owner: str = "") -> tuple[str | None, str]:
     """What the key alone says: (class or None, why). The last part of the path decides; the
-    parts before it say whose a `name` or `id` is."""
+    parts before it, and `owner` (a property's event, `Product Viewed`), say whose a `name` or
+    `id` is."""
     parts = path.split(".")
     leaf = parts[-1]
     tokens = key_tokens(leaf)
-    owners = set(key_tokens(".".join(parts[:-1]))) | set(tokens[:-1])
+    owners = set(key_tokens(".".join(parts[:-1]))) | set(tokens[:-1]) | set(key_tokens(owner))
     flat = _flat(leaf)
     for word in _SENSITIVE_FLAT:
         if word in flat:
@@ -316,7 +333,7 @@ def classify_key(path: str) -> tuple[str | None, str]:
             if word == "name" and owners & _THING_TOKENS:
                 continue
             return PERSONAL, f"the key “{leaf}” names personal data ({word})"
-    if tokens and tokens[-1] == "id" and owners & _PERSON_ID_OWNERS:
+    if tokens and tokens[-1] == "id" and (owners | set(tokens)) & _PERSON_ID_OWNERS:
         return PERSONAL, f"the key “{leaf}” is a person's identifier"
     if tokens and tokens[-1] == "id" and owners & _THING_TOKENS:
         return NOT_PERSONAL, f"the key “{leaf}” identifies a thing, not a person"
@@ -379,9 +396,10 @@ def _is_category(sample: FieldSample) -> bool:
     return min(count for _text, count in sample.values) >= CATEGORY_MIN_SHARED
 
 
-def classify_field(sample: FieldSample, *, today: dt.date) -> Verdict:
-    """The class of a field from its key and the values sampled, with the evidence."""
-    key_class, key_why = classify_key(sample.path)
+def classify_field(sample: FieldSample, *, today: dt.date, owner: str = "") -> Verdict:
+    """The class of a field from its key (and `owner`, a property's event) and the values
+    sampled, with the evidence."""
+    key_class, key_why = classify_key(sample.path, owner=owner)
     leaf_tokens = set(key_tokens(sample.path.split(".")[-1]))
     coordinates = bool(leaf_tokens & {"lat", "lng", "lon", "latitude", "longitude"})
     found = classify_values(sample, today=today, coordinates=coordinates)

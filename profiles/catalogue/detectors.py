@@ -17,7 +17,7 @@ EMAIL_ENCODED = re.compile(
     r"[A-Za-z0-9._%+\-]+%40[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}", re.IGNORECASE
 )
 # A run of digits with the separators people write them with; checked for length afterwards.
-_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\(?\d[\d \-().]{5,22}\d(?![\w.])")
+_DIGIT_RUN = re.compile(r"(?<![\w.\-])\+?\(?\d[\d \-().]{5,22}\d(?![\w.])")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$")
 _CARD_RUN = re.compile(r"(?<![\d+])\d(?:[ \-]?\d){12,18}(?!\d)")
 _IBAN_START = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]*$")

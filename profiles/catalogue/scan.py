@@ -207,10 +207,11 @@ def _gather_into(found: dict, sources: dict) -> None:
                 )
 
 
-def _verdict(kind: str, sample: FieldSample, today: dt.date) -> classify.Verdict:
+def _verdict(key: tuple[str, str, str], sample: FieldSample, today: dt.date) -> classify.Verdict:
+    kind, event, _path = key
     if kind == DataField.Kind.EVENT:
         return classify.Verdict(classify.NOT_PERSONAL, ("an event name",))
-    return classify.classify_field(sample, today=today)
+    return classify.classify_field(sample, today=today, owner=event)
 
 
 def _common(sample: FieldSample, previous: Iterable = ()) -> list[list]:
@@ -236,7 +237,7 @@ def _store(found: dict[tuple[str, str, str], FieldSample], *, full: bool) -> int
     new, changed = [], []
     for key, sample in found.items():
         kind = key[0]
-        verdict = _verdict(kind, sample, today)
+        verdict = _verdict(key, sample, today)
         row = existing.get(key)
         if row is None:
             shown = verdict.classification == classify.NOT_PERSONAL
@@ -317,7 +318,7 @@ def catalogue_learn_batch(
         if key not in known
         or (
             known[key] != DataField.Classification.SENSITIVE
-            and classify.stricter(known[key], _verdict(key[0], sample, today).classification)
+            and classify.stricter(known[key], _verdict(key, sample, today).classification)
         )
     }
     return _store(wanted, full=False) if wanted else 0

@@ -12,7 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q
 
 from ..masking import can_view_personal_data
-from ..models import DataField, Profile
+from ..models import DataField, Event, Profile
 
 # How long a process trusts what it read of the catalogue. A field a scan learns is masked
 # until it is read (unknown is masked), so this only delays showing, and a change a person makes
@@ -44,7 +44,7 @@ def field_classes_forget() -> None:
 def _fill_if_empty() -> bool:
     """On use of an empty catalogue with data to learn from (a fresh install whose worker has
     not scanned yet), learn it now: a sampled scan. Returns whether it scanned."""
-    if not DataField.objects.exists() and Profile.objects.exists():
+    if not DataField.objects.exists() and (Profile.objects.exists() or Event.objects.exists()):
         from .scan import catalogue_refresh
 
         catalogue_refresh()

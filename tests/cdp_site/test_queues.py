@@ -37,6 +37,7 @@ EXPECTED_QUEUES = {
     "segments.refresh_pending": "segments",
     "segments.refresh_all": "segments",
     "profiles.refresh_catalogue": "segments",
+    "profiles.catalogue_learn_batch": "segments",
     "compliance.request_execute": "compliance",
     "compliance.retention_apply": "compliance",
     "cdp_site.worker_ping": "default",

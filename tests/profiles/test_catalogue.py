@@ -10,7 +10,7 @@ from profiles.catalogue.scan import catalogue_learn_batch, catalogue_refresh
 from profiles.catalogue.selectors import field_classes_forget, shown_fields
 from profiles.identity import events_resolve_pending
 from profiles.models import DataField, Event, Profile
-from profiles.tasks import catalogue_refresh_task
+from profiles.tasks import catalogue_learn_batch_task, catalogue_refresh_task
 from tests.factories import EventFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,6 +140,16 @@ def test_a_resolved_batch_teaches_the_catalogue_its_new_fields_in_a_few_queries(
             catalogue_learn_batch(profile_ids=profile_ids[:size], event_ids=ids[:size])
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 15
+
+
+def test_the_batch_task_run_twice_writes_once():
+    source = SourceFactory()
+    profile = Profile.objects.create(traits={"tier": "gold"})
+    event = EventFactory(source=source, event="Signed Up", properties={"step": "2"})
+    first = catalogue_learn_batch_task.delay([profile.pk], [event.pk], None).get()
+    assert first >= 2
+    assert catalogue_learn_batch_task.delay([profile.pk], [event.pk], None).get() == 0
+    assert DataField.objects.filter(path__in=["tier", "step"]).count() == 2
 
 
 def test_a_batch_makes_a_field_stricter_but_never_looser():

@@ -94,6 +94,7 @@ def test_national_ids_by_their_shape(text, found):
         ("078-05-1120", False),
         ("12.5", False),
         ("1234567", False),  # a bare number: an order number as likely as a phone
+        ("ord-2-12345678", False),  # part of an order number
         ("4111111111111111", False),
     ],
 )
@@ -178,6 +179,7 @@ def test_scrub_masks_personal_data_inside_shown_text_and_keeps_the_rest():
         ("company.contact_person", PERSONAL),
         ("location.latitude", PERSONAL),
         ("customer_id", PERSONAL),
+        ("device.id", PERSONAL),  # resolution matches people on device ids
         ("national_id", SENSITIVE),
         ("social_security_number", SENSITIVE),
         ("iban", SENSITIVE),
@@ -187,12 +189,18 @@ def test_scrub_masks_personal_data_inside_shown_text_and_keeps_the_rest():
         ("page.url", NOT_PERSONAL),
         ("order_id", NOT_PERSONAL),
         ("productName", None),  # a product's name: the values decide
-        ("orders", None),
+        ("orders", NOT_PERSONAL),
+        ("widget", None),
         ("classname", None),  # "ssn" inside another word is not a social security number
     ],
 )
 def test_classify_key(path, klass):
     assert classify_key(path)[0] == klass
+
+
+def test_a_propertys_event_says_whose_name_it_is():
+    assert classify_key("name", owner="Product Viewed")[0] is None
+    assert classify_key("name", owner="Signed Up")[0] == PERSONAL
 
 
 def _sample(path, values, value_type="string"):
