@@ -171,3 +171,11 @@ def test_an_empty_catalogue_fills_on_first_use():
     assert shown_fields().shown("trait", "plan")
     assert not shown_fields().shown("trait", "email")
     assert DataField.objects.exists()
+
+
+def test_a_worker_that_starts_fills_the_catalogue():
+    from profiles.catalogue.receivers import on_worker_ready
+
+    _shop()
+    on_worker_ready()
+    assert DataField.objects.filter(kind="trait", path="address.country").exists()
