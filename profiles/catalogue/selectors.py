@@ -43,13 +43,16 @@ def field_classes_forget() -> None:
 
 def _fill_if_empty() -> bool:
     """On use of an empty catalogue with data to learn from (a fresh install whose worker has
-    not scanned yet), learn it now: a sampled scan. Returns whether it scanned."""
-    if not DataField.objects.exists() and (Profile.objects.exists() or Event.objects.exists()):
-        from .scan import catalogue_refresh
+    not scanned yet), ask the worker for a scan now; until it is done every field is masked.
+    Returns whether a scan was asked for."""
+    if DataField.objects.exists() or not (Profile.objects.exists() or Event.objects.exists()):
+        return False
+    from cdp_site.celery import task_publish
 
-        catalogue_refresh()
-        return True
-    return False
+    from ..tasks import catalogue_refresh_task
+
+    task_publish(catalogue_refresh_task)
+    return True
 
 
 def _read() -> tuple[bool, frozenset]:
@@ -65,7 +68,7 @@ def _read() -> tuple[bool, frozenset]:
 
 def shown_fields() -> ShownFields:
     """The fields known to be safe to show, read at most every few seconds per process (one
-    query); an empty catalogue is filled first."""
+    query); an empty catalogue is asked to be filled."""
     global _cached
     now = time.monotonic()
     cached = _cached
