@@ -215,11 +215,13 @@ def _verdict(key: tuple[str, str, str], sample: FieldSample, today: dt.date) -> 
 
 
 def _common(sample: FieldSample, previous: Iterable = ()) -> list[list]:
+    """The most common values with their counts; only values several records share are kept,
+    so no value names one person."""
     counts: dict[str, int] = {}
     for text, count in [*previous, *sample.values]:
         counts[text] = counts.get(text, 0) + int(count)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
-    return [[text, count] for text, count in ranked]
+    return [[text, count] for text, count in ranked if count >= classify.CATEGORY_MIN_SHARED]
 
 
 def _store(found: dict[tuple[str, str, str], FieldSample], *, full: bool) -> int:

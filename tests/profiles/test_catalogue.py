@@ -94,6 +94,8 @@ def test_the_scan_classifies_each_field_with_its_evidence():
     # Common values are kept only of fields not personal.
     assert email.common_values == []
     assert DataField.objects.get(kind="trait", path="address.country").common_values == [["DE", 4]]
+    # A value fewer than three records hold is not kept: it could name one person.
+    assert DataField.objects.get(kind="context", path="page.url").common_values == []
 
 
 def test_a_persons_class_survives_the_next_scan():
