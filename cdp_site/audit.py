@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     SOURCE_FILE_PREVIEW = "source.file_preview", "Saw the first rows of an uploaded file"
     SOURCE_BAD_ROWS_DOWNLOAD = "source.bad_rows_download", "Downloaded the bad rows of an import"
     AUDIT_LOG_VIEW = "audit_log.view", "Read the audit log"
+    DATA_FIELD_CLASSIFY = "data_field.classify", "Classified a field of the data catalogue"
     REQUEST_LOG = "request.log", "Logged a data subject request"
     REQUEST_VIEW = "request.view", "Opened a data subject request"
     REQUEST_ASSIGN = "request.assign", "Assigned a data subject request"

@@ -13,7 +13,7 @@ from kombu import Queue
 
 class WorkQueue(StrEnum):
     RESOLUTION = "resolution"  # identity resolution of stored events
-    SEGMENTS = "segments"  # membership refreshes and the builder's catalogue
+    SEGMENTS = "segments"  # membership refreshes and the data catalogue's scan
     SYNCS = "syncs"  # source and destination runs
     COMPLIANCE = "compliance"  # data subject requests, retention
     INSIGHTS = "insights"  # computed traits, scores, model training, the dashboards' aggregates
@@ -30,6 +30,9 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "profiles.event_partitions_*": {"queue": WorkQueue.DEFAULT.value},
     # Computed traits read every profile's events: never in the way of resolution.
     "profiles.computed_traits_*": {"queue": WorkQueue.INSIGHTS.value},
+    # The data catalogue's scans serve the builder and masking: resolution never waits for them.
+    "profiles.refresh_catalogue": {"queue": WorkQueue.SEGMENTS.value},
+    "profiles.catalogue_learn_batch": {"queue": WorkQueue.SEGMENTS.value},
     "profiles.*": {"queue": WorkQueue.RESOLUTION.value},
     "segments.*": {"queue": WorkQueue.SEGMENTS.value},
     "integrations.*": {"queue": WorkQueue.SYNCS.value},

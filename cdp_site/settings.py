@@ -336,9 +336,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600},
     },
-    # The builder's field catalogue (trait keys, events, property keys and their types).
-    "segments-refresh-catalogue": {
-        "task": "segments.refresh_catalogue",
+    # The data catalogue (trait, event, property and context paths, their types and classes),
+    # rescanned from a sample; resolution teaches it each batch's new fields in between.
+    "profiles-refresh-catalogue": {
+        "task": "profiles.refresh_catalogue",
         "schedule": 6 * 3600.0,
         "options": {"expires": 6 * 3600},
     },

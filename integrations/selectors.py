@@ -2,7 +2,8 @@
 person, the sources and the debugger.
 
 Raw messages carry personal data (ids, e-mails in traits): the debugger's reads record each
-showing of them in the audit log.
+showing of them in the audit log, and show them masked by the data catalogue's classes to people
+who see personal data masked (as integration admins do).
 """
 
 import threading
@@ -17,6 +18,12 @@ from guardian.shortcuts import get_objects_for_user
 
 from cdp_site.audit import AuditAction, audit_record
 from cdp_site.params import id_in_range, storable_text
+from profiles.masking import (
+    can_view_personal_data,
+    mask_event_payload,
+    mask_identifier,
+    mask_raw_message,
+)
 from profiles.models import Event
 from profiles.selectors import source_has_events
 
@@ -193,6 +200,11 @@ def source_debugger_for_user(*, user, source: Source, seen_up_to: int | None) ->
         if new:
             _debugger_audit(user, source, AuditAction.SOURCE_DEBUGGER_POLL, event_ids=new)
             seen_up_to = max(event.pk for event in events)
+    full = can_view_personal_data(user)
+    for event in events:
+        # The id the summary line names, masked for people who see personal data masked.
+        sender = event.user_id or event.anonymous_id
+        event.shown_id = sender if full or not sender else mask_identifier("id", sender)
     return {
         "events": events,
         "counts": source_type_counts(source),
@@ -207,6 +219,19 @@ def source_message_for_user(*, user, source: Source, event_id: int) -> Event:
     event = source_event_get(source, event_id)
     _debugger_audit(user, source, AuditAction.SOURCE_MESSAGE_VIEW, event_id=event.pk)
     return event
+
+
+def message_payload_for_user(*, user, event: Event) -> dict:
+    """A stored message as the debugger shows it to `user`: masked by the data catalogue's
+    classes unless they may see personal data."""
+    message = event_as_message(event)
+    return message if can_view_personal_data(user) else mask_event_payload(message)
+
+
+def quarantined_payload_for_user(*, user, entry: QuarantinedMessage) -> str | None:
+    """A quarantined message's text for `user`, masked unless they may see personal data; None
+    when they may see it as it was sent."""
+    return None if can_view_personal_data(user) else mask_raw_message(entry.payload)
 
 
 def source_quarantined_for_user(*, user, source: Source, entry_id: int) -> QuarantinedMessage:

@@ -22,7 +22,8 @@ from .forms import (
     SourceForm,
 )
 from .selectors import (
-    event_as_message,
+    message_payload_for_user,
+    quarantined_payload_for_user,
     source_debugger_for_user,
     source_deletable,
     source_events_per_day,
@@ -166,7 +167,8 @@ def source_debugger_message(request, pk: int, event_id: int):
     """One stored message as JSON, when it is opened in the debugger."""
     source = source_get_for_user(request.user, pk)
     event = source_message_for_user(user=request.user, source=source, event_id=event_id)
-    payload = json.dumps(event_as_message(event), indent=2, ensure_ascii=False)
+    message = message_payload_for_user(user=request.user, event=event)
+    payload = json.dumps(message, indent=2, ensure_ascii=False)
     return HttpResponse(payload, content_type="text/plain; charset=utf-8")
 
 
@@ -176,7 +178,9 @@ def quarantine_message(request, pk: int, entry_id: int):
     """One quarantined message as it was sent, when it is opened."""
     source = source_get_for_user(request.user, pk)
     entry = source_quarantined_for_user(user=request.user, source=source, entry_id=entry_id)
-    return HttpResponse(_pretty(entry.payload), content_type="text/plain; charset=utf-8")
+    masked = quarantined_payload_for_user(user=request.user, entry=entry)
+    text = _pretty(entry.payload) if masked is None else masked
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @role_required(Role.INTEGRATION_ADMIN)

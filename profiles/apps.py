@@ -30,6 +30,12 @@ class ProfilesConfig(AppConfig):
             order=25,
             description="RFM groups of customers and the churn risk model, with its quality.",
         ),
+        NavItem(
+            "Data catalogue",
+            "profiles:data_catalogue",
+            order=48,
+            description="Every field the data holds and its class: personal, sensitive or not.",
+        ),
     )
 
     # Panels of the home dashboard (cdp_site.dashboard.DashboardPanel), shown to the roles of
@@ -38,8 +44,11 @@ class ProfilesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import erasure, receivers
+        from .catalogue import receivers as catalogue_receivers
 
         # Its tables join the stores a data subject request erases and exports.
         erasure.register()
+        # The data catalogue learns each resolved batch's new fields, and fills at worker start.
+        catalogue_receivers.connect()
         # Event aggregates and computed traits follow resolution, merges and undos.
         receivers.connect()

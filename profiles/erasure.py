@@ -13,11 +13,12 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from cdp_site.erasure import Store, Subject, store_register, text_matching
+from cdp_site.erasure import Store, Subject, store_register, subject_pattern, text_matching
 
 from .aggregates import aggregates_refresh_pairs, event_pairs
 from .identity.matching import traits_apply
 from .models import (
+    DataField,
     Event,
     EventDayAggregate,
     EventTotal,
@@ -299,6 +300,27 @@ def _computed_export(subject: Subject) -> dict[str, list[dict]]:
     }
 
 
+def _catalogue(subject: Subject):
+    return text_matching(DataField.objects.all(), subject, ("common_values",))
+
+
+def _catalogue_erase(subject: Subject) -> int:
+    """The subject's values out of the catalogue's common values (kept only for fields not
+    personal and values several records share, so this is a safeguard)."""
+    import re
+
+    pattern = re.compile(subject_pattern(subject) or r"(?!)", re.IGNORECASE)
+    removed = 0
+    with transaction.atomic():
+        for field in _catalogue(subject).select_for_update():
+            field.common_values = [
+                pair for pair in field.common_values if not pattern.search(str(pair[0]))
+            ]
+            field.save(update_fields=["common_values"])
+            removed += 1
+    return removed
+
+
 def register() -> None:
     store_register(
         Store(
@@ -308,6 +330,16 @@ def register() -> None:
             _computed_erase,
             _computed_export,
             order=850,
+        )
+    )
+    store_register(
+        Store(
+            "profiles.catalogue",
+            "Common values in the data catalogue",
+            lambda subject: _catalogue(subject).count(),
+            _catalogue_erase,
+            lambda subject: {},
+            order=790,
         )
     )
     store_register(

@@ -1,40 +1,23 @@
 """Masking of personal data for people whose role does not need to see it in full.
 
-What counts as personal is decided by key and by value, at any depth: a value under a key that
-names personal data (an e-mail, phone, name, address, birthday, IP or identifier field, in any
-naming style) is masked whole, whatever its type (numbers, lists and objects included); a text
-that is an e-mail address is masked wherever it appears. Everything else (plan, country,
-revenue, product names) is shown as it is.
+What may be shown is decided by the data catalogue (`profiles.catalogue`), field by field at any
+depth: only a trait, property or context path classified not personal is shown, everything else
+(personal, sensitive, and fields not known yet) is masked. A value that is shown is still
+scrubbed of e-mail addresses, card numbers, IBANs, national ids and phone numbers inside it (an
+e-mail in a page URL's query string), in case one slipped into a field known to be safe.
 """
 
-import re
+from __future__ import annotations
 
-# Keys (lower-cased, without separators) that are personal wherever they appear in the key...
-_PERSONAL_PARTS = ("email", "phone", "mobile", "address", "street", "birth", "postal", "zip")
-# ...and keys that are personal only as a whole ("productname" is not, "lastname" is).
-_PERSONAL_KEYS = frozenset(
-    {
-        "name",
-        "firstname",
-        "lastname",
-        "fullname",
-        "middlename",
-        "displayname",
-        "username",
-        "ip",
-        "ipaddress",
-        "ssn",
-        "passport",
-        "userid",
-        "anonymousid",
-        "deviceid",
-        "advertisingid",
-        "externalids",
-    }
-)
-_DEVICE_ID_KEYS = frozenset({"id", "advertisingId", "adTrackingId", "token"})
-_SEPARATORS = re.compile(r"[^a-z0-9]")
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .catalogue.selectors import ShownFields
+
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The part of the value masked for a number, a true/false or anything that is not text.
+MASKED = "***"
 
 
 def can_view_personal_data(user) -> bool:
@@ -70,80 +53,140 @@ def mask_identifier(kind: str, value: str) -> str:
     return mask_text(value)
 
 
-def _flat(key: object) -> str:
-    """A key in any naming style, compared as one: `customer_email`, `customerEmail`..."""
-    return _SEPARATORS.sub("", str(key).lower())
+def mask_scalar(value: object) -> object:
+    """One value of a field that is not shown: its shape hinted, its content gone."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float):
+        return MASKED
+    text = str(value)
+    if _EMAIL.fullmatch(text.strip()):
+        return mask_email(text.strip())
+    from .catalogue import detectors
+
+    if detectors.has_phone(text) and detectors.find_phones(text)[0] == text.strip():
+        return mask_phone(text)
+    return mask_text(text)
 
 
-def is_personal_key(key: object) -> bool:
-    """Whether a trait or property key names personal data (`customer_email`, `lastName`...)."""
-    flat = _flat(key)
-    return flat in _PERSONAL_KEYS or any(part in flat for part in _PERSONAL_PARTS)
+def _shown_value(value: object) -> object:
+    """A value of a field known to be safe, scrubbed of personal data that slipped into it."""
+    if isinstance(value, str):
+        from .catalogue.detectors import scrub
 
-
-# Inside an address, the parts that name a place rather than a door: shown, as the profile
-# header's location is (segmenting by country is a marketer's daily work).
-_PLACE_KEYS = frozenset({"city", "country", "countrycode", "state", "region", "province"})
-# Parts of an event's context that describe the software that sent it, not the person.
-_SOFTWARE_CONTEXT_KEYS = frozenset({"library", "app", "os", "screen", "network", "locale"})
-
-
-def _mask_whole(value: object, kind: str) -> object:
-    """Every scalar inside `value` masked, the shape kept (an address keeps its place names)."""
-    if isinstance(value, dict):
-        return {k: v if _flat(k) in _PLACE_KEYS else _mask_whole(v, kind) for k, v in value.items()}
+        return scrub(value)
     if isinstance(value, list):
-        return [_mask_whole(v, kind) for v in value]
-    if value is None or isinstance(value, bool):
-        return value
-    return mask_identifier(kind, str(value))
-
-
-def mask_personal(value: object) -> object:
-    """A copy of `value` (a dict of traits, properties or context) with personal data masked."""
+        return [_shown_value(item) for item in value]
     if isinstance(value, dict):
-        masked = {}
-        for key, item in value.items():
-            if is_personal_key(key):
-                flat = _flat(key)
-                kind = "phone" if ("phone" in flat or "mobile" in flat) else flat
-                masked[key] = _mask_whole(item, kind)
-            else:
-                masked[key] = mask_personal(item)
-        return masked
-    if isinstance(value, list):
-        return [mask_personal(item) for item in value]
-    if isinstance(value, str) and _EMAIL.fullmatch(value.strip()):
-        return mask_email(value.strip())
+        return {key: _shown_value(item) for key, item in value.items()}
     return value
 
 
-def mask_traits(traits: dict) -> dict:
-    """A copy of a profile's or an event's traits with the personal ones masked."""
-    return mask_personal(traits or {})
+def _masked_whole(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _masked_whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_whole(item) for item in value]
+    return mask_scalar(value)
 
 
-def mask_event_payload(payload: dict) -> dict:
+def mask_tree(value: object, *, kind: str, shown: ShownFields, event: str = "", path="") -> object:
+    """A copy of `value` (traits, properties or context) where every leaf whose dotted path the
+    catalogue does not classify not personal is masked, and the shown ones are scrubbed."""
+    if isinstance(value, dict):
+        return {
+            key: mask_tree(
+                item, kind=kind, shown=shown, event=event, path=f"{path}.{key}" if path else key
+            )
+            for key, item in value.items()
+        }
+    if path and shown.shown(kind, path, event):
+        return _shown_value(value)
+    return _masked_whole(value)
+
+
+def mask_raw_message(text: str, *, shown: ShownFields | None = None) -> str:
+    """A message as it was sent (perhaps not even JSON), for people who see masked data: a JSON
+    object is masked as an event's payload; anything else keeps only the first letter of each
+    word, so its shape (why it failed) still shows."""
+    import json
+
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return mask_text(text)
+    if not isinstance(message, dict):
+        return mask_text(text)
+    masked = mask_event_payload(message, shown=shown)
+    # Fields of the spec's own shape (type, event, timestamps) are kept; the rest as masked.
+    for key, value in message.items():
+        if key not in masked:
+            continue
+        if key not in _SPEC_KEYS and key not in ("traits", "properties", "context"):
+            masked[key] = _masked_whole(value)
+    return json.dumps(masked, indent=2, ensure_ascii=False)
+
+
+# The keys of a tracking message that describe it rather than the person.
+_SPEC_KEYS = frozenset(
+    {
+        "type",
+        "event",
+        "name",
+        "category",
+        "messageId",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "receivedAt",
+        "integrations",
+        "version",
+        "userId",
+        "anonymousId",
+        "previousId",
+        "groupId",
+    }
+)
+
+
+def _shown(shown: ShownFields | None) -> ShownFields:
+    if shown is not None:
+        return shown
+    from .catalogue.selectors import shown_fields
+
+    return shown_fields()
+
+
+def mask_traits(traits: dict, *, shown: ShownFields | None = None) -> dict:
+    """A copy of a profile's or an event's traits with everything not known to be safe masked."""
+    return mask_tree(traits or {}, kind="trait", shown=_shown(shown))
+
+
+def mask_event_payload(payload: dict, *, shown: ShownFields | None = None) -> dict:
     """An event as shown to people (the timeline, the API) with its personal data masked.
 
-    The ids, traits, properties and context at any depth (context.externalIds, device ids and
-    the IP address included); the IP is dropped altogether.
+    The ids are masked, the IP address dropped, and the traits, properties and context masked
+    field by field by their class in the catalogue (a page URL is shown scrubbed of e-mails
+    only when the catalogue knows `context.page.url` is not personal).
     """
+    shown = _shown(shown)
     masked = dict(payload)
-    for key in ("userId", "anonymousId", "previousId"):
+    for key in ("userId", "anonymousId", "previousId", "groupId"):
         if masked.get(key):
             masked[key] = mask_identifier(key, masked[key])
-    for key in ("traits", "properties"):
-        masked[key] = mask_personal(masked.get(key) or {})
-    context = dict(masked.get("context") or {})
+    event = str(masked.get("event") or "")
+    if isinstance(masked.get("traits"), dict):
+        masked["traits"] = mask_tree(masked["traits"], kind="trait", shown=shown)
+    elif "traits" in masked:
+        masked["traits"] = _masked_whole(masked["traits"])
+    if isinstance(masked.get("properties"), dict):
+        masked["properties"] = mask_tree(
+            masked["properties"], kind="property", shown=shown, event=event
+        )
+    elif "properties" in masked:
+        masked["properties"] = _masked_whole(masked["properties"])
+    context = dict(masked.get("context") or {}) if isinstance(masked.get("context"), dict) else {}
     context.pop("ip", None)
-    device = context.get("device")
-    if isinstance(device, dict):
-        # Device ids identify a person (resolution matches on them) under a plain "id" key.
-        context["device"] = {
-            key: _mask_whole(value, "device_id") if key in _DEVICE_ID_KEYS else value
-            for key, value in device.items()
-        }
-    software = {key: context.pop(key) for key in list(context) if key in _SOFTWARE_CONTEXT_KEYS}
-    masked["context"] = {**mask_personal(context), **software}
+    if "context" in masked:
+        masked["context"] = mask_tree(context, kind="context", shown=shown)
     return masked

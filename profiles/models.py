@@ -492,3 +492,72 @@ class ComputedTrait(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DataField(models.Model):
+    """One field the data holds, from the data catalogue: a trait path, an event, or an event's
+    property or context path (dotted into nested objects: `address.country`, `page.url`), with
+    its type, how often it was seen, and its class.
+
+    The class decides what people whose role sees masked data are shown: only fields classified
+    not personal are shown to them, everything else (unknown included) is masked. A class is
+    set automatically from the key and the values seen, with the evidence kept, until a person
+    confirms or changes it; automatic classification then leaves it alone.
+    """
+
+    class Kind(models.TextChoices):
+        TRAIT = "trait", "Trait"
+        EVENT = "event", "Event"
+        PROPERTY = "property", "Event property"
+        CONTEXT = "context", "Event context"
+
+    class Classification(models.TextChoices):
+        SENSITIVE = "sensitive", "Sensitive"
+        PERSONAL = "personal", "Personal"
+        UNKNOWN = "unknown", "Not known yet"
+        NOT_PERSONAL = "not_personal", "Not personal"
+
+    class ClassifiedBy(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatically"
+        PERSON = "person", "By a person"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The event name of a property (and of an event row); empty for traits and context.
+    event = models.CharField(max_length=200, blank=True, default="")
+    path = models.CharField(max_length=255, blank=True, default="")
+    # "string", "number", "boolean", "date", "list", "event"
+    value_type = models.CharField(max_length=16, default="string")
+    seen = models.PositiveIntegerField(default=0)
+    # The most common values with how often each was seen ([[value, count], ...]): kept only for
+    # fields classified not personal, so the catalogue itself holds no personal data.
+    common_values = models.JSONField(default=list, blank=True)
+    classification = models.CharField(
+        max_length=16, choices=Classification.choices, default=Classification.UNKNOWN
+    )
+    classified_by = models.CharField(
+        max_length=16, choices=ClassifiedBy.choices, default=ClassifiedBy.AUTOMATIC
+    )
+    # Why the automatic classification chose the class: sentences people read.
+    evidence = models.JSONField(default=list, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_by_name = models.CharField(max_length=150, blank=True, default="")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["kind", "event", "path"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "event", "path"], name="data_field_unique")
+        ]
+        indexes = [models.Index(fields=["classification", "kind"], name="data_field_class")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.event}:{self.path}"
+
+    @property
+    def shown_masked_roles(self) -> bool:
+        """Whether people who see masked data are shown this field's values."""
+        return self.classification == self.Classification.NOT_PERSONAL

@@ -351,12 +351,12 @@ def profile_header(*, profile: Profile, user) -> dict:
     name = shown.get("name") or " ".join(
         str(shown.get(k, "")) for k in ("first_name", "last_name") if shown.get(k)
     )
-    address = traits.get("address") if isinstance(traits.get("address"), dict) else {}
+    address = shown.get("address") if isinstance(shown.get("address"), dict) else {}
     location = ", ".join(
         str(part)
         for part in (
-            address.get("city") or traits.get("city"),
-            address.get("country") or traits.get("country"),
+            address.get("city") or shown.get("city"),
+            address.get("country") or shown.get("country"),
         )
         if part
     )

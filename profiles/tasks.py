@@ -94,3 +94,26 @@ def dashboard_refresh_task() -> None:
     from .dashboard import dashboard_refresh
 
     dashboard_refresh()
+
+
+@shared_task(name="profiles.refresh_catalogue")
+def catalogue_refresh_task() -> int:
+    """Scan a sample of the newest profiles and events into the data catalogue (on worker start
+    and on a schedule; each resolved batch's new fields are learnt as it is resolved)."""
+    from .catalogue.scan import catalogue_refresh
+
+    return catalogue_refresh()
+
+
+@shared_task(name="profiles.catalogue_learn_batch")
+def catalogue_learn_batch_task(
+    profile_ids: list[int], event_ids: list[int], between: list[str] | None = None
+) -> int:
+    """Learn the new fields of one resolved batch into the data catalogue. Idempotent: a field
+    already known is not written again unless the batch makes its class stricter."""
+    from datetime import datetime
+
+    from .catalogue.scan import catalogue_learn_batch
+
+    moments = tuple(datetime.fromisoformat(moment) for moment in between) if between else None
+    return catalogue_learn_batch(profile_ids=profile_ids, event_ids=event_ids, between=moments)

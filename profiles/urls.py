@@ -51,6 +51,12 @@ urlpatterns = [
         system_views.identity_rule_edit,
         name="identity_rule_edit",
     ),
+    path("data-catalogue/", views.data_catalogue, name="data_catalogue"),
+    path(
+        "data-catalogue/<int:field_id>/classify/",
+        views.data_field_classify,
+        name="data_field_classify",
+    ),
     path("api/profiles/", api.ProfileList.as_view(), name="api_list"),
     path("api/profiles/<int:profile_id>/", api.ProfileDetail.as_view(), name="api_detail"),
     path("api/profiles/<int:profile_id>/events/", api.ProfileEvents.as_view(), name="api_events"),

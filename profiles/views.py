@@ -1,20 +1,25 @@
-"""Pages of the customer 360: search, the profile page, its timeline, and undoing a merge."""
+"""Pages of the customer 360 (search, the profile page, its timeline, undoing a merge) and of
+the data catalogue, where people confirm or change the class of each field."""
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cdp_site.errors import TooExpensiveError
+from cdp_site.errors import InvalidInputError, TooExpensiveError
 from cdp_site.params import keyset_cursor, keyset_cursor_text, positive_id
 from cdp_site.roles import PROFILE_READERS, Role, role_required
 
 from . import charts, selectors, services
+from .catalogue import selectors as catalogue_selectors
+from .catalogue import services as catalogue_services
 from .masking import can_view_personal_data, mask_event_payload
-from .models import Event
+from .models import DataField, Event
 from .trait_display import trait_parts, trait_text
 
 FIRST_TIMELINE_PAGE = 25
@@ -193,3 +198,68 @@ def merge_undo(request, merge_id: int):
             f"profile {merge.winner_id} again.",
         )
     return redirect("profiles:detail", profile_id=merge.winner_id)
+
+
+def _catalogue_query(request) -> str:
+    """The catalogue page's filters as a query string, to come back to the same list."""
+    kept = {
+        name: request.POST.get(name) or request.GET.get(name, "")
+        for name in ("class", "kind", "q", "page")
+    }
+    return urlencode({name: value for name, value in kept.items() if value})
+
+
+@role_required(Role.COMPLIANCE_OFFICER)
+@require_GET
+def data_catalogue(request):
+    """The data catalogue: every field the data holds, its type and class, how it was
+    classified; filter by class and kind, search, and confirm or change a class."""
+    filters = {
+        "classification": request.GET.get("class", ""),
+        "kind": request.GET.get("kind", ""),
+        "query": request.GET.get("q", "")[:200],
+    }
+    page = catalogue_selectors.data_field_list(**filters, page_number=request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": filters,
+        "counts": catalogue_selectors.data_field_counts(),
+        "classes": DataField.Classification.choices,
+        "choosable": [c for c in DataField.Classification.choices if c[0] != "unknown"],
+        "kinds": DataField.Kind.choices,
+        "filter_query": urlencode(
+            {
+                name: value
+                for name, value in (
+                    ("class", filters["classification"]),
+                    ("kind", filters["kind"]),
+                    ("q", filters["query"]),
+                )
+                if value
+            }
+        ),
+    }
+    template = "profiles/data_catalogue.html"
+    return render(request, template + "#fields" if request.htmx else template, context)
+
+
+@role_required(Role.COMPLIANCE_OFFICER)
+@require_POST
+def data_field_classify(request, field_id: int):
+    """Confirm or change one field's class (audited); back to the same page of the list."""
+    field = catalogue_selectors.data_field_get(field_id)
+    if field is None:
+        raise Http404("No such field in the catalogue.")
+    try:
+        field = catalogue_services.data_field_classify(
+            user=request.user, field=field, classification=request.POST.get("classification", "")
+        )
+    except InvalidInputError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f"“{field.path or field.event}” is now {field.get_classification_display().lower()}.",
+        )
+    query = _catalogue_query(request)
+    return redirect(reverse("profiles:data_catalogue") + (f"?{query}" if query else ""))

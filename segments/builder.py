@@ -237,6 +237,8 @@ class BuilderNode:
     filters: list[BuilderNode] = field(default_factory=list)
     value_type: str = "string"
     operators: tuple = ()
+    # Common values of the chosen field, offered in the value input (see `builder_suggest`).
+    suggestions: list[str] = field(default_factory=list)
 
     @property
     def operator_choices(self) -> list[tuple[str, str]]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from cdp_site.errors import InvalidInputError
 from cdp_site.params import is_number, number_in_range, storable_text
-from profiles.masking import is_personal_key
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 200
@@ -156,13 +155,24 @@ class _Validator:
         self_id: int | None,
         personal: bool = True,
         visible: Callable[[int], bool] | None = None,
+        masked_field: Callable[[str, str, str], bool] | None = None,
     ):
         self.segment_lookup = segment_lookup
         self.self_id = self_id
         self.personal = personal
         self.visible = visible
+        self.masked_field = masked_field
         self.problems: list[Problem] = []
         self.count = 0
+
+    def masked(self, kind: str, path: object, event: object = "") -> bool:
+        """Whether this person sees the field masked: every field for a person who sees masked
+        data, unless the data catalogue classifies it not personal."""
+        if self.personal:
+            return False
+        if self.masked_field is None or not isinstance(path, str):
+            return True
+        return self.masked_field(kind, path, event if isinstance(event, str) else "")
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -208,7 +218,7 @@ class _Validator:
     def c_trait(self, node: dict, path: str, depth: int) -> None:
         if not _nonempty_str(node.get("trait")):
             self.fail(_join(path, "trait"), "Choose a trait.")
-        if not self.personal and is_personal_key(node.get("trait")):
+        if self.masked("trait", node.get("trait")):
             self.value_test(node, path, allowed=EXACT_OPERATORS, exact_only=True)
             return
         self.value_test(node, path)
@@ -279,7 +289,7 @@ class _Validator:
                 continue
             if not _nonempty_str(item.get("property")):
                 self.fail(_join(item_path, "property"), "Choose a property.")
-            if not self.personal and is_personal_key(item.get("property")):
+            if self.masked("property", item.get("property"), node.get("event")):
                 # Event properties are masked as traits are (a customer_email, say).
                 self.value_test(item, item_path, allowed=EXACT_OPERATORS, exact_only=True)
                 continue
@@ -442,17 +452,19 @@ def definition_problems(
     self_id: int | None = None,
     personal: bool = True,
     visible: Callable[[int], bool] | None = None,
+    masked_field: Callable[[str, str, str], bool] | None = None,
 ) -> list[Problem]:
     """Every problem of `definition`, each with its path; empty if it is valid.
 
     For a person's own definition: `visible(segment id)` says which segments they may refer to,
     and `personal=False` (people who see personal data masked) allows only exact tests of
-    personal traits and identifiers.
+    identifiers and of the fields `masked_field(kind, path, event)` says they see masked (every
+    trait and property when it is not given).
     """
     text = _text_problem(definition)
     if text is not None:
         return [Problem(*text)]
-    validator = _Validator(segment_lookup, self_id, personal, visible)
+    validator = _Validator(segment_lookup, self_id, personal, visible, masked_field)
     validator.group(definition, "", 0)
     if (
         not validator.problems
@@ -496,6 +508,7 @@ def definition_validate(
     self_id: int | None = None,
     personal: bool = True,
     visible: Callable[[int], bool] | None = None,
+    masked_field: Callable[[str, str, str], bool] | None = None,
 ) -> dict:
     """Return the definition if valid, else raise DefinitionError for the first problem."""
     problems = definition_problems(
@@ -504,6 +517,7 @@ def definition_validate(
         self_id=self_id,
         personal=personal,
         visible=visible,
+        masked_field=masked_field,
     )
     if problems:
         raise DefinitionError(problems[0].path, problems[0].message)

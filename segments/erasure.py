@@ -1,17 +1,16 @@
 """What data subject requests do to the segments app's own tables.
 
-Memberships and pending refresh requests of the subject's profiles are deleted, and the subject's
-values are taken out of the builder's catalogue examples (they are sample values of traits and
-properties). Snapshots keep only counts, never who, so they need nothing. The store joins the
-erasure registry (`cdp_site.erasure`) from the app config.
+Memberships and pending refresh requests of the subject's profiles are deleted. Snapshots keep
+only counts, never who, so they need nothing. The store joins the erasure registry
+(`cdp_site.erasure`) from the app config.
 """
 
 from django.core.cache import cache
 from django.db import transaction
 
-from cdp_site.erasure import Store, Subject, store_register, subject_pattern, text_matching
+from cdp_site.erasure import Store, Subject, store_register
 
-from .models import CatalogueField, RefreshRequest, SegmentMembership
+from .models import RefreshRequest, SegmentMembership
 
 PROFILES_TOTAL_CACHE_KEY = "segments:profiles_total"
 
@@ -24,32 +23,13 @@ def _refresh_requests(subject: Subject):
     return RefreshRequest.objects.filter(profile_id__in=list(subject.profile_ids))
 
 
-def _catalogue(subject: Subject):
-    return text_matching(CatalogueField.objects.all(), subject, ("examples",))
-
-
 def _count(subject: Subject) -> int:
-    return (
-        _memberships(subject).count()
-        + _refresh_requests(subject).count()
-        + _catalogue(subject).count()
-    )
-
-
-def _examples_without(examples: list, subject: Subject) -> list:
-    import re
-
-    pattern = re.compile(subject_pattern(subject) or r"(?!)", re.IGNORECASE)
-    return [example for example in examples if not pattern.search(str(example))]
+    return _memberships(subject).count() + _refresh_requests(subject).count()
 
 
 def _erase(subject: Subject) -> int:
     with transaction.atomic():
         removed = _memberships(subject).delete()[0] + _refresh_requests(subject).delete()[0]
-        for field in _catalogue(subject).select_for_update():
-            field.examples = _examples_without(list(field.examples or []), subject)
-            field.save(update_fields=["examples"])
-            removed += 1
     # The cached profile total counted the subject.
     cache.delete(PROFILES_TOTAL_CACHE_KEY)
     return removed

@@ -97,9 +97,9 @@ def _funnel_from(request, data):
 
 
 def _choices(user) -> dict:
-    catalogue = selectors.catalogue_fields()
+    catalogue = selectors.segment_builder_choices(user)["catalogue"]
     return {
-        "events": [f.event or f.key for f in catalogue["events"]],
+        "events": [f.event or f.path for f in catalogue["events"]],
         "segments": selectors.segment_list_for_user(user).only("pk", "name"),
         "filter_operators": FILTER_OPERATORS,
     }

@@ -94,33 +94,6 @@ class SegmentSnapshot(models.Model):
         return f"{self.segment_id} at {self.taken_at:%Y-%m-%d %H:%M}: {self.size}"
 
 
-class CatalogueField(models.Model):
-    """A field the builder offers, gathered from the data: a trait key, an event, a property."""
-
-    class Kind(models.TextChoices):
-        TRAIT = "trait"
-        EVENT = "event"
-        PROPERTY = "property"
-
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    event = models.CharField(max_length=200, blank=True, default="")
-    key = models.CharField(max_length=200, blank=True, default="")
-    # "string", "number", "boolean", "date", "list", "object"
-    value_type = models.CharField(max_length=16, default="string")
-    examples = models.JSONField(default=list, blank=True)
-    seen = models.PositiveIntegerField(default=0)
-    refreshed_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["kind", "event", "key"]
-        constraints = [
-            models.UniqueConstraint(fields=["kind", "event", "key"], name="catalogue_field_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.event}:{self.key}"
-
-
 class RefreshRequest(models.Model):
     """A profile whose memberships may have changed, waiting for the real-time refresh.
 

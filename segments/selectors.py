@@ -26,13 +26,19 @@ from cdp_site.db import heavy_query_transaction, is_statement_timeout
 from cdp_site.errors import TooExpensiveError, TooManyRequestsError
 from cdp_site.roles import PERSONAL_DATA_UNMASKED, Role, user_has_role
 from compliance.selectors import consent_purposes
+from profiles.catalogue.selectors import (
+    builder_fields,
+    common_values_for_user,
+    field_shown,
+    field_values_for_user,
+)
 from profiles.masking import can_view_personal_data, mask_traits
 from profiles.models import Profile
 from profiles.selectors import profile_get_live
 
 from .definition import segment_references
 from .describe import describe_condition, share_text
-from .models import CatalogueField, Segment, SegmentMembership, SegmentSnapshot
+from .models import Segment, SegmentMembership, SegmentSnapshot
 
 MEMBERS_PER_PAGE = 25
 
@@ -185,6 +191,7 @@ def definition_rules_for(user, *, owner=None) -> dict:
         "segment_lookup": segment_definition_lookup,
         "visible": visible,
         "personal": can_view_personal_data(user),
+        "masked_field": field_masked,
     }
 
 
@@ -277,17 +284,32 @@ def segment_overlaps(segment: Segment, others: QuerySet[Segment]) -> list[dict]:
     ]
 
 
-def catalogue_fields() -> dict:
-    """The builder's field choices: trait keys, event names, and each event's property keys."""
-    traits, events, properties = [], [], {}
-    for row in CatalogueField.objects.all():
-        if row.kind == CatalogueField.Kind.TRAIT:
-            traits.append(row)
-        elif row.kind == CatalogueField.Kind.EVENT:
-            events.append(row)
-        else:
-            properties.setdefault(row.event, []).append(row)
-    return {"traits": traits, "events": events, "properties": properties}
+def builder_suggest(user, tree) -> None:
+    """Give each trait condition and property filter of a builder tree the common values of its
+    field that `user` may be offered (never values of fields they see masked), in one query."""
+    nodes = []
+
+    def walk(node) -> None:
+        data = node.data
+        if data.get("type") == "trait" and isinstance(data.get("trait"), str):
+            nodes.append((node, ("trait", "", data["trait"])))
+        for sub in node.filters:
+            if isinstance(sub.data.get("property"), str):
+                event = data.get("event") if isinstance(data.get("event"), str) else ""
+                nodes.append((sub, ("property", event, sub.data["property"])))
+        for child in node.children:
+            walk(child)
+
+    walk(tree)
+    values = common_values_for_user(user=user, fields={key for _node, key in nodes})
+    for node, key in nodes:
+        node.suggestions = values.get(key, [])
+
+
+def field_masked(kind: str, path: str, event: str = "") -> bool:
+    """Whether people who see masked data see this trait or property masked (the data
+    catalogue's class: everything not classified not personal is)."""
+    return not field_shown(kind, path, event)
 
 
 def segment_count(
@@ -353,14 +375,12 @@ def _country(traits: dict) -> str:
 
 def member_traits_shown(user) -> Callable[[dict], dict]:
     """How `user` sees a member's traits: `traits`, masked unless they may see personal data,
-    and `country`."""
+    and `country` (as masked: shown only where the catalogue knows it is not personal)."""
     personal = can_view_personal_data(user)
 
     def shown(traits: dict) -> dict:
-        return {
-            "traits": traits if personal else mask_traits(traits),
-            "country": _country(traits or {}),
-        }
+        visible = traits if personal else mask_traits(traits)
+        return {"traits": visible, "country": _country(visible or {})}
 
     return shown
 
@@ -517,13 +537,18 @@ def segment_overview_for_user(user, segment: Segment, *, now: dt.datetime) -> di
     }
 
 
+def builder_field_values(*, user, kind: str, path: str, event: str = "") -> list[dict]:
+    """The common values of one field for the builder's suggestions (`field_values_for_user`)."""
+    return field_values_for_user(user=user, kind=kind, path=path, event=event)
+
+
 def segment_builder_choices(user, *, segment: Segment | None = None) -> dict:
     """What the builder offers: catalogue fields, computed traits (key -> type), consent
     purposes, and the other segments `user` may refer to."""
     from profiles.selectors import computed_trait_fields
 
     return {
-        "catalogue": catalogue_fields(),
+        "catalogue": builder_fields(),
         "computed_fields": computed_trait_fields(),
         "purposes": consent_purposes(),
         "other_segments": segment_list_for_user(user).exclude(pk=segment.pk if segment else None),

@@ -46,14 +46,6 @@ def segments_refresh_all_task() -> int:
     return len(segments_refresh_all())
 
 
-@shared_task(name="segments.refresh_catalogue")
-def catalogue_refresh_task() -> int:
-    """Scheduled: gather the trait keys, event names and property keys the builder offers."""
-    from .catalogue import catalogue_refresh
-
-    return catalogue_refresh()
-
-
 @shared_task(name="segments.insights_dashboard_refresh")
 def dashboard_refresh_task() -> None:
     """Recompute the home dashboard's segments panel. Idempotent."""

@@ -10,6 +10,7 @@ urlpatterns = [
     path("segments/", views.segment_list, name="list"),
     path("segments/new/", views.segment_builder, name="new"),
     path("segments/preview/", views.segment_preview, name="preview"),
+    path("segments/fields/values/", views.builder_field_values, name="field_values"),
     path("segments/<int:segment_id>/", views.segment_detail, name="detail"),
     path("segments/<int:segment_id>/edit/", views.segment_builder, name="edit"),
     path("segments/<int:segment_id>/duplicate/", views.segment_duplicate, name="duplicate"),

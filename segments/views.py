@@ -11,7 +11,7 @@ import json
 from functools import wraps
 
 from django.contrib import messages
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -59,10 +59,10 @@ def segment_list(request):
 
 
 def _field_types(catalogue: dict) -> tuple[dict, dict]:
-    """The value type of each trait key, and of each (event, property key)."""
-    types = {f.key: f.value_type for f in catalogue["traits"]}
+    """The value type of each trait path, and of each (event, property path)."""
+    types = {f.path: f.value_type for f in catalogue["traits"]}
     property_types = {
-        (event, f.key): f.value_type
+        (event, f.path): f.value_type
         for event, rows in catalogue["properties"].items()
         for f in rows
     }
@@ -135,19 +135,21 @@ def segment_builder(request, segment_id: int | None = None):
             return redirect("segments:detail", segment.pk)
     # A missing name is said once, under the name: the conditions and the count are fine.
     condition_problems = [p for p in problems if p.path != "name"]
+    tree = builder_tree(
+        definition,
+        types,
+        property_types,
+        condition_problems if show_errors else [],
+        computed_types=computed_types,
+    )
+    selectors.builder_suggest(request.user, tree)
     context = {
         **choices,
         "segment": segment,
         "name": name,
         "name_error": next((p.message for p in problems if p.path == "name"), ""),
         "definition_json": json.dumps(definition),
-        "tree": builder_tree(
-            definition,
-            types,
-            property_types,
-            condition_problems if show_errors else [],
-            computed_types=computed_types,
-        ),
+        "tree": tree,
         "operator_labels": OPERATOR_LABELS,
         "count_operators": [(op, OPERATOR_LABELS[op]) for op in COUNT_OPERATORS],
         "add_kinds": ADD_KINDS,
@@ -176,6 +178,23 @@ def segment_preview(request):
         "segments/segment_builder.html#preview",
         {"preview": _preview(request, definition, problems, segment)},
     )
+
+
+@role_required(Role.MARKETER)
+@require_GET
+def builder_field_values(request):
+    """The common values of one field (`kind` trait or property, `path`, and for a property its
+    `event`) for the builder's suggestions: none of fields the person sees masked."""
+    kind = request.GET.get("kind", "")
+    path = request.GET.get("path", "")[:255]
+    if kind not in ("trait", "property") or not path.strip():
+        return JsonResponse(
+            {"detail": "Give kind (trait or property) and the field's path."}, status=400
+        )
+    values = selectors.builder_field_values(
+        user=request.user, kind=kind, path=path, event=request.GET.get("event", "")[:200]
+    )
+    return JsonResponse({"kind": kind, "path": path, "values": values})
 
 
 @role_required(Role.MARKETER)

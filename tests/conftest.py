@@ -46,6 +46,16 @@ def _broker_known_up():
     broker_health.recovered()
 
 
+@pytest.fixture(autouse=True)
+def _catalogue_read_afresh():
+    """What a process read of the data catalogue must not outlive the test that wrote it."""
+    from profiles.catalogue.selectors import field_classes_forget
+
+    field_classes_forget()
+    yield
+    field_classes_forget()
+
+
 def _persona(role: Role | None, username: str):
     if role is None:
         return UserFactory(username=username, is_superuser=True, is_staff=True)

@@ -78,6 +78,9 @@ MATRIX: dict[str, tuple] = {
     "/computed-traits/{computed_trait}/delete/":    (LOGIN, 405, 403, 403, 403, 405),
     "/computed-traits/{computed_trait}/recompute/": (LOGIN, 405, 403, 403, 403, 405),
     "/customers/{profile}/scores/":                 (LOGIN, 200, 200, 403, 200, 200),
+    # The data catalogue: compliance officers (and superusers) read it and set classes.
+    "/data-catalogue/":                             (LOGIN, 403, 403, 403, 200, 200),
+    "/data-catalogue/{data_field}/classify/":       (LOGIN, 403, 403, 403, 405, 405),
     "/api/profiles/":                               (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/":                     (  401, 200, 200, 403, 200, 200),
     "/api/profiles/{profile}/events/":              (  401, 200, 200, 403, 200, 200),
@@ -96,6 +99,8 @@ MATRIX: dict[str, tuple] = {
     "/segments/":                                   (LOGIN, 200, 403, 403, 403, 200),
     "/segments/new/":                               (LOGIN, 200, 403, 403, 403, 200),
     "/segments/preview/":                           (LOGIN, 405, 403, 403, 403, 405),
+    # The builder's value suggestions: a field must be named (400 without one).
+    "/segments/fields/values/":                     (LOGIN, 400, 403, 403, 403, 400),
     "/segments/{segment}/":                         (LOGIN, 200, 403, 403, 403, 200),
     "/segments/{segment}/edit/":                    (LOGIN, 200, 403, 403, 403, 200),
     "/segments/{segment}/duplicate/":                      (LOGIN, 405, 403, 403, 403, 405),
@@ -237,7 +242,7 @@ EXPECTED_NAVIGATION = {
     "marketer": ["Home", "Customers", "Scores", "Segments", "Journeys", "Computed traits"],
     "support_agent": ["Home", "Customers"],
     "integration_admin": ["Home", "Sources", "Destinations", "System"],
-    "compliance_officer": ["Home", "Customers", "Requests", "Audit log"],
+    "compliance_officer": ["Home", "Customers", "Requests", "Data catalogue", "Audit log"],
     "superuser": [
         "Home",
         "Customers",
@@ -248,6 +253,7 @@ EXPECTED_NAVIGATION = {
         "Sources",
         "Destinations",
         "Requests",
+        "Data catalogue",
         "Audit log",
         "System",
     ],

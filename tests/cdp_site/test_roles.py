@@ -19,7 +19,7 @@ from integrations.models import (
     QuarantinedMessage,
     SyncRun,
 )
-from profiles.models import Profile
+from profiles.models import DataField, Profile
 from segments.models import Segment
 from tests.conftest import PERSONAS
 from tests.factories import EventFactory, SourceFactory, UserFactory, merged_pair
@@ -163,6 +163,12 @@ class Scene:
     @cached_property
     def profile(self):
         return Profile.objects.create(traits={"email": "anna@example.com", "country": "DE"})
+
+    @cached_property
+    def data_field(self):
+        return DataField.objects.create(
+            kind="trait", path="plan", first_seen_at=timezone.now(), refreshed_at=timezone.now()
+        )
 
     @cached_property
     def merge(self):

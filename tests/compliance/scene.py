@@ -10,8 +10,8 @@ from cdp_site.audit import AuditAction, audit_record
 from integrations.models import Source
 from integrations.tracking.ingest import tracking_messages_ingest
 from profiles.identity import events_resolve_pending
-from profiles.models import Profile, ProfileMerge
-from segments.models import CatalogueField, Segment, SegmentMembership
+from profiles.models import DataField, Profile, ProfileMerge
+from segments.models import Segment, SegmentMembership
 
 JANE_EMAIL = "Jane.Doe@Example.com"
 JANE_PHONE = "+1 415-555-0123"
@@ -103,11 +103,15 @@ def scene_build(user=None) -> dict:
     segment = Segment.objects.create(name="Buyers", definition={})
     SegmentMembership.objects.create(segment=segment, profile=jane, entered_at=timezone.now())
     SegmentMembership.objects.create(segment=segment, profile=mary, entered_at=timezone.now())
-    CatalogueField.objects.create(
+    DataField.objects.update_or_create(
         kind="trait",
-        key="email",
-        examples=[JANE_EMAIL.lower(), MARY_EMAIL],
-        refreshed_at=timezone.now(),
+        event="",
+        path="email",
+        defaults={
+            "common_values": [[JANE_EMAIL.lower(), 3], [MARY_EMAIL, 3]],
+            "first_seen_at": timezone.now(),
+            "refreshed_at": timezone.now(),
+        },
     )
     if user is not None:
         # A support agent searched for Jane by e-mail: the audit log keeps the search.

@@ -8,6 +8,8 @@ from compliance.models import AuditEvent
 from integrations.models import QuarantinedMessage, Source
 from integrations.selectors import source_get_for_user, write_key_cache_clear
 from integrations.tracking.ingest import tracking_messages_ingest
+from profiles.catalogue.scan import catalogue_refresh
+from profiles.identity import events_resolve_pending
 from profiles.models import Event
 from tests.conftest import PERSONAS
 from tests.factories import SourceFactory, UserFactory
@@ -238,6 +240,9 @@ def test_replay_checks_the_batch_context_it_merges(admin_client):
 def test_a_message_json_is_fetched_when_opened_and_audited(admin_client, superuser):
     source = SourceFactory()
     _ingest(source, [{"type": "identify", "userId": "u-77", "traits": {"plan": "gold"}}])
+    # Resolved, the data catalogue knows `plan` is not personal: shown to an integration admin.
+    events_resolve_pending()
+    catalogue_refresh()
     event = Event.objects.get()
     html = admin_client.get(f"/sources/{source.pk}/debugger/", HTTP_HX_REQUEST="true")
     url = f"/sources/{source.pk}/debugger/messages/{event.pk}/"
@@ -266,7 +271,8 @@ def test_the_whole_quarantine_is_paged(admin_client):
     assert "Page 2 of 2" in second
     entry = QuarantinedMessage.objects.order_by("pk").first()
     payload = admin_client.get(f"/sources/{source.pk}/quarantine/{entry.pk}/").content.decode()
-    assert '"n": 0' in payload
+    # An integration admin sees personal data masked: `n` is not known to be safe.
+    assert '"n": "***"' in payload
     assert AuditEvent.objects.filter(action="quarantine.message_view").count() == 1
     garbage = admin_client.get(f"/sources/{source.pk}/quarantine/?page=zzz")
     assert garbage.status_code == 200
@@ -304,3 +310,33 @@ def test_a_poll_showing_new_messages_is_audited_once(admin_client):
     polls = AuditEvent.objects.filter(action="source.debugger_poll")
     assert polls.count() == 1
     assert polls.get().detail["event_ids"] == [Event.objects.get(anonymous_id="b").pk]
+
+
+def test_the_debugger_masks_what_the_catalogue_does_not_know_to_be_safe(
+    admin_client, superuser, client_for
+):
+    source = SourceFactory()
+    message = {
+        "type": "identify",
+        "userId": "jane-doe-1",
+        "traits": {"plan": "gold", "social_security_number": "078-05-1120"},
+        "context": {"page": {"url": "https://shop.example/?email=jane%40example.com"}},
+    }
+    _ingest(source, [message, {"type": "track", "userId": "jane-doe-1", "x": "4111111111111111"}])
+    events_resolve_pending()
+    catalogue_refresh()
+    event = Event.objects.get()
+    live = admin_client.get(f"/sources/{source.pk}/debugger/", HTTP_HX_REQUEST="true")
+    assert "jane-doe-1" not in live.content.decode()
+    opened = admin_client.get(f"/sources/{source.pk}/debugger/messages/{event.pk}/")
+    text = opened.content.decode()
+    assert '"plan": "gold"' in text
+    for secret in ("jane-doe-1", "078-05-1120", "jane%40example.com", "jane@example.com"):
+        assert secret not in text
+    entry = QuarantinedMessage.objects.get()
+    quarantined = admin_client.get(f"/sources/{source.pk}/quarantine/{entry.pk}/")
+    assert "4111111111111111" not in quarantined.content.decode()
+    assert "jane-doe-1" not in quarantined.content.decode()
+    # People who see personal data see the message as it was sent.
+    full = client_for(superuser).get(f"/sources/{source.pk}/debugger/messages/{event.pk}/")
+    assert "078-05-1120" in full.content.decode()

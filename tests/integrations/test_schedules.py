@@ -27,7 +27,7 @@ def test_beat_installs_the_fixed_entries_and_reads_source_schedules_from_the_dat
         "profiles-resolve-sweep",
         "segments-refresh-pending-sweep",
         "segments-refresh-all",
-        "segments-refresh-catalogue",
+        "profiles-refresh-catalogue",
         "integrations-sync-runs-sweep",
     ):
         assert name in entries

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from profiles.catalogue.scan import catalogue_refresh
 from profiles.identity import events_resolve_pending
 from profiles.models import Identity
 from tests.factories import EventFactory
@@ -40,6 +41,8 @@ def _customers(count: int) -> None:
             timestamp=T0 + dt.timedelta(hours=1, minutes=n),
         )
     events_resolve_pending()
+    # The data catalogue as the worker keeps it: a marketer's masking reads it.
+    catalogue_refresh()
 
 
 @pytest.mark.parametrize("count", [10, 40])
@@ -49,7 +52,9 @@ def test_a_page_of_profiles_costs_the_same_queries_whatever_its_size(
 ):
     _customers(count)
     client = api_for(request.getfixturevalue(persona_name))
-    with django_assert_max_num_queries(PAGE_QUERIES):
+    # A marketer's masking reads the data catalogue (once every few seconds per process).
+    budget = PAGE_QUERIES + (1 if persona_name == "marketer" else 0)
+    with django_assert_max_num_queries(budget):
         response = client.get("/api/profiles/", {"page_size": count})
     rows = response.json()["results"]
     assert len(rows) == count

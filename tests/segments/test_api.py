@@ -1,10 +1,11 @@
 """REST API: preview, CRUD with validation paths, members, a profile's segments, permissions."""
 
 import pytest
+from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
-from profiles.models import Profile
+from profiles.models import DataField, Profile
 from segments.models import Segment, SegmentMembership
 from tests.factories import UserFactory
 
@@ -85,6 +86,11 @@ def test_preview_counts_and_samples(marketer):
     ],
 )
 def test_preview_rejects_bad_definition_with_path(marketer, definition, path):
+    # The trait "x" is known not to be personal, so every operator is open to a marketer.
+    now = timezone.now()
+    DataField.objects.create(
+        kind="trait", path="x", classification="not_personal", first_seen_at=now, refreshed_at=now
+    )
     response = api(marketer).post(
         "/api/segments/preview/", {"definition": definition}, format="json"
     )

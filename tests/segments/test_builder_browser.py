@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from profiles.catalogue.scan import catalogue_refresh
 from profiles.models import Profile
-from segments.catalogue import catalogue_refresh
 from segments.models import Segment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from cdp_site.counters import slot
 from integrations.selectors import write_key_cache_clear
+from profiles.catalogue.scan import catalogue_refresh
 from profiles.models import Event, Profile
-from segments.catalogue import catalogue_refresh
 from segments.cost import definition_cost
 from segments.selectors import TOO_EXPENSIVE_LIVE
 from tests.factories import SourceFactory

@@ -263,40 +263,6 @@ def test_scheduled_refresh_all_task_run_twice(marketer):
     assert SegmentSnapshot.objects.filter(segment=segment).count() == 2
 
 
-def test_catalogue_task_run_twice_gathers_fields_with_types(db):
-    from segments.models import CatalogueField
-    from segments.tasks import catalogue_refresh_task
-
-    source = Source.objects.create(name="web")
-    profile = Profile.objects.create(
-        traits={"country": "DE", "ltv": 12.5, "vip": True, "signup": "2025-01-02", "tags": ["a"]}
-    )
-    now = timezone.now()
-    Event.objects.create(
-        source_id=source.pk,
-        message_id="m",
-        type="track",
-        event="Order Completed",
-        properties={"revenue": 10, "currency": "EUR"},
-        timestamp=now,
-        received_at=now,
-        profile=profile,
-    )
-    first = catalogue_refresh_task.delay().get()
-    assert catalogue_refresh_task.delay().get() == first == 8
-    fields = {(f.kind, f.event, f.key): f.value_type for f in CatalogueField.objects.all()}
-    assert fields == {
-        ("trait", "", "country"): "string",
-        ("trait", "", "ltv"): "number",
-        ("trait", "", "vip"): "boolean",
-        ("trait", "", "signup"): "date",
-        ("trait", "", "tags"): "list",
-        ("event", "Order Completed", ""): "event",
-        ("property", "Order Completed", "revenue"): "number",
-        ("property", "Order Completed", "currency"): "string",
-    }
-
-
 def test_deleting_a_profile_deletes_its_memberships(segment):
     profile = Profile.objects.create(traits={"country": "DE"})
     segment_refresh(segment_id=segment.pk)

@@ -3,8 +3,8 @@
 import pytest
 
 from compliance.models import AuditEvent
+from profiles.catalogue.scan import catalogue_refresh
 from profiles.models import Profile
-from segments.catalogue import catalogue_refresh
 from segments.models import Segment, SegmentMembership
 from segments.services import segment_refresh
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cdp_site.roles import Role
 from compliance.models import AuditEvent
-from profiles.models import Event, Profile
+from profiles.models import DataField, Event, Profile
 from segments.models import Segment, SegmentMembership
 from segments.services import segment_create, segments_refresh_for_profiles
 from segments.views import _csv_cell
@@ -216,6 +216,15 @@ def test_numbers_compare_exactly_and_a_huge_one_breaks_no_count(marketer):
     for n in (2**53, 2**53 + 1):  # beyond a double's exact integers
         Profile.objects.create(traits={"account": n})
     Profile.objects.create(traits={"account": 10**400})  # sent by a customer, kept exactly
+    # A person confirmed the field is not personal: a marketer may compare it freely.
+    DataField.objects.create(
+        kind="trait",
+        path="account",
+        classification="not_personal",
+        classified_by="person",
+        first_seen_at=timezone.now(),
+        refreshed_at=timezone.now(),
+    )
     client = api(marketer)
 
     def count(operator, value):
