@@ -178,11 +178,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "cdp_site.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only, as the schema says (a file upload names its own parser); anything else is 415.
+    "DEFAULT_PARSER_CLASSES": ["cdp_site.parsers.SafeJSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Customer data platform API",
@@ -193,6 +190,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get their own components, so that required text is `minLength: 1` there.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cdp_site.api_schema.document_error_responses",
+    ],
     # Choice sets that share a field name ("kind", "status", "type") with another, named here.
     "ENUM_NAME_OVERRIDES": {
         "SyncRunKindEnum": "integrations.models.SyncRun.Kind",
