@@ -23,7 +23,9 @@ def _html(figure: go.Figure, div_id: str) -> str:
     loaded with `defer` so that the page shows before it is parsed.
     """
     plotly_json = json.loads(figure.to_json())
-    plotly_json["config"] = {"displaylogo": False, "responsive": True}
+    # No mode bar: Plotly colours it with <style> rules it injects per chart, which the
+    # Content-Security-Policy refuses.
+    plotly_json["config"] = {"displayModeBar": False, "responsive": True}
     data_id = f"{div_id}-data"
     return format_html(
         '<div id="{}" data-chart="{}"></div>{}', div_id, data_id, json_script(plotly_json, data_id)
