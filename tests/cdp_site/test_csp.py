@@ -122,3 +122,13 @@ def test_plotly_draws_a_segments_charts_under_the_policy(marketer, login):
         )
         == "absolute"
     )
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_print_button_of_the_record_of_processing_prints(compliance_officer, login):
+    page = login(compliance_officer)
+    page.add_init_script("window.print = () => { window.printed = (window.printed || 0) + 1; };")
+    page.goto("/compliance/processing-record/")
+    page.get_by_role("button", name="Print").click()
+    assert page.evaluate("window.printed") == 1
