@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format smoke clean
+.PHONY: run test lint audit format smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: $(VENV)/.installed-dev tests/node/node_modules/.package-lock.json
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## audit: known vulnerabilities in the installed Python packages (pip-audit) and the Node SDK test
+## packages (npm audit); exit 1 if any, 3 (said loudly) if an audit service does not answer
+audit: $(VENV)/.installed-dev
+	$(BIN)/python scripts/audit_dependencies.py
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -9,7 +9,12 @@ from urllib.parse import urlencode
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes, renderer_classes
 from rest_framework.exceptions import ValidationError
@@ -45,9 +50,33 @@ class IsComplianceOfficer(BasePermission):
         )
 
 
+_IDENTIFIER_VALUE = {"type": "string", "pattern": r"\S", "maxLength": 512}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": (
+            "The person's identifiers by kind (`email`, `phone`, `user_id`, ...): a value or a "
+            "list of values. E-mail addresses and phone numbers must be valid."
+        ),
+        "minProperties": 1,
+        "propertyNames": {"pattern": "[A-Za-z0-9]"},
+        "additionalProperties": {
+            "oneOf": [
+                _IDENTIFIER_VALUE,
+                {"type": "array", "items": _IDENTIFIER_VALUE, "minItems": 1, "maxItems": 20},
+            ]
+        },
+    }
+)
+class IdentifiersField(serializers.DictField):
+    """Identifiers of a person, kind to value(s); checked in full by `identifiers_clean`."""
+
+
 class RequestCreateSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=DataSubjectRequest.Type.choices)
-    identifiers = serializers.DictField()
+    identifiers = IdentifiersField()
     channel = serializers.ChoiceField(
         choices=DataSubjectRequest.Channel.choices, default=DataSubjectRequest.Channel.API
     )
@@ -57,7 +86,7 @@ class RequestCreateSerializer(serializers.Serializer):
 
 
 class RequestSerializer(serializers.ModelSerializer):
-    assignee = serializers.CharField(source="assignee.username", default=None)
+    assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
 
     class Meta:
         model = DataSubjectRequest
@@ -177,7 +206,12 @@ def request_reject(request, pk: int):
     return Response(RequestSerializer(dsr).data)
 
 
-@extend_schema(responses={(200, "application/zip"): bytes})
+@extend_schema(
+    responses={
+        (200, "application/zip"): bytes,
+        409: OpenApiResponse(description="No archive now: the request has not run, or it expired."),
+    }
+)
 @api_view(["GET"])
 @permission_classes([IsComplianceOfficer])
 def request_archive(request, pk: int):

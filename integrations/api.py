@@ -122,6 +122,13 @@ class SourceWriteSerializer(serializers.Serializer):
     schedule = ScheduleSerializer(required=False)
 
 
+class SourceCreateSerializer(SourceWriteSerializer):
+    kind = serializers.CharField(
+        max_length=32,
+        help_text="`tracking_api`, or the key of a connector (its settings go in `config`).",
+    )
+
+
 class SyncRunErrorSerializer(serializers.Serializer):
     position = serializers.CharField()
     reason = serializers.CharField()
@@ -211,9 +218,9 @@ class SourceList(generics.ListCreateAPIView):
             .order_by("pk")
         )
 
-    @extend_schema(request=SourceWriteSerializer, responses={201: SourceSerializer})
+    @extend_schema(request=SourceCreateSerializer, responses={201: SourceSerializer})
     def post(self, request, *args, **kwargs):
-        incoming = SourceWriteSerializer(data=request.data)
+        incoming = SourceCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         kind = data.get("kind") or ""

@@ -4,13 +4,14 @@ The views catch nothing: a refusal of the domain (a bad definition, a segment in
 who may only view it) is answered by the project's exception handler (`cdp_site.rest`).
 """
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdp_site.roles import PROFILE_READERS, Role, user_has_role
+from cdp_site.serializers import StrictModelSerializer
 
 from .definition import DefinitionError, definition_validate
 from .models import Segment, SegmentMembership
@@ -39,8 +40,33 @@ class CanViewProfiles(BasePermission):
         return user_has_role(request.user, PROFILE_READERS)
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": (
+            'A group: `{"match": "all"|"any", "negate": bool, "conditions": [...]}`; each '
+            "condition a trait, event, consent, identifier or segment condition, or a nested "
+            "group. Checked against the catalogue of fields; an error names its `path`."
+        ),
+        "properties": {
+            "match": {"type": "string", "enum": ["all", "any"]},
+            "negate": {"type": "boolean"},
+            "conditions": {"type": "array", "items": {"type": "object"}, "maxItems": 200},
+        },
+    }
+)
+class DefinitionField(serializers.JSONField):
+    """A segment definition; its grammar is checked by `definition_validate`."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("A definition must be an object (a group).")
+        return super().to_internal_value(data)
+
+
+class SegmentSerializer(StrictModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True, default=None)
+    definition = DefinitionField(required=False)
 
     class Meta:
         model = Segment
@@ -70,7 +96,7 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 
 class PreviewSerializer(serializers.Serializer):
-    definition = serializers.JSONField()
+    definition = DefinitionField()
 
 
 @extend_schema(

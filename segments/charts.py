@@ -145,6 +145,9 @@ def _html(figure: dict, div_id: str) -> str:
     Not Plotly's own HTML: its inline script calls Plotly at once, and Plotly (4.8 MB) is
     loaded with `defer` so that the page shows before it is parsed.
     """
+    # No mode bar: Plotly colours it with <style> rules it injects per chart, which the
+    # Content-Security-Policy refuses.
+    figure = {**figure, "config": {"displayModeBar": False, "responsive": True}}
     data_id = f"{div_id}-data"
     return format_html(
         '<div id="{}" class="chart" data-chart="{}"></div>{}',

@@ -158,8 +158,14 @@ def segment_duplicate(*, user, segment: Segment) -> Segment:
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, user=None) -> None:
-    """Delete a segment that no other segment refers to; `user`, the person deleting it."""
+    """Delete a segment that no other segment refers to; `user`, the person deleting it.
+
+    The row is locked first: a refresh in flight holds it until it commits, and the members it
+    adds must be there when the delete gathers what goes with the segment (else they would be
+    left pointing at a deleted segment, refused at commit)."""
     _check_may_change(user, segment)
+    if not Segment.objects.select_for_update().filter(pk=segment.pk).exists():
+        return
     users_of_it = [
         s.name
         for s in Segment.objects.exclude(pk=segment.pk)

@@ -137,13 +137,36 @@ def browser():
         browser.close()
 
 
+# Every page reports what its Content-Security-Policy blocked to the console, where the `page`
+# fixture collects it (Chromium logs most violations itself; the event catches the rest).
+CSP_VIOLATION_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} refused ${event.blockedURI || "inline"}`
+    + ` in ${event.sourceFile || document.location.href}:${event.lineNumber}`);
+});
+"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return text.startswith("CSP violation") or "Content Security Policy" in text
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A browser page on the live server. Any test whose pages break the Content-Security-Policy
+    (an inline script or style, eval, an asset from elsewhere) fails, naming what was refused."""
     context = browser.new_context(base_url=live_server.url)
+    context.add_init_script(CSP_VIOLATION_REPORTER)
+    violations: list[str] = []
+    context.on(
+        "console",
+        lambda message: violations.append(message.text) if is_csp_violation(message.text) else None,
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
     context.close()
+    assert not violations, "The Content-Security-Policy refused:\n" + "\n".join(violations)
 
 
 @pytest.fixture

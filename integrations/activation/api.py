@@ -6,9 +6,10 @@ team, and manages the syncs of segments they may see. Refusals of the domain are
 project's exception handler (`cdp_site.rest`).
 """
 
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -224,6 +225,7 @@ class AudienceRunSerializer(serializers.ModelSerializer):
 class AudienceSyncSerializer(serializers.ModelSerializer):
     segment = serializers.IntegerField(source="segment_id")
     destination = serializers.IntegerField(source="destination_id")
+    field_mapping = serializers.DictField(required=False)
     last_run = serializers.SerializerMethodField()
 
     class Meta:
@@ -258,7 +260,11 @@ class AudienceSyncList(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        segment = segment_get_for_user(request.user, data["segment_id"])
+        try:
+            segment = segment_get_for_user(request.user, data["segment_id"])
+        except Http404:
+            # The address exists; what is missing is the segment the body names.
+            raise ValidationError({"segment": ["No such segment."]}) from None
         destination = destinations_usable_by(request.user).filter(pk=data["destination_id"]).first()
         if destination is None:
             raise PermissionDenied("This destination is not shared with you.")
