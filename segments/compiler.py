@@ -22,10 +22,10 @@ Semantics, mirrored by the reference evaluator in the tests:
 - Where the event aggregates (`profiles.aggregates`) give exactly the same answer, an event
   condition without property filters reads them instead of the raw events: per profile and
   event, the count and the last time answer "ever" counts and "at least once in the last N days";
-  per profile, event and UTC day, the counts answer windows of whole days, and a window that
-  starts inside a day adds that day's raw events from its start. Raw events answer everything
-  else, and everything while the aggregates are not built or some merged-away profile still
-  holds events (a link).
+  per profile, event and UTC day, the counts answer windows of whole days. Raw events answer
+  everything else (among them a window that starts inside a day and asks for 2 or more
+  events), and everything while the aggregates are not built or some merged-away profile
+  still holds events (a link).
 - A computed condition tests a computed trait or score (`ProfileComputed.values`) as a trait
   condition tests a trait; a profile without computed values has none set.
 - Consent: the latest record for the profile and purpose is a grant.
@@ -54,7 +54,6 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -390,11 +389,13 @@ def _aggregates_at_least(node: dict, n: int, ctx: _Context, correlated: bool) ->
     if "last_days" in window:
         since = ctx.now - dt.timedelta(days=window["last_days"])
         edge = since.astimezone(dt.UTC).date()
-        if since == _utc_midnight(edge):
-            # The window starts at midnight: whole days only.
-            window = {"from": edge.isoformat()}
-        else:
-            return Q(pk__in=_days_and_edge(name, n, since, edge, ctx))
+        if since != _utc_midnight(edge):
+            # The window starts inside a day: the day aggregates cannot split it. (Adding that
+            # day's raw events to the later days' aggregates measured 3x slower than the raw
+            # events alone at 10M events, as a union the planner cannot merge into an OR.)
+            return None
+        # The window starts at midnight: whole days only.
+        window = {"from": edge.isoformat()}
     days = EventDayAggregate.objects.filter(event=name, **restrict)
     if window.get("from"):
         days = days.filter(day__gte=parse_date(window["from"]))
@@ -412,32 +413,6 @@ def _aggregates_at_least(node: dict, n: int, ctx: _Context, correlated: bool) ->
         .values("profile_id")
     )
     return Q(pk__in=grouped)
-
-
-def _days_and_edge(name: str, n: int, since: dt.datetime, edge: dt.date, ctx: _Context) -> RawSQL:
-    """Profiles with `n` events of `name` since `since`: whole days after its day from the day
-    aggregates, its own day's events from `since` on from the raw events."""
-    days, events = EventDayAggregate._meta.db_table, Event._meta.db_table
-    restrict = ""
-    if ctx.profile_ids is not None:
-        restrict = " AND profile_id = ANY(%s)"
-    day_params = [name, edge, *([list(ctx.profile_ids)] if restrict else [])]
-    event_params = [
-        name,
-        since,
-        _utc_midnight(edge + dt.timedelta(days=1)),
-        *([list(ctx.profile_ids)] if restrict else []),
-    ]
-    params = [*day_params, *event_params, n]
-    # A union grouped over both sources, which the ORM cannot express; names are the models'.
-    return RawSQL(  # noqa: S611
-        f"SELECT profile_id FROM (SELECT profile_id, count AS matching FROM {days} "  # noqa: S608 - model tables
-        f"WHERE event = %s AND day > %s{restrict} "
-        f"UNION ALL SELECT profile_id, 1 FROM {events} WHERE event = %s "
-        f'AND "timestamp" >= %s AND "timestamp" < %s AND profile_id IS NOT NULL{restrict}) u '
-        "GROUP BY profile_id HAVING sum(matching) >= %s",
-        params,
-    )
 
 
 def _events_at_least(node: dict, n: int, ctx: _Context, correlated: bool) -> Q:

@@ -80,9 +80,14 @@ CASES = [
 def test_aggregates_give_the_raw_events_answer(people, definition):
     raw = members(definition)
     aggregates_rebuild()
-    assert "profiles_eventdayaggregate" in sql(definition) or "profiles_eventtotal" in sql(
-        definition
-    )
+    window = definition["conditions"][0].get("window") or {}
+    count = definition["conditions"][0]["count"]
+    # A window starting inside a day, counting 2 or more, reads raw events.
+    inside_a_day = "last_days" in window and (count["value"] > 1 or count["operator"] != "at_least")
+    if not inside_a_day:
+        assert "profiles_eventdayaggregate" in sql(definition) or "profiles_eventtotal" in sql(
+            definition
+        )
     assert members(definition) == raw
 
 
