@@ -25,8 +25,7 @@ def _run(part: str, script: Path, argv: list[str]) -> tuple[bool, str, int]:
         [sys.executable, str(script), *argv], stdout=subprocess.PIPE, text=True
     )
     met, last = False, ""
-    assert process.stdout is not None
-    for line in process.stdout:
+    for line in process.stdout or ():
         line = line.rstrip("\n")
         name, sep, value = line.partition("=")
         if not sep:

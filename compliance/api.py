@@ -6,7 +6,7 @@ project's error handler."""
 import datetime as dt
 from urllib.parse import urlencode
 
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from cdp_site.audit import action_label
 from cdp_site.errors import ConflictError
-from cdp_site.params import keyset_cursor_text
+from cdp_site.params import keyset_cursor, keyset_cursor_text
 from cdp_site.roles import Role, user_has_role
 
 from . import requests as services
@@ -247,7 +247,11 @@ class AuditPageSerializer(serializers.Serializer):
 AUDIT_FILTER_PARAMETERS = [
     OpenApiParameter("user", str, description="A user name (any case)."),
     OpenApiParameter("action", str, description="An action code, as `audit_log.view`."),
-    OpenApiParameter("profile", int, description="A profile id."),
+    OpenApiParameter(
+        "profile",
+        {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        description="A profile id.",
+    ),
     OpenApiParameter("since", OpenApiTypes.DATE, description="From this day (UTC), YYYY-MM-DD."),
     OpenApiParameter("until", OpenApiTypes.DATE, description="To this day (UTC), inclusive."),
 ]
@@ -264,10 +268,16 @@ class IsComplianceOfficerForAudit(BasePermission):
 
 
 def _audit_filters(request):
-    filters, errors = audit_filter_parse(request.query_params)
+    params = request.query_params
+    if "before" in params and keyset_cursor(params["before"].strip()) is None:
+        # A cursor is the API's own token, not a person's filter: one that cannot be read (cut
+        # short, or made up) pages from the newest entries again rather than failing.
+        params = params.copy()
+        del params["before"]
+    filters, errors = audit_filter_parse(params)
     if errors:
         raise ValidationError(errors)
-    asked = {k: v for k, v in request.query_params.items() if v and k in FILTER_NAMES}
+    asked = {k: v for k, v in params.items() if v and k in FILTER_NAMES}
     return filters, asked
 
 
@@ -288,7 +298,12 @@ def _entry(row) -> dict:
 @extend_schema(
     parameters=[
         *AUDIT_FILTER_PARAMETERS,
-        OpenApiParameter("before", str, description="The page cursor `next` carries."),
+        OpenApiParameter(
+            "before",
+            str,
+            description="The page cursor `next` carries; one that cannot be read starts again "
+            "from the newest entries.",
+        ),
     ],
     responses={200: AuditPageSerializer},
 )
@@ -332,7 +347,14 @@ class CSVRenderer(BaseRenderer):
 def audit_log_export(request):
     """Every entry matching the filters as CSV (`at_utc, user, action, action_code, profile_id,
     details`), streamed. The export is recorded in the log."""
-    filters, asked = _audit_filters(request)
+    try:
+        filters, asked = _audit_filters(request)
+    except ValidationError as refused:
+        # Said in JSON whatever was asked for, as every other refusal of the API.
+        return JsonResponse(
+            {"code": "invalid", "message": "Some filters cannot be used.", **refused.detail},
+            status=400,
+        )
     rows = audit_export_for_user(user=request.user, filters=filters, asked=asked)
     response = StreamingHttpResponse(audit_csv_lines(rows), content_type="text/csv")
     stamp = timezone.now().date().isoformat()

@@ -18,6 +18,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from cdp_site.roles import Role, user_has_role
+from cdp_site.serializers import StrictCharField
 
 from . import selectors, services
 from .forms import IdentityRuleForm
@@ -227,7 +228,7 @@ class IdentityRuleSerializer(serializers.Serializer):
         help_text="Lower wins: on a limit conflict the highest number is dropped first.",
     )
     blocked_values = serializers.ListField(
-        child=serializers.CharField(max_length=500),
+        child=StrictCharField(max_length=500),
         max_length=100,
         help_text="Regular expressions (full match, any case) of values never used to match.",
     )

@@ -2,15 +2,33 @@
 // takes its figure from the JSON in <script id="ID">, on page load and in fragments htmx swaps in.
 // A figure whose layout.meta.click is "form" submits the form named by the clicked point's
 // customdata (<form data-click-key="...">); "link" follows the point's customdata as an address.
-// Plotly is fetched from the local bundle only when a chart is on the page.
+// Plotly is fetched from the local bundle only when a chart is on the page. Its styles come from
+// our stylesheet (`data-plotly-css`), as in charts.js: the Content-Security-Policy refuses the
+// <style> Plotly would inject, and Plotly leaves its rules out when it finds these ids.
 (function () {
   var plotlyUrl = document.currentScript.dataset.plotly;
+  var plotlyCssUrl = document.currentScript.dataset.plotlyCss;
+  var PLOTLY_STYLES_ID = "plotly.js-style-global";
+  var MAP_STYLES_ID = "9f215cf04c5486422605d13261cb87401f4e7763b6296af81e98efbc0130da53";
   var loading = null;
+
+  function plotlyStyles() {
+    if (document.getElementById(PLOTLY_STYLES_ID)) { return; }
+    var styles = document.createElement("link");
+    styles.rel = "stylesheet";
+    styles.id = PLOTLY_STYLES_ID;
+    styles.className = "no-inline-styles";
+    styles.href = plotlyCssUrl;
+    var mapStyles = document.createElement("meta");
+    mapStyles.id = MAP_STYLES_ID;
+    document.head.append(styles, mapStyles);
+  }
 
   function withPlotly(callback) {
     if (typeof Plotly !== "undefined") { callback(); return; }
     if (!loading) {
       loading = [];
+      plotlyStyles();
       var script = document.createElement("script");
       script.src = plotlyUrl;
       script.onload = function () { loading.forEach(function (fn) { fn(); }); };

@@ -11,13 +11,14 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cdp_site.counters import slot
 from integrations.selectors import write_key_cache_clear
 from profiles.catalogue.scan import catalogue_refresh
-from profiles.models import Event, Profile
+from profiles.models import DataField, Event, Profile
 from segments.cost import definition_cost
 from segments.selectors import TOO_EXPENSIVE_LIVE
 from tests.factories import SourceFactory
@@ -25,6 +26,27 @@ from tests.factories import SourceFactory
 MESSAGE = (
     "This segment is too expensive to count live; save it and it is computed in the background."
 )
+
+
+@pytest.fixture(autouse=True)
+def _note_is_not_personal(request):
+    """The searched trait is confirmed not personal, so a marketer may search it by text (a
+    field the catalogue does not know stays exact-only for them)."""
+    if not {"db", "transactional_db", "marketer", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("db" if "live_server" not in request.fixturenames else "live_server")
+    now = timezone.now()
+    DataField.objects.update_or_create(
+        kind="trait",
+        event="",
+        path="note",
+        defaults={
+            "classification": "not_personal",
+            "classified_by": "person",
+            "first_seen_at": now,
+            "refreshed_at": now,
+        },
+    )
 
 
 def _text_searches(n: int) -> dict:
