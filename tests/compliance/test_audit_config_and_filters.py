@@ -126,8 +126,13 @@ def test_bad_filters_are_explained_on_the_page_and_in_the_api(
     assert response.context["rows"] == []
     assert not AuditEvent.objects.filter(action="audit_log.view").exists()
     answer = _api(compliance_officer).get("/api/audit-log/", params)
-    assert answer.status_code == 400
-    assert message in str(answer.json())
+    if "before" in params:
+        # The API's cursor is its own token: one that cannot be read pages from the newest.
+        assert answer.status_code == 200
+        assert [row["action"] for row in answer.json()["results"]] == ["profile.view"]
+    else:
+        assert answer.status_code == 400
+        assert message in str(answer.json())
     exported = client_for(compliance_officer).get("/compliance/audit/export.csv", params)
     assert exported.status_code == 400
     assert not AuditEvent.objects.filter(action="audit_log.export").exists()
