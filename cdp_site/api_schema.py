@@ -42,7 +42,10 @@ def _error_codes(method: str, operation: dict) -> list[str]:
     parameters = operation.get("parameters", [])
     in_path = any(p.get("in") == "path" for p in parameters)
     in_query = any(p.get("in") == "query" for p in parameters)
-    paginated = any(p.get("in") == "query" and p.get("name") == "page" for p in parameters)
+    # A page past the last, or a `format` the view cannot render (DRF answers 404 for it).
+    paginated = any(
+        p.get("in") == "query" and p.get("name") in ("page", "format") for p in parameters
+    )
     has_body = "requestBody" in operation
     codes = ["401", "403", "429"]
     if in_path or paginated:

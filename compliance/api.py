@@ -73,6 +73,17 @@ _IDENTIFIER_VALUE = {"type": "string", "pattern": r"\S", "maxLength": 512}
 class IdentifiersField(serializers.DictField):
     """Identifiers of a person, kind to value(s); checked in full by `identifiers_clean`."""
 
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        for kind, value in data.items():
+            values = value if isinstance(value, list) else [value]
+            # Text only, as the schema says: a number is not quietly turned into its digits.
+            if not values or not all(isinstance(item, str) for item in values):
+                raise serializers.ValidationError(
+                    {kind: "Give the identifier as text, or a list of texts."}
+                )
+        return data
+
 
 class RequestCreateSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=DataSubjectRequest.Type.choices)
@@ -274,7 +285,15 @@ def _audit_filters(request):
         # short, or made up) pages from the newest entries again rather than failing.
         params = params.copy()
         del params["before"]
+    blank = [n for n in ("profile", "since", "until") if n in params and not params[n].strip()]
+    if blank:
+        raise ValidationError(dict.fromkeys(blank, "Give a value, or leave the parameter out."))
     filters, errors = audit_filter_parse(params)
+    # Dates the wrong way round match nothing: the API answers that (an empty page), the page
+    # says why.
+    backwards = filters.since and filters.until and filters.until < filters.since
+    if backwards and set(errors) == {"until"}:
+        errors = {}
     if errors:
         raise ValidationError(errors)
     asked = {k: v for k, v in params.items() if v and k in FILTER_NAMES}
