@@ -366,6 +366,11 @@ class CSVRenderer(BaseRenderer):
 def audit_log_export(request):
     """Every entry matching the filters as CSV (`at_utc, user, action, action_code, profile_id,
     details`), streamed. The export is recorded in the log."""
+    if request.query_params.get("format", "csv") not in ("csv", "json"):
+        # An empty `format` reaches the view (DRF answers 404 for any other it cannot render).
+        return JsonResponse(
+            {"code": "invalid", "message": "format: csv or json (or leave it out)."}, status=400
+        )
     try:
         filters, asked = _audit_filters(request)
     except ValidationError as refused:
