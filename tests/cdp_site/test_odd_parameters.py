@@ -23,7 +23,7 @@ APPS = ("cdp_site", "profiles", "segments", "integrations", "compliance")
 PARAMETERS = (
     "q", "page", "page_size", "before", "since", "until", "type", "status", "source", "purpose",
     "profile", "kind", "explain", "attempt", "user", "action", "assignee", "email", "phone",
-    "user_id", "anonymous_id", "event", "part", "path", "class",
+    "user_id", "anonymous_id", "event", "part", "path", "class", "format",
 )  # fmt: skip
 
 ODD_VALUES = (

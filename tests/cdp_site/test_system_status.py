@@ -22,6 +22,13 @@ from tests.factories import EventFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _broker_from_the_test(monkeypatch):
+    """Celery reads CELERY_BROKER_URL before any broker an app is given (CI sets it): these tests
+    give their own."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+
 def _broker_app(url: str, **options) -> Celery:
     app = Celery("system-test", broker=url, set_as_current=False)
     app.conf.task_queues = TASK_QUEUES

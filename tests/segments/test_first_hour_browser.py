@@ -107,11 +107,16 @@ def test_marketers_first_hour_on_fresh_demo_data(marketer, login, page):
     expect(count).not_to_have_attribute("data-count", "0")
     repeat_buyers = int(count.get_attribute("data-count"))
 
-    # ...in country US: the country the customer's page shows sits in the address.
+    # ...in country US: the country the customer's page shows sits in the address. Both the
+    # nested key and its value are taken from the builder's suggestions.
     _click(page, "add-trait:r")
+    keys = page.locator("#trait-keys option").evaluate_all("els => els.map(e => e.value)")
+    assert "address.country" in keys
     _field(page, "r.1", "trait").fill("address.country")
     _field(page, "r.1", "trait").press("Tab")
     _settle(page)
+    values = page.locator('[id="v-r.1"] option').evaluate_all("els => els.map(e => e.value)")
+    assert "US" in values
     _field(page, "r.1", "value").fill("US")
     expect(page.locator("#preview-share")).to_contain_text("of 120 profiles")
     # Every demo customer lives in the US, so the count is the repeat buyers' again.
