@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from cdp_site.audit import LEGACY_ACTION_CODES, AuditAction, action_label, audit_record
+from cdp_site.audit import LEGACY_ACTION_CODES, AuditAction, audit_record
 from cdp_site.source_names import source_names
 from profiles.selectors import profile_get_live
 
@@ -47,13 +47,13 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def audit_actions() -> list[tuple[str, str]]:
-    """(code, label) of every action the log holds, for the filter's choices, by label.
+    """(code, label) of every action the log records, for the filter's choices, by label.
 
-    Rows stored under an action's older code count as that action.
+    Read from `AuditAction`, not from the log: a DISTINCT over the whole append-only table on
+    every view of the page grew with the log. Rows stored under an older code filter as the
+    action it became (`LEGACY_ACTION_CODES`).
     """
-    stored = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
-    codes = {_action_code(code) for code in stored}
-    return sorted(((code, action_label(code)) for code in codes), key=lambda pair: pair[1])
+    return sorted(((a.value, a.label) for a in AuditAction), key=lambda pair: pair[1])
 
 
 def _audit_rows(filters: AuditFilter) -> QuerySet[AuditEvent]:
